@@ -1,0 +1,218 @@
+"""``napari-unet``: train and predict on image files with the same engine as the widget.
+
+Bad input ends with one line on stderr naming the problem and the fix, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .config import UserInputError
+
+EXIT_USAGE = 2
+
+
+def _add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                   help="compute device (default: CUDA, then Apple MPS, then CPU)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="bf16 autocast where the device runs it fast (auto), or force one")
+
+
+def _add_train_options(p: argparse.ArgumentParser, steps: int | None, budget: float | None) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--steps", type=int, default=None, help=f"optimizer steps (default: {steps or 'none'})")
+    g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help=f"train for this many seconds{f' (default: {budget:g})' if budget else ''}")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--batch-size", type=int, default=None, help="patches per step")
+    p.add_argument("--patch-size", type=int, default=None, help="training patch size in pixels")
+    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--depth", type=int, default=None, help="U-Net depth (new models only)")
+    p.add_argument("--base-channels", type=int, default=None, help="U-Net width (new models only)")
+    _add_device(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="napari-unet",
+        description="Train a U-Net from sparse brush strokes and predict tile by tile.",
+    )
+    parser.add_argument("--version", action="version", version=f"napari-unet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train (or fine-tune) a model from images and strokes")
+    t.add_argument("--images", nargs="+", required=True, metavar="IMG", help="TIFF or PNG images")
+    t.add_argument("--labels", nargs="+", required=True, metavar="STROKES",
+                   help="one stroke image per image: 0 = not annotated, 1, 2, ... = classes")
+    t.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.pt)")
+    t.add_argument("--init", metavar="MODEL", help="continue training this model (fine-tuning)")
+    _add_train_options(t, steps=1000, budget=None)
+
+    p = sub.add_parser("predict", help="predict labels for images")
+    p.add_argument("--model", required=True, help="model file written by 'napari-unet train'")
+    p.add_argument("--images", nargs="+", required=True, metavar="IMG")
+    p.add_argument("--out-dir", required=True, metavar="DIR", help="writes DIR/<stem>_labels.tif")
+    p.add_argument("--tile-size", type=int, default=256, help="tile size in pixels (default: 256)")
+    p.add_argument("--overlap", type=float, default=0.25, help="fraction of a tile shared with neighbours")
+    p.add_argument("--batch-size", type=int, default=4, help="tiles per batch")
+    p.add_argument("--probabilities", action="store_true", help="also write DIR/<stem>_probabilities.tif")
+    _add_device(p)
+
+    d = sub.add_parser("demo", help="train on a synthetic sample, predict, report IoU")
+    d.add_argument("--out-dir", default="napari-unet-demo", help="where to write the TIFFs and the model")
+    d.add_argument("--napari", action="store_true", help="open the result in napari")
+    _add_train_options(d, steps=None, budget=60.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": cmd_train, "predict": cmd_predict, "demo": cmd_demo}[args.command](args)
+    except UserInputError as err:
+        print(f"napari-unet: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:
+        print("napari-unet: error: out of memory; use a smaller --tile-size, --batch-size or --patch-size.",
+              file=sys.stderr)
+        return 1
+    except RuntimeError as err:
+        if "out of memory" in str(err).lower():
+            print("napari-unet: error: the device ran out of memory; use a smaller --batch-size, --patch-size "
+                  "or --tile-size, or --device cpu.", file=sys.stderr)
+            return 1
+        raise
+
+
+def _train_config(args, default_steps: int | None, default_budget: float | None):
+    from .config import TrainConfig
+
+    steps, budget = args.steps, args.time_budget
+    if steps is None and budget is None:
+        steps, budget = default_steps, default_budget
+    extra = {k: getattr(args, k) for k in ("batch_size", "patch_size", "learning_rate") if getattr(args, k) is not None}
+    return TrainConfig(steps=steps, time_budget=budget, seed=args.seed, device=args.device,
+                       precision=args.precision, **extra)
+
+
+def _model_config(args):
+    from .config import ModelConfig
+
+    extra = {k: getattr(args, k) for k in ("depth", "base_channels") if getattr(args, k) is not None}
+    return ModelConfig(**extra)
+
+
+def _run_training(images, labels, config, model=None, model_config=None):
+    """Train with a progress bar; Ctrl-C stops and keeps the weights."""
+    from tqdm import tqdm
+
+    from .train import fit
+
+    total = config.steps if config.time_budget is None else None
+    with tqdm(total=total, unit="step", desc="training", file=sys.stderr, dynamic_ncols=True) as bar:
+        def on_event(e):
+            bar.update(1)
+            if e.step % 5 == 0 or e.step == total:
+                bar.set_postfix(loss=f"{e.loss:.4f}", left=f"{e.eta:.0f}s")
+
+        result = fit(images, labels, config, model=model, model_config=model_config, on_event=on_event)
+    if result.stopped:
+        print(f"stopped by user after {result.steps} steps; keeping the weights trained so far.", file=sys.stderr)
+    print(f"trained {result.steps} steps in {result.elapsed:.1f} s, final loss {result.loss:.4f}")
+    return result
+
+
+def cmd_train(args) -> int:
+    from .io import load_model, read_image, save_model
+
+    if len(args.images) != len(args.labels):
+        raise UserInputError(
+            f"got {len(args.images)} image(s) but {len(args.labels)} label file(s); give one --labels file per --images file."
+        )
+    images = [read_image(p) for p in args.images]
+    labels = [read_image(p) for p in args.labels]
+    model = load_model(args.init) if args.init else None
+    config = _train_config(args, default_steps=1000, default_budget=None)
+    out = Path(args.out)
+    if out.is_dir():
+        raise UserInputError(f"--out {out} is a folder; give a file name such as {out / 'model.pt'}.")
+    result = _run_training(images, labels, config, model=model, model_config=_model_config(args))
+    save_model(result.model, out)
+    print(f"model saved to {out}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from tqdm import tqdm
+
+    from .config import PredictConfig
+    from .io import load_model, read_image, write_image
+    from .predict import predict
+
+    model = load_model(args.model)
+    config = PredictConfig(tile_size=args.tile_size, overlap=args.overlap, batch_size=args.batch_size,
+                           device=args.device, precision=args.precision)
+    out_dir = Path(args.out_dir)
+    for path in args.images:
+        image = read_image(path)
+        gen = predict(model, image, config, probabilities=args.probabilities)
+        with tqdm(desc=Path(path).name, unit="tile", file=sys.stderr, dynamic_ncols=True) as bar:
+            while True:
+                try:
+                    ev = next(gen)
+                except StopIteration as done:
+                    result = done.value
+                    break
+                bar.total = ev.total
+                bar.update(ev.done - bar.n)
+        stem = Path(path).stem
+        target = write_image(out_dir / f"{stem}_labels.tif", result.labels)
+        print(f"wrote {target}")
+        if result.probabilities is not None:
+            print(f"wrote {write_image(out_dir / f'{stem}_probabilities.tif', result.probabilities)}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    import numpy as np
+
+    from ._sample_data import make_sample
+    from .io import save_model, write_image
+    from .predict import predict_labels
+
+    sample = make_sample(256, seed=0)
+    annotated = (sample.strokes > 0).mean()
+    print(f"synthetic sample: 256x256 cells, strokes on {annotated:.1%} of pixels (1 = background, 2 = cells)")
+    config = _train_config(args, default_steps=None, default_budget=60.0)
+    t0 = time.perf_counter()
+    result = _run_training(sample.image, sample.strokes, config, model_config=_model_config(args))
+    labels = predict_labels(result.model, sample.image).labels
+    pred, truth = labels == 2, sample.truth == 2
+    iou = float((pred & truth).sum() / max((pred | truth).sum(), 1))
+    out = Path(args.out_dir)
+    for name, data in (("image", sample.image), ("strokes", sample.strokes), ("truth", sample.truth),
+                       ("prediction", labels)):
+        write_image(out / f"{name}.tif", data)
+    save_model(result.model, out / "model.pt")
+    print(f"foreground IoU against the sample's truth: {iou:.3f} "
+          f"(pixel accuracy {np.mean(labels == sample.truth):.3f}, {time.perf_counter() - t0:.0f} s)")
+    print(f"wrote image.tif, strokes.tif, truth.tif, prediction.tif and model.pt to {out}/")
+    if args.napari:
+        import napari
+
+        viewer = napari.Viewer(title="napari-unet demo")
+        viewer.add_image(sample.image, name="cells")
+        viewer.add_labels(sample.strokes, name="cells strokes")
+        viewer.add_labels(labels, name="cells prediction", opacity=0.5)
+        viewer.window.add_plugin_dock_widget("napari-unet")
+        napari.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Settings for the model, training and prediction, as validated dataclasses.
+
+Each config converts to and from a plain ``dict`` of built-in types, so it can be stored
+in a model file that :func:`torch.load` reads with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 autocast where the device runs it fast
+
+
+class UserInputError(ValueError):
+    """Bad input from a user: the message names the problem and the fix."""
+
+
+def _from_dict(cls, data: dict[str, Any]):
+    """Build ``cls`` from ``data``, ignoring unknown keys (files from newer versions)."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in dict(data).items() if k in names})
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the U-Net.
+
+    Parameters
+    ----------
+    in_channels
+        Number of image channels (1 for greyscale, 3 for RGB).
+    n_classes
+        Number of output classes (the painted label values).
+    depth
+        Number of 2x2 max-pool steps; tiles must be multiples of ``2**depth``.
+    base_channels
+        Feature maps of the first level; each level doubles them.
+    dropout
+        Dropout at the end of the contracting path, as in the paper.
+    batch_norm
+        Batch normalisation after each convolution (a modern addition).
+    """
+
+    in_channels: int = 1
+    n_classes: int = 2
+    depth: int = 4
+    base_channels: int = 16
+    dropout: float = 0.2
+    batch_norm: bool = True
+
+    def __post_init__(self):
+        if self.in_channels < 1:
+            raise UserInputError(f"in_channels must be at least 1, got {self.in_channels}.")
+        if self.n_classes < 2:
+            raise UserInputError(f"n_classes must be at least 2, got {self.n_classes}.")
+        if not 1 <= self.depth <= 6:
+            raise UserInputError(f"depth must be between 1 and 6, got {self.depth}.")
+        if self.base_channels < 1:
+            raise UserInputError(f"base_channels must be positive, got {self.base_channels}.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserInputError(f"dropout must be in [0, 1), got {self.dropout}.")
+
+    @property
+    def multiple(self) -> int:
+        """Input sizes the network handles without internal padding."""
+        return 2**self.depth
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        return _from_dict(cls, data)
+
+
+@dataclass
+class NormConfig:
+    """Per-image, per-channel percentile normalisation (stored with the model)."""
+
+    low: float = 1.0
+    high: float = 99.8
+
+    def __post_init__(self):
+        if not 0.0 <= self.low < self.high <= 100.0:
+            raise UserInputError(
+                f"normalisation percentiles must satisfy 0 <= low < high <= 100, "
+                f"got low={self.low}, high={self.high}."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NormConfig:
+        return _from_dict(cls, data)
+
+
+@dataclass
+class AugmentConfig:
+    """Random augmentation applied to every training patch, on the training device.
+
+    The elastic deformation follows the U-Net paper: displacements on a coarse
+    ``grid`` x ``grid`` lattice drawn from a Gaussian with ``elastic_sigma`` pixels standard
+    deviation, interpolated bicubically to a dense field.
+    """
+
+    flips: bool = True
+    rot90: bool = True
+    rotation_degrees: float = 15.0
+    elastic_sigma: float = 10.0
+    elastic_grid: int = 3
+    scale_range: float = 0.1
+    intensity: float = 0.15
+    noise: float = 0.03
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AugmentConfig:
+        return _from_dict(cls, data)
+
+
+@dataclass
+class TrainConfig:
+    """How to train.
+
+    Training runs for ``steps`` optimizer steps or ``time_budget`` seconds, whichever
+    ends first (at least one of them must be set). The learning rate follows a short
+    warm-up and a cosine decay over whichever limit is nearer.
+    """
+
+    steps: int | None = 500
+    time_budget: float | None = None
+    batch_size: int = 4
+    patch_size: int = 128
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 20
+    class_balance: bool = True
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self):
+        if isinstance(self.augment, dict):
+            self.augment = AugmentConfig.from_dict(self.augment)
+        if self.steps is None and self.time_budget is None:
+            raise UserInputError("set a number of steps or a time budget (or both).")
+        if self.steps is not None and self.steps < 1:
+            raise UserInputError(f"steps must be at least 1, got {self.steps}.")
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise UserInputError(f"time budget must be positive, got {self.time_budget} s.")
+        if self.batch_size < 1:
+            raise UserInputError(f"batch size must be at least 1, got {self.batch_size}.")
+        if self.patch_size < 16:
+            raise UserInputError(f"patch size must be at least 16, got {self.patch_size}.")
+        if self.learning_rate <= 0:
+            raise UserInputError(f"learning rate must be positive, got {self.learning_rate}.")
+        _check_device(self.device, self.precision)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return _from_dict(cls, data)
+
+
+@dataclass
+class PredictConfig:
+    """How to predict: overlapping tiles blended with a Gaussian importance map.
+
+    ``tile_size`` is rounded up to a multiple of what the network needs; ``overlap`` is
+    the fraction of a tile shared with its neighbours.
+    """
+
+    tile_size: int = 256
+    overlap: float = 0.25
+    batch_size: int = 4
+    device: str = "auto"
+    precision: str = "auto"
+
+    def __post_init__(self):
+        if self.tile_size < 16:
+            raise UserInputError(f"tile size must be at least 16, got {self.tile_size}.")
+        if not 0.0 <= self.overlap < 1.0:
+            raise UserInputError(f"overlap must be in [0, 1), got {self.overlap}.")
+        if self.batch_size < 1:
+            raise UserInputError(f"batch size must be at least 1, got {self.batch_size}.")
+        _check_device(self.device, self.precision)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PredictConfig:
+        return _from_dict(cls, data)
+
+
+def _check_device(device: str, precision: str) -> None:
+    if device not in DEVICES:
+        raise UserInputError(f"device must be one of {', '.join(DEVICES)}; got {device!r}.")
+    if precision not in PRECISIONS:
+        raise UserInputError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}.")

@@ -1,0 +1,174 @@
+"""Overlap-tile prediction of images of any size.
+
+The image is cut into evenly spaced, overlapping tiles (the last one flush with the edge).
+Around the image, missing context is supplied by mirroring: tiles are gathered through
+reflected indices, so no padded copy of the image is ever made. Tiles go through the network
+in batches; their softmax outputs are weighted by a Gaussian importance map and accumulated,
+which makes the result seamless.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import PredictConfig, UserInputError
+from .data import apply_normalization, is_single_plane, percentiles, to_zcyx
+
+
+@dataclass
+class PredictProgress:
+    done: int
+    total: int
+
+    @property
+    def fraction(self) -> float:
+        return self.done / max(self.total, 1)
+
+
+@dataclass
+class PredictResult:
+    """``labels`` has the image's spatial shape and holds the painted class values;
+    ``probabilities`` (only on request) is ``(Z, K, Y, X)`` float32."""
+
+    labels: np.ndarray
+    probabilities: np.ndarray | None = None
+
+
+def reflect_index(idx: np.ndarray, n: int) -> np.ndarray:
+    """Map indices outside ``[0, n)`` into it by mirroring (without repeating the edge)."""
+    if n == 1:
+        return np.zeros_like(idx)
+    period = 2 * (n - 1)
+    i = np.mod(idx, period)
+    return np.where(i >= n, period - i, i)
+
+
+def tile_starts(length: int, tile: int, overlap: float, margin: int) -> list[int]:
+    """Start positions covering ``[-margin, length + margin)`` with evenly spaced tiles."""
+    extent = length + 2 * margin
+    if extent <= tile:
+        return [-margin - (tile - extent) // 2]
+    step = max(1, int(tile * (1 - overlap)))
+    n = math.ceil((extent - tile) / step) + 1
+    return [int(round(s)) - margin for s in np.linspace(0, extent - tile, n)]
+
+
+def importance_map(th: int, tw: int, sigma_scale: float = 0.125) -> np.ndarray:
+    """Gaussian weights, 1 at the tile's centre, sigma = size/8 per axis, never exactly zero."""
+
+    def gauss(n):
+        return np.exp(-((np.arange(n) - (n - 1) / 2) ** 2) / (2 * (sigma_scale * n) ** 2))
+
+    return np.maximum(np.outer(gauss(th), gauss(tw)), 1e-3).astype(np.float32)
+
+
+def effective_tile(config: PredictConfig, multiple: int, shape: tuple[int, int]) -> tuple[int, int]:
+    """Tile size per axis: a multiple of what the network needs, no larger than needed."""
+    t = math.ceil(config.tile_size / multiple) * multiple
+    margin = int(t * config.overlap / 2)
+    return tuple(min(t, math.ceil((s + 2 * margin) / multiple) * multiple) for s in shape), margin
+
+
+def predict(
+    model,
+    image,
+    config: PredictConfig | None = None,
+    *,
+    probabilities: bool = False,
+    z_slices: list[int] | None = None,
+) -> Generator[PredictProgress, None, PredictResult]:
+    """Predict class labels for ``image`` tile by tile, yielding progress after each batch.
+
+    Parameters
+    ----------
+    model
+        A :class:`~napari_unet.model.SegmentationModel`.
+    image
+        As accepted by :func:`napari_unet.data.to_zcyx`; a z-stack is predicted slice by slice.
+    config
+        Tile size, overlap, batch size, device.
+    probabilities
+        Also return the class probabilities.
+    z_slices
+        Only these slices of a z-stack (others stay 0 in the labels).
+    """
+    import torch
+
+    from .device import autocast, resolve_device, use_bf16
+
+    config = config or PredictConfig()
+    raw = np.asarray(image) if not hasattr(image, "shape") else image
+    img = to_zcyx(raw)
+    c = model.config.in_channels
+    if img.shape[1] != c:
+        raise UserInputError(
+            f"the model was trained on {c} channel(s) but the image has {img.shape[1]}; "
+            "use an image with the same channels as the training images."
+        )
+    lo, hi = percentiles(img, model.norm)
+    z, _, h, w = img.shape
+    zs = list(range(z)) if z_slices is None else [int(i) for i in z_slices]
+    if any(not 0 <= i < z for i in zs):
+        raise UserInputError(f"slice index out of range: the image has {z} slice(s).")
+    device = resolve_device(config.device)
+    bf16 = use_bf16(device, config.precision)
+    net = model.net.to(device).to(memory_format=torch.channels_last).eval()
+    k = model.config.n_classes
+    (th, tw), margin = effective_tile(config, model.config.multiple, (h, w))
+    ys, xs = tile_starts(h, th, config.overlap, margin), tile_starts(w, tw, config.overlap, margin)
+    tiles = [(y, x) for y in ys for x in xs]
+    total = len(tiles) * len(zs)
+    imp = torch.from_numpy(importance_map(th, tw)).to(device)
+
+    values = np.asarray(model.class_values)
+    dtype = np.uint8 if values.max() < 256 else np.uint16 if values.max() < 65536 else np.uint32
+    labels = np.zeros((z, h, w), dtype=dtype)
+    probs_out = np.zeros((z, k, h, w), dtype=np.float32) if probabilities else None
+    done = 0
+    for zi in zs:
+        plane = apply_normalization(img[zi : zi + 1], lo, hi)[0]
+        acc = torch.zeros((k, h, w), dtype=torch.float32, device=device)
+        wsum = torch.zeros((h, w), dtype=torch.float32, device=device)
+        for b0 in range(0, len(tiles), config.batch_size):
+            batch = tiles[b0 : b0 + config.batch_size]
+            x = np.stack([_gather(plane, y, xx, th, tw) for y, xx in batch])
+            xt = torch.from_numpy(x).to(device).contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode(), autocast(device, bf16):
+                out = torch.softmax(net(xt).float(), dim=1) * imp
+            for (y, xx), p in zip(batch, out):
+                ya, yb, xa, xb = max(y, 0), min(y + th, h), max(xx, 0), min(xx + tw, w)
+                acc[:, ya:yb, xa:xb] += p[:, ya - y : yb - y, xa - xx : xb - xx]
+                wsum[ya:yb, xa:xb] += imp[ya - y : yb - y, xa - xx : xb - xx]
+            done += len(batch)
+            yield PredictProgress(done, total)
+        acc /= wsum
+        labels[zi] = values[acc.argmax(0).cpu().numpy()]
+        if probs_out is not None:
+            probs_out[zi] = acc.cpu().numpy()
+    if is_single_plane(raw, img):
+        labels = labels[0]
+    return PredictResult(labels, probs_out)
+
+
+def _gather(plane: np.ndarray, y: int, x: int, th: int, tw: int) -> np.ndarray:
+    """A ``(C, th, tw)`` tile starting at ``(y, x)``, mirrored where it leaves the image."""
+    h, w = plane.shape[-2:]
+    if y >= 0 and x >= 0 and y + th <= h and x + tw <= w:
+        return plane[:, y : y + th, x : x + tw]
+    rows = reflect_index(np.arange(y, y + th), h)
+    cols = reflect_index(np.arange(x, x + tw), w)
+    return plane[:, rows][:, :, cols]
+
+
+def predict_labels(model, image, config: PredictConfig | None = None, **kwargs) -> PredictResult:
+    """Run :func:`predict` to the end and return its :class:`PredictResult`."""
+    gen = predict(model, image, config, **kwargs)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as done:
+            return done.value

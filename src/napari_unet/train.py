@@ -1,0 +1,248 @@
+"""Training from sparse strokes, as a generator of progress events.
+
+>>> gen = train([image], [strokes], TrainConfig(steps=200))
+>>> for event in gen:          # stop at any event: the model keeps what it learned
+...     print(event.step, event.loss)
+
+Every event carries the model being trained, so a caller that stops iterating (or whose
+``should_stop`` returns True) still holds the weights trained so far. :func:`fit` drains the
+generator and returns the :class:`TrainResult`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import ModelConfig, NormConfig, TrainConfig, UserInputError
+from .data import annotated_slices, class_values_of, labels_to_zyx, to_zcyx
+
+
+@dataclass
+class TrainEvent:
+    """Progress after one optimizer step."""
+
+    step: int
+    total_steps: int | None
+    loss: float
+    elapsed: float
+    steps_per_s: float
+    pixels_per_s: float
+    progress: float
+    learning_rate: float
+    model: object  # SegmentationModel
+
+    @property
+    def eta(self) -> float:
+        """Estimated seconds left."""
+        if self.progress <= 0:
+            return float("nan")
+        return self.elapsed * (1 - self.progress) / self.progress
+
+
+@dataclass
+class TrainResult:
+    model: object  # SegmentationModel
+    steps: int
+    loss: float
+    elapsed: float
+    stopped: bool
+
+
+def _as_list(x) -> list:
+    if isinstance(x, np.ndarray) or not isinstance(x, Sequence):
+        return [x]
+    return list(x)
+
+
+def prepare_model(
+    images: list[np.ndarray],
+    labels: list[np.ndarray],
+    model=None,
+    model_config: ModelConfig | None = None,
+    norm: NormConfig | None = None,
+):
+    """Check images and strokes and return ``(model, class_values)``.
+
+    ``images`` are ``(Z, C, Y, X)`` and ``labels`` ``(Z, Y, X)``. A new model is built from
+    ``model_config`` (channels and classes filled in from the data) unless ``model`` is given
+    for fine-tuning, in which case the data must match its channels and classes.
+    """
+    from .model import SegmentationModel
+
+    channels = {im.shape[1] for im in images}
+    if len(channels) > 1:
+        raise UserInputError(f"all training images must have the same number of channels, got {sorted(channels)}.")
+    (c,) = channels
+    if model is not None:
+        if c != model.config.in_channels:
+            raise UserInputError(
+                f"the model was trained on {model.config.in_channels} channel(s) but the image has {c}; "
+                "use an image with the same channels or train a new model."
+            )
+        painted = {int(v) for lab in labels for v in np.unique(lab) if v != 0}
+        if not painted:
+            class_values_of(labels)  # raises the "no strokes" error
+        unknown = painted - set(model.class_values)
+        if unknown:
+            raise UserInputError(
+                f"the strokes use label value(s) {sorted(unknown)} that the model does not know "
+                f"(it predicts {list(model.class_values)}); paint only those values or train a new model."
+            )
+        return model, model.class_values
+    class_values = class_values_of(labels)
+    base = model_config or ModelConfig()
+    cfg = ModelConfig.from_dict({**base.to_dict(), "in_channels": c, "n_classes": len(class_values)})
+    return SegmentationModel(cfg, class_values, norm=norm), class_values
+
+
+def _lr(config: TrainConfig, step: int, frac: float) -> float:
+    warm = min(1.0, (step + 1) / max(config.warmup_steps, 1))
+    return config.learning_rate * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+
+
+def train(
+    images,
+    labels,
+    config: TrainConfig | None = None,
+    model=None,
+    model_config: ModelConfig | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Generator[TrainEvent, None, TrainResult]:
+    """Train a U-Net on sparse strokes, yielding a :class:`TrainEvent` after every step.
+
+    Parameters
+    ----------
+    images, labels
+        One image and its strokes, or lists of them. Images as accepted by
+        :func:`napari_unet.data.to_zcyx`; strokes of the image's spatial shape, 0 = not
+        annotated, k >= 1 = class k. Only slices of a z-stack that carry strokes are used.
+    config
+        Training settings (steps or time budget, batch and patch size, seed, device...).
+    model
+        A :class:`~napari_unet.model.SegmentationModel` to continue training (fine-tuning);
+        a new one is built from ``model_config`` when None.
+    should_stop
+        Called before every step; training ends early when it returns True.
+    """
+    import torch
+
+    from .augment import PatchAugmenter
+    from .data import PatchSampler
+    from .device import autocast, resolve_device, use_bf16
+
+    config = config or TrainConfig()
+    imgs = [to_zcyx(im) for im in _as_list(images)]
+    labs = _as_list(labels)
+    if len(imgs) != len(labs):
+        raise UserInputError(f"got {len(imgs)} image(s) but {len(labs)} label image(s); give one label image per image.")
+    labs = [labels_to_zyx(lab, im, name=f"strokes of image {i + 1}") for i, (lab, im) in enumerate(zip(labs, imgs))]
+    model, class_values = prepare_model(imgs, labs, model, model_config)
+    slices = annotated_slices(imgs, labs, class_values, model.norm, balance=config.class_balance)
+
+    device = resolve_device(config.device)
+    bf16 = use_bf16(device, config.precision)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(config.seed)
+    sampler = PatchSampler(slices, len(class_values), rng)
+    augmenter = PatchAugmenter(slices, config.patch_size, config.augment, device)
+
+    net = model.net.to(device).to(memory_format=torch.channels_last)
+    net.train()
+    opt = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    pixels_per_step = config.batch_size * augmenter.patch**2
+    step, loss_value, stopped = 0, float("nan"), False
+    start = time.perf_counter()
+    try:
+        while True:
+            elapsed = time.perf_counter() - start
+            frac = max(
+                step / config.steps if config.steps else 0.0,
+                elapsed / config.time_budget if config.time_budget else 0.0,
+            )
+            if frac >= 1.0:
+                break
+            if should_stop is not None and should_stop():
+                stopped = True
+                break
+            lr = _lr(config, step, frac)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            x, target, weight = augmenter.batch(sampler.sample(config.batch_size), gen)
+            x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(device, bf16):
+                logits = net(x)
+            loss = weighted_cross_entropy(logits.float(), target, weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            loss_value = float(loss.detach())
+            elapsed = time.perf_counter() - start
+            progress = max(
+                step / config.steps if config.steps else 0.0,
+                elapsed / config.time_budget if config.time_budget else 0.0,
+            )
+            _record(model, config, step, loss_value)
+            yield TrainEvent(
+                step=step,
+                total_steps=config.steps,
+                loss=loss_value,
+                elapsed=elapsed,
+                steps_per_s=step / elapsed,
+                pixels_per_s=step * pixels_per_step / elapsed,
+                progress=min(progress, 1.0),
+                learning_rate=lr,
+                model=model,
+            )
+    finally:
+        net.eval()
+    return TrainResult(model, step, loss_value, time.perf_counter() - start, stopped)
+
+
+def _record(model, config: TrainConfig, step: int, loss: float) -> None:
+    h = model.history
+    if step == 1:
+        h["runs"] = int(h.get("runs", 0)) + 1
+        h["start_steps"] = int(h.get("steps", 0))
+    h["steps"] = h["start_steps"] + step
+    h["loss"] = loss
+    h["train_config"] = config.to_dict()
+
+
+def weighted_cross_entropy(logits, target, weight):
+    """Cross-entropy weighted per pixel, averaged over annotated pixels (target >= 0)."""
+    import torch.nn.functional as F
+
+    per_pixel = F.cross_entropy(logits, target.clamp(min=0), reduction="none")
+    w = weight * (target >= 0)
+    return (per_pixel * w).sum() / w.sum().clamp(min=1e-6)
+
+
+def fit(images, labels, config: TrainConfig | None = None, model=None, model_config=None,
+        on_event: Callable[[TrainEvent], None] | None = None) -> TrainResult:
+    """Run :func:`train` to the end (or until Ctrl-C) and return its result.
+
+    A ``KeyboardInterrupt`` stops training at the current step; the result then has
+    ``stopped=True`` and the model keeps the weights trained so far.
+    """
+    gen = train(images, labels, config, model=model, model_config=model_config)
+    last = None
+    try:
+        while True:
+            last = next(gen)
+            if on_event is not None:
+                on_event(last)
+    except StopIteration as done:
+        return done.value
+    except KeyboardInterrupt:
+        gen.close()
+        if last is None:
+            raise
+        return TrainResult(last.model, last.step, last.loss, last.elapsed, True)
