@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 class UNetWidget(QWidget):
     """Dock widget: train a U-Net from strokes and predict."""
 
-    def __init__(self, viewer: "napari.viewer.Viewer"):
+    def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__()
         self.viewer = viewer
         layout = QVBoxLayout(self)

@@ -111,8 +111,9 @@ def _run_training(images, labels, config, model=None, model_config=None):
     """Train with a progress bar; Ctrl-C stops and keeps the weights."""
     from tqdm import tqdm
 
-    from .train import fit
+    from .train import drain, train
 
+    gen = train(images, labels, config, model=model, model_config=model_config)  # checks the input first
     total = config.steps if config.time_budget is None else None
     with tqdm(total=total, unit="step", desc="training", file=sys.stderr, dynamic_ncols=True) as bar:
         def on_event(e):
@@ -120,7 +121,7 @@ def _run_training(images, labels, config, model=None, model_config=None):
             if e.step % 5 == 0 or e.step == total:
                 bar.set_postfix(loss=f"{e.loss:.4f}", left=f"{e.eta:.0f}s")
 
-        result = fit(images, labels, config, model=model, model_config=model_config, on_event=on_event)
+        result = drain(gen, on_event)
     if result.stopped:
         print(f"stopped by user after {result.steps} steps; keeping the weights trained so far.", file=sys.stderr)
     print(f"trained {result.steps} steps in {result.elapsed:.1f} s, final loss {result.loss:.4f}")

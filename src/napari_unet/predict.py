@@ -83,6 +83,9 @@ def predict(
 ) -> Generator[PredictProgress, None, PredictResult]:
     """Predict class labels for ``image`` tile by tile, yielding progress after each batch.
 
+    The image is checked when this is called (bad input raises at once); the returned
+    generator predicts.
+
     Parameters
     ----------
     model
@@ -96,9 +99,7 @@ def predict(
     z_slices
         Only these slices of a z-stack (others stay 0 in the labels).
     """
-    import torch
-
-    from .device import autocast, resolve_device, use_bf16
+    from .device import resolve_device
 
     config = config or PredictConfig()
     raw = np.asarray(image) if not hasattr(image, "shape") else image
@@ -115,6 +116,16 @@ def predict(
     if any(not 0 <= i < z for i in zs):
         raise UserInputError(f"slice index out of range: the image has {z} slice(s).")
     device = resolve_device(config.device)
+    return _loop(model, raw, img, (lo, hi), zs, config, device, probabilities)
+
+
+def _loop(model, raw, img, norm, zs, config, device, probabilities):
+    import torch
+
+    from .device import autocast, use_bf16
+
+    lo, hi = norm
+    z, _, h, w = img.shape
     bf16 = use_bf16(device, config.precision)
     net = model.net.to(device).to(memory_format=torch.channels_last).eval()
     k = model.config.n_classes

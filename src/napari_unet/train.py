@@ -100,6 +100,14 @@ def prepare_model(
     return SegmentationModel(cfg, class_values, norm=norm), class_values
 
 
+def _progress(config: TrainConfig, step: int, elapsed: float) -> float:
+    """Fraction of the run done: by steps or by time, whichever is further along."""
+    return max(
+        step / config.steps if config.steps else 0.0,
+        elapsed / config.time_budget if config.time_budget else 0.0,
+    )
+
+
 def _lr(config: TrainConfig, step: int, frac: float) -> float:
     warm = min(1.0, (step + 1) / max(config.warmup_steps, 1))
     return config.learning_rate * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
@@ -114,6 +122,9 @@ def train(
     should_stop: Callable[[], bool] | None = None,
 ) -> Generator[TrainEvent, None, TrainResult]:
     """Train a U-Net on sparse strokes, yielding a :class:`TrainEvent` after every step.
+
+    Images and strokes are checked when this is called (bad input raises
+    :class:`~napari_unet.config.UserInputError` at once); the returned generator trains.
 
     Parameters
     ----------
@@ -133,7 +144,7 @@ def train(
 
     from .augment import PatchAugmenter
     from .data import PatchSampler
-    from .device import autocast, resolve_device, use_bf16
+    from .device import resolve_device, use_bf16
 
     config = config or TrainConfig()
     imgs = [to_zcyx(im) for im in _as_list(images)]
@@ -141,18 +152,23 @@ def train(
     if len(imgs) != len(labs):
         raise UserInputError(f"got {len(imgs)} image(s) but {len(labs)} label image(s); give one label image per image.")
     labs = [labels_to_zyx(lab, im, name=f"strokes of image {i + 1}") for i, (lab, im) in enumerate(zip(labs, imgs))]
+    torch.manual_seed(config.seed)  # weight initialisation and dropout
     model, class_values = prepare_model(imgs, labs, model, model_config)
     slices = annotated_slices(imgs, labs, class_values, model.norm, balance=config.class_balance)
-
     device = resolve_device(config.device)
-    bf16 = use_bf16(device, config.precision)
-    torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    gen = torch.Generator(device=device)
-    gen.manual_seed(config.seed)
     sampler = PatchSampler(slices, len(class_values), rng)
     augmenter = PatchAugmenter(slices, config.patch_size, config.augment, device)
+    return _loop(model, sampler, augmenter, config, device, use_bf16(device, config.precision), should_stop)
 
+
+def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, should_stop):
+    import torch
+
+    from .device import autocast
+
+    gen = torch.Generator(device=device)
+    gen.manual_seed(config.seed)
     net = model.net.to(device).to(memory_format=torch.channels_last)
     net.train()
     opt = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -161,11 +177,7 @@ def train(
     start = time.perf_counter()
     try:
         while True:
-            elapsed = time.perf_counter() - start
-            frac = max(
-                step / config.steps if config.steps else 0.0,
-                elapsed / config.time_budget if config.time_budget else 0.0,
-            )
+            frac = _progress(config, step, time.perf_counter() - start)
             if frac >= 1.0:
                 break
             if should_stop is not None and should_stop():
@@ -185,10 +197,7 @@ def train(
             step += 1
             loss_value = float(loss.detach())
             elapsed = time.perf_counter() - start
-            progress = max(
-                step / config.steps if config.steps else 0.0,
-                elapsed / config.time_budget if config.time_budget else 0.0,
-            )
+            progress = _progress(config, step, elapsed)
             _record(model, config, step, loss_value)
             yield TrainEvent(
                 step=step,
@@ -227,12 +236,17 @@ def weighted_cross_entropy(logits, target, weight):
 
 def fit(images, labels, config: TrainConfig | None = None, model=None, model_config=None,
         on_event: Callable[[TrainEvent], None] | None = None) -> TrainResult:
-    """Run :func:`train` to the end (or until Ctrl-C) and return its result.
+    """Run :func:`train` to the end (or until Ctrl-C) and return its result."""
+    return drain(train(images, labels, config, model=model, model_config=model_config), on_event)
+
+
+def drain(gen: Generator[TrainEvent, None, TrainResult],
+          on_event: Callable[[TrainEvent], None] | None = None) -> TrainResult:
+    """Consume a training generator, passing each event to ``on_event``.
 
     A ``KeyboardInterrupt`` stops training at the current step; the result then has
     ``stopped=True`` and the model keeps the weights trained so far.
     """
-    gen = train(images, labels, config, model=model, model_config=model_config)
     last = None
     try:
         while True:

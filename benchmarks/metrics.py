@@ -1,0 +1,113 @@
+"""Segmentation metrics for the ISBI 2012 benchmark (labels coded 1 = membrane, 2 = cell interior).
+
+    python benchmarks/metrics.py --pred DIR --truth DIR [--name NAME] [--seconds S]
+    python benchmarks/metrics.py --table RESULTS.jsonl
+
+The first form reads ``DIR/NN_labels.tif`` (what ``napari-unet predict --out-dir DIR``
+writes) and the truth ``DIR/NN.tif`` (``isbi_strokes.py``'s ``eval_truth``), and prints one
+line of JSON with the mean of each metric over the slices (plus ``name``/``seconds`` when
+given). The second prints such JSON lines as a markdown table.
+
+* pixel error: fraction of pixels whose interior/membrane call is wrong;
+* foreground IoU: intersection over union of the cell interior (class 2);
+* adapted Rand error (SNEMI3D / ISBI 2012 style, :func:`skimage.metrics.adapted_rand_error`):
+  cells are the 4-connected components of the interior, membrane is label 0. Label 0 is
+  ignored in the truth only, so predicted membrane inside a true cell counts as one big
+  segment of the prediction (thick predicted membranes are penalised).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+METRICS = ("pixel_error", "foreground_iou", "adapted_rand_error", "rand_precision", "rand_recall")
+
+
+def pixel_error(pred_fg: np.ndarray, truth_fg: np.ndarray) -> float:
+    """Fraction of pixels where the boolean interior masks disagree."""
+    return float(np.mean(np.asarray(pred_fg, bool) != np.asarray(truth_fg, bool)))
+
+
+def foreground_iou(pred_fg: np.ndarray, truth_fg: np.ndarray) -> float:
+    """IoU of the boolean interior masks (1.0 when both are empty)."""
+    p, t = np.asarray(pred_fg, bool), np.asarray(truth_fg, bool)
+    union = np.logical_or(p, t).sum()
+    return float(np.logical_and(p, t).sum() / union) if union else 1.0
+
+
+def cells(labels: np.ndarray) -> np.ndarray:
+    """Instance labels: 4-connected components of class 2, everything else 0."""
+    from skimage.measure import label
+
+    return label(labels == 2, connectivity=1)
+
+
+def adapted_rand_error(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
+    """(error, precision, recall) of the cells of ``pred`` against those of ``truth`` (1/2 label images)."""
+    from skimage.metrics import adapted_rand_error as are
+
+    error, precision, recall = are(cells(truth), cells(pred))
+    return float(error), float(precision), float(recall)
+
+
+def score(pred: np.ndarray, truth: np.ndarray) -> dict:
+    """All metrics for one slice of 1/2 labels."""
+    error, precision, recall = adapted_rand_error(pred, truth)
+    return {"pixel_error": pixel_error(pred == 2, truth == 2), "foreground_iou": foreground_iou(pred == 2, truth == 2),
+            "adapted_rand_error": error, "rand_precision": precision, "rand_recall": recall}
+
+
+def evaluate(pred_dir, truth_dir) -> dict:
+    """Mean of each metric over the truth slices ``truth_dir/NN.tif`` against ``pred_dir/NN_labels.tif``."""
+    import tifffile
+
+    truths = sorted(Path(truth_dir).glob("*.tif"))
+    if not truths:
+        sys.exit(f"no truth TIFFs in {truth_dir}")
+    scores = []
+    for t in truths:
+        p = Path(pred_dir) / f"{t.stem}_labels.tif"
+        if not p.is_file():
+            sys.exit(f"missing prediction {p} for truth {t}")
+        pred, truth = tifffile.imread(p), tifffile.imread(t)
+        if pred.shape != truth.shape:
+            sys.exit(f"{p} has shape {pred.shape}, truth {t} has {truth.shape}")
+        scores.append(score(pred, truth))
+    means = {k: round(float(np.mean([s[k] for s in scores])), 4) for k in METRICS}
+    return {"slices": len(scores), **means}
+
+
+def table(results: list[dict]) -> str:
+    """Markdown table of result dicts (as printed by the CLI)."""
+    cols = ["name", "seconds", "pixel_error", "foreground_iou", "adapted_rand_error"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in results:
+        lines.append("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pred", type=Path, help="folder of NN_labels.tif")
+    ap.add_argument("--truth", type=Path, help="folder of NN.tif")
+    ap.add_argument("--name", help="method name to include in the JSON")
+    ap.add_argument("--seconds", type=float, help="training time to include in the JSON")
+    ap.add_argument("--table", type=Path, help="print this file of JSON lines as a markdown table")
+    args = ap.parse_args(argv)
+    if args.table:
+        print(table([json.loads(line) for line in args.table.read_text().splitlines() if line.strip()]))
+        return 0
+    if not (args.pred and args.truth):
+        ap.error("give --pred and --truth, or --table")
+    extra = {k: v for k, v in (("name", args.name), ("seconds", args.seconds)) if v is not None}
+    print(json.dumps({**extra, **evaluate(args.pred, args.truth)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

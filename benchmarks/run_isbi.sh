@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# ISBI 2012 EM benchmark, end to end: simulated strokes -> random-forest baseline ->
+# napari-unet trained on the strokes and on dense labels -> metrics -> markdown table.
+#
+#   bash benchmarks/run_isbi.sh                 # U-Net trains 300 s per run
+#   BUDGET=600 WORK=/tmp/isbi bash benchmarks/run_isbi.sh
+#   STEPS=5 bash benchmarks/run_isbi.sh         # smoke check: 5 steps instead of a time budget
+#
+# Environment: DATA (data root, default ../shared/data beside the repo), WORK (output folder,
+# default bench-out/isbi, git-ignored), BUDGET (seconds per U-Net training), STEPS (overrides
+# BUDGET), TRAIN_ARGS (extra 'napari-unet train' options, e.g. "--device cuda"), PYTHON, UNET
+# (the napari-unet command). Results: $WORK/results.jsonl and the table on stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+UNET=${UNET:-napari-unet}
+W=${WORK:-bench-out/isbi}
+S=$W/strokes
+RES=$W/results.jsonl
+if [ -n "${STEPS:-}" ]; then LEN=(--steps "$STEPS"); else LEN=(--time-budget "${BUDGET:-300}"); fi
+read -r -a EXTRA <<< "${TRAIN_ARGS:-}"
+
+mkdir -p "$W"
+: > "$RES"
+$PY benchmarks/isbi_strokes.py --out "$S" ${DATA:+--data "$DATA"}
+for L in strokes dense; do
+  $PY benchmarks/random_forest.py --strokes "$S" --labels "$L" --out "$W/rf_$L" | tail -n 1 >> "$RES"
+done
+for L in strokes dense; do
+  t0=$SECONDS
+  $UNET train --images "$S"/images/*.tif --labels "$S/$L"/*.tif --out "$W/unet_$L.pt" "${LEN[@]}" "${EXTRA[@]}"
+  t=$((SECONDS - t0))
+  $UNET predict --model "$W/unet_$L.pt" --images "$S"/eval_images/*.tif --out-dir "$W/unet_$L"
+  $PY benchmarks/metrics.py --pred "$W/unet_$L" --truth "$S/eval_truth" --name "U-Net ($L)" --seconds "$t" >> "$RES"
+done
+echo
+$PY benchmarks/metrics.py --table "$RES"

@@ -1,0 +1,132 @@
+"""The command line on real files: the contract scripts and users rely on."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_unet.cli import main
+
+FAST = ["--steps", "20", "--patch-size", "64", "--depth", "2", "--base-channels", "8", "--device", "cpu"]
+
+
+@pytest.fixture
+def files(sample, tmp_path):
+    img, lab = tmp_path / "cells.tif", tmp_path / "strokes.tif"
+    tifffile.imwrite(img, sample.image)
+    tifffile.imwrite(lab, sample.strokes)
+    return img, lab
+
+
+def _error(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("napari-unet: error:") and "Traceback" not in err
+    return err
+
+
+def test_train_then_predict(files, tmp_path, capsys, sample):
+    img, lab = files
+    model = tmp_path / "out" / "model.pt"
+    assert main(["train", "--images", str(img), "--labels", str(lab), "--out", str(model), *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "final loss" in out and model.is_file()
+    assert main(["predict", "--model", str(model), "--images", str(img), "--out-dir", str(tmp_path / "pred"),
+                 "--tile-size", "64", "--probabilities"]) == 0
+    labels = tifffile.imread(tmp_path / "pred" / "cells_labels.tif")
+    assert labels.shape == sample.image.shape and set(np.unique(labels)) <= {1, 2}
+    assert tifffile.imread(tmp_path / "pred" / "cells_probabilities.tif").shape == (1, 2, *sample.image.shape)
+    # fine-tune from the saved model
+    again = tmp_path / "again.pt"
+    assert main(["train", "--images", str(img), "--labels", str(lab), "--out", str(again), "--init", str(model),
+                 "--steps", "5", "--patch-size", "64", "--device", "cpu"]) == 0
+
+
+def test_png_input_and_small_image(sample, tmp_path, capsys):
+    import skimage.io
+
+    small = (sample.image[:20, :30] // 256).astype(np.uint8)
+    skimage.io.imsave(tmp_path / "small.png", small, check_contrast=False)
+    strokes = np.zeros((20, 30), np.uint8)
+    strokes[1, 2:20], strokes[10, 10:14] = 1, 2
+    tifffile.imwrite(tmp_path / "s.tif", strokes)
+    model = tmp_path / "m.pt"
+    assert main(["train", "--images", str(tmp_path / "small.png"), "--labels", str(tmp_path / "s.tif"),
+                 "--out", str(model), *FAST]) == 0
+    assert main(["predict", "--model", str(model), "--images", str(tmp_path / "small.png"),
+                 "--out-dir", str(tmp_path)]) == 0
+    assert tifffile.imread(tmp_path / "small_labels.tif").shape == (20, 30)
+
+
+def test_no_strokes(files, tmp_path, capsys):
+    img, _ = files
+    empty = tmp_path / "empty.tif"
+    tifffile.imwrite(empty, np.zeros((128, 128), np.uint8))
+    err = _error(capsys, ["train", "--images", str(img), "--labels", str(empty), "--out", str(tmp_path / "m.pt"), *FAST])
+    assert "no strokes" in err
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_one_class(files, tmp_path, capsys, sample):
+    img, _ = files
+    one = tmp_path / "one.tif"
+    tifffile.imwrite(one, (sample.strokes == 2).astype(np.uint8) * 2)
+    assert "only one class" in _error(capsys, ["train", "--images", str(img), "--labels", str(one),
+                                               "--out", str(tmp_path / "m.pt"), *FAST])
+
+
+def test_shape_mismatch(files, tmp_path, capsys, sample):
+    img, _ = files
+    bad = tmp_path / "bad.tif"
+    tifffile.imwrite(bad, sample.strokes[:100])
+    assert "shape" in _error(capsys, ["train", "--images", str(img), "--labels", str(bad),
+                                      "--out", str(tmp_path / "m.pt"), *FAST])
+
+
+def test_nan_image(files, tmp_path, capsys, sample):
+    _, lab = files
+    nan = tmp_path / "nan.tif"
+    data = sample.image.astype(np.float32)
+    data[5, 5] = np.nan
+    tifffile.imwrite(nan, data)
+    assert "NaN" in _error(capsys, ["train", "--images", str(nan), "--labels", str(lab),
+                                    "--out", str(tmp_path / "m.pt"), *FAST])
+
+
+def test_wrong_channel_count(files, tmp_path, capsys, sample, trained):
+    from napari_unet.io import save_model
+
+    model = save_model(trained, tmp_path / "m.pt")
+    rgb = tmp_path / "rgb.tif"
+    tifffile.imwrite(rgb, np.stack([sample.image] * 3, axis=-1))
+    err = _error(capsys, ["predict", "--model", str(model), "--images", str(rgb), "--out-dir", str(tmp_path)])
+    assert "1 channel" in err and "3" in err
+
+
+def test_missing_and_corrupt_model(files, tmp_path, capsys):
+    img, _ = files
+    assert "not found" in _error(capsys, ["predict", "--model", str(tmp_path / "none.pt"), "--images", str(img),
+                                          "--out-dir", str(tmp_path)])
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"this is not a model")
+    assert "corrupt" in _error(capsys, ["predict", "--model", str(junk), "--images", str(img),
+                                        "--out-dir", str(tmp_path)])
+
+
+def test_missing_image_file(tmp_path, capsys):
+    assert "not found" in _error(capsys, ["train", "--images", str(tmp_path / "x.tif"), "--labels",
+                                          str(tmp_path / "y.tif"), "--out", str(tmp_path / "m.pt")])
+
+
+def test_demo_runs_and_reports_iou(tmp_path):
+    """The README's first command, shortened: a real subprocess through the console script's module."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "napari_unet.cli", "demo", "--out-dir", str(tmp_path), *FAST],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "foreground IoU" in proc.stdout
+    for name in ("image", "strokes", "truth", "prediction"):
+        assert (tmp_path / f"{name}.tif").is_file()

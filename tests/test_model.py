@@ -1,0 +1,37 @@
+import pytest
+import torch
+
+from napari_unet.config import ModelConfig, UserInputError
+from napari_unet.model import UNet, conv_flops_per_pixel, count_parameters
+
+
+@pytest.mark.parametrize("size", [(64, 64), (37, 51), (5, 9), (1, 1)])
+def test_forward_backward_any_size(size):
+    net = UNet(ModelConfig(in_channels=3, n_classes=4, depth=3, base_channels=4))
+    x = torch.randn(2, 3, *size, requires_grad=True)
+    out = net(x)
+    assert out.shape == (2, 4, *size)
+    out.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_wrong_channel_count_is_a_clear_error():
+    net = UNet(ModelConfig(in_channels=1, n_classes=2, depth=2, base_channels=4))
+    with pytest.raises(ValueError, match="1 input channel"):
+        net(torch.randn(1, 3, 32, 32))
+
+
+def test_width_and_depth_configure_the_network():
+    small = UNet(ModelConfig(depth=2, base_channels=4))
+    big = UNet(ModelConfig(depth=4, base_channels=16))
+    assert count_parameters(big) > 50 * count_parameters(small)
+    assert len(big.down) == 4 and len(big.up) == 4
+    assert conv_flops_per_pixel(big.config) > conv_flops_per_pixel(small.config)
+
+
+def test_invalid_configs_are_rejected():
+    with pytest.raises(UserInputError):
+        ModelConfig(n_classes=1)
+    with pytest.raises(UserInputError):
+        ModelConfig(depth=0)

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from napari_unet.config import PredictConfig, UserInputError
+from napari_unet.predict import predict, predict_labels, reflect_index, tile_starts
+
+
+def test_reflect_index_mirrors_without_repeating_the_edge():
+    assert reflect_index(np.arange(-3, 8), 5).tolist() == [3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1]
+    assert reflect_index(np.arange(-2, 3), 1).tolist() == [0] * 5
+
+
+def test_tiles_cover_the_image_evenly():
+    starts = tile_starts(1000, 256, 0.25, 32)
+    assert starts[0] == -32 and starts[-1] + 256 == 1000 + 32
+    steps = np.diff(starts)
+    assert steps.max() - steps.min() <= 1 and steps.max() <= 192
+
+
+def test_tiled_equals_untiled(trained, sample):
+    """Tiles a few times the receptive field, blended, give the one-tile result (in fp32)."""
+    big = np.tile(sample.image, (2, 3))[:200, :300]
+    cfg = dict(overlap=0.25, device="cpu", precision="fp32")
+    untiled = predict_labels(trained, big, PredictConfig(tile_size=512, **cfg))
+    tiled = predict_labels(trained, big, PredictConfig(tile_size=128, **cfg))
+    assert tiled.labels.shape == big.shape
+    assert np.mean(tiled.labels == untiled.labels) >= 0.999
+
+
+def test_prediction_uses_painted_values_and_finds_cells(trained, sample):
+    result = predict_labels(trained, sample.image, PredictConfig(tile_size=64, device="cpu"), probabilities=True)
+    assert set(np.unique(result.labels)) <= {1, 2}
+    assert result.probabilities.shape == (1, 2, *sample.image.shape)
+    np.testing.assert_allclose(result.probabilities.sum(1), 1, atol=1e-4)
+    accuracy = np.mean(result.labels == sample.truth)
+    assert accuracy > 0.8
+
+
+def test_image_smaller_than_a_tile(trained, sample):
+    small = sample.image[:13, :21]
+    labels = predict_labels(trained, small, PredictConfig(tile_size=256, device="cpu")).labels
+    assert labels.shape == (13, 21)
+
+
+def test_z_stack_is_predicted_slice_by_slice_and_reports_progress(trained, sample):
+    stack = np.stack([sample.image] * 3)
+    gen = predict(trained, stack, PredictConfig(tile_size=64, overlap=0.25, batch_size=2, device="cpu"),
+                  z_slices=[0, 2])
+    events = []
+    try:
+        while True:
+            events.append(next(gen))
+    except StopIteration as done:
+        labels = done.value.labels
+    assert labels.shape == stack.shape
+    assert (labels[1] == 0).all() and (labels[0] > 0).all()
+    np.testing.assert_array_equal(labels[0], labels[2])
+    assert events[-1].done == events[-1].total and len(events) > 2
+
+
+def test_wrong_channel_count_is_a_clear_error(trained, sample):
+    rgb = np.stack([sample.image] * 3, axis=-1)
+    with pytest.raises(UserInputError, match="trained on 1 channel"):
+        predict_labels(trained, rgb)
+
+
+def test_nan_in_image_is_a_clear_error(trained):
+    img = np.ones((32, 32), np.float32)
+    img[0, 0] = np.inf
+    with pytest.raises(UserInputError, match="NaN or infinite"):
+        predict_labels(trained, img)
+
+
+def test_bf16_agrees_with_fp32(trained, sample):
+    cfg = dict(tile_size=64, device="cpu")
+    fp32 = predict_labels(trained, sample.image, PredictConfig(precision="fp32", **cfg)).labels
+    bf16 = predict_labels(trained, sample.image, PredictConfig(precision="bf16", **cfg)).labels
+    # bf16 keeps 8 bits of mantissa: only pixels on the decision boundary may flip
+    assert np.mean(fp32 == bf16) >= 0.99

@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+import torch
+
+from napari_unet.config import TrainConfig, UserInputError
+from napari_unet.train import fit, train
+
+
+def _weights(model):
+    return {k: v.detach().clone() for k, v in model.net.state_dict().items()}
+
+
+def test_loss_falls_on_a_synthetic_scene(sample, tiny_model_config):
+    cfg = TrainConfig(steps=80, batch_size=4, patch_size=64, seed=0, device="cpu")
+    losses = [e.loss for e in train(sample.image, sample.strokes, cfg, model_config=tiny_model_config)]
+    assert len(losses) == 80
+    assert np.mean(losses[-15:]) < 0.6 * np.mean(losses[:15])
+
+
+def test_events_report_progress(sample, tiny_model_config, tiny_train_config):
+    events = list(train(sample.image, sample.strokes, tiny_train_config, model_config=tiny_model_config))
+    assert [e.step for e in events] == list(range(1, 31))
+    assert events[-1].progress == pytest.approx(1.0)
+    assert all(e.elapsed > 0 and e.steps_per_s > 0 and e.pixels_per_s > 0 for e in events)
+    assert events[-1].model.steps_trained == 30
+
+
+def test_stopping_keeps_the_weights_trained_so_far(sample, tiny_model_config):
+    gen = train(sample.image, sample.strokes, TrainConfig(steps=1000, patch_size=64, device="cpu"),
+                model_config=tiny_model_config)
+    first = next(gen)
+    before = _weights(first.model)
+    for event in gen:
+        if event.step == 10:
+            break
+    gen.close()
+    model = event.model
+    assert model.steps_trained == 10
+    after = _weights(model)
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert not model.net.training  # left ready for prediction
+
+
+def test_should_stop_ends_training_with_a_result(sample, tiny_model_config):
+    calls = iter(range(100))
+    gen = train(sample.image, sample.strokes, TrainConfig(steps=1000, patch_size=64, device="cpu"),
+                model_config=tiny_model_config, should_stop=lambda: next(calls) >= 5)
+    events = []
+    try:
+        while True:
+            events.append(next(gen))
+    except StopIteration as done:
+        result = done.value
+    assert result.stopped and result.steps == 5 == len(events)
+
+
+def test_time_budget_ends_training(sample, tiny_model_config):
+    cfg = TrainConfig(steps=None, time_budget=1.5, patch_size=64, device="cpu")
+    result = fit(sample.image, sample.strokes, cfg, model_config=tiny_model_config)
+    assert 1.5 <= result.elapsed < 5 and result.steps > 1 and not result.stopped
+
+
+def test_fine_tuning_continues_the_same_model(sample, tiny_model_config, tiny_train_config):
+    first = fit(sample.image, sample.strokes, tiny_train_config, model_config=tiny_model_config)
+    second = fit(sample.image, sample.strokes, tiny_train_config, model=first.model)
+    assert second.model is first.model
+    assert second.model.steps_trained == 60
+    assert second.model.history["runs"] == 2
+
+
+def test_same_seed_same_model(sample, tiny_model_config):
+    cfg = TrainConfig(steps=5, patch_size=64, device="cpu", seed=3)
+    a = fit(sample.image, sample.strokes, cfg, model_config=tiny_model_config).model
+    b = fit(sample.image, sample.strokes, cfg, model_config=tiny_model_config).model
+    for (k, va), vb in zip(_weights(a).items(), _weights(b).values()):
+        assert torch.allclose(va, vb), k
+
+
+def test_fine_tuning_refuses_unknown_classes_and_wrong_channels(sample, trained, tiny_train_config):
+    strokes = sample.strokes.copy()
+    strokes[:3, :3] = 7
+    with pytest.raises(UserInputError, match=r"label value\(s\) \[7\]"):
+        fit(sample.image, strokes, tiny_train_config, model=trained)
+    rgb = np.stack([sample.image] * 3, axis=-1)
+    with pytest.raises(UserInputError, match="1 channel"):
+        fit(rgb, sample.strokes, tiny_train_config, model=trained)
+
+
+def test_z_stack_trains_on_the_slices_with_strokes(sample, tiny_model_config, tiny_train_config):
+    stack = np.stack([sample.image, sample.image[::-1], sample.image[:, ::-1]])
+    strokes = np.zeros(stack.shape, np.uint8)
+    strokes[1] = sample.strokes[::-1]
+    result = fit(stack, strokes, tiny_train_config, model_config=tiny_model_config)
+    assert result.steps == 30 and np.isfinite(result.loss)
+
+
+def test_rgb_and_float_images_train(sample, tiny_model_config, tiny_train_config):
+    rgb = np.stack([sample.image, sample.image // 2, sample.image // 3], axis=-1)
+    m = fit(rgb, sample.strokes, tiny_train_config, model_config=tiny_model_config).model
+    assert m.config.in_channels == 3
+    f = fit(sample.image.astype(np.float32) / 7.0, sample.strokes, tiny_train_config, model_config=tiny_model_config)
+    assert np.isfinite(f.loss)
