@@ -48,11 +48,16 @@ def cells(labels: np.ndarray) -> np.ndarray:
 
 
 def adapted_rand_error(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
-    """(error, precision, recall) of the cells of ``pred`` against those of ``truth`` (1/2 label images)."""
+    """(error, precision, recall) of the cells of ``pred`` against those of ``truth`` (1/2 label images).
+
+    Precision and recall as SNEMI3D defines them: precision is low when ``pred`` merges true cells,
+    recall is low when it splits them. skimage returns the two the other way round
+    (scikit-image issue #6485); the error, with alpha = 0.5, is symmetric and unaffected.
+    """
     from skimage.metrics import adapted_rand_error as are
 
-    error, precision, recall = are(cells(truth), cells(pred))
-    return float(error), float(precision), float(recall)
+    error, sk_precision, sk_recall = are(cells(truth), cells(pred))
+    return float(error), float(sk_recall), float(sk_precision)
 
 
 def score(pred: np.ndarray, truth: np.ndarray) -> dict:
