@@ -1,21 +1,158 @@
-"""The plugin inside a real napari window (run under Xvfb)."""
+"""The plugin inside a real napari window (run under Xvfb): paint, train, stop, predict, inspect."""
 
 import numpy as np
 import pytest
 
 napari = pytest.importorskip("napari")
 
+from qtpy.QtCore import QSettings, QThreadPool  # noqa: E402
+
+TIMEOUT = 120_000
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path):
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    yield
+
 
 @pytest.fixture
 def viewer(make_napari_viewer):
-    return make_napari_viewer()
+    return make_napari_viewer(show=True)
 
 
-def test_widget_and_sample_open_through_the_manifest(viewer):
-    dock, widget = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    assert dock.widget() is widget or widget in dock.findChildren(type(widget))
+@pytest.fixture
+def widget(viewer):
+    """The dock widget obtained through the manifest, on the sample opened through the manifest."""
     viewer.open_sample("napari-unet", "cells")
-    names = [layer.name for layer in viewer.layers]
-    assert names == ["cells", "cells strokes"]
-    strokes = viewer.layers["cells strokes"].data
-    assert set(np.unique(strokes)) == {0, 1, 2}
+    _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
+    w.steps.setValue(15)
+    w.patch_size.setValue(64)
+    w.model_size.setCurrentText("small")
+    w.tile_size.setValue(128)
+    w.device.setCurrentText("cpu")
+    return w
+
+
+def _train(qtbot, w):
+    worker = w.start_training()
+    assert worker is not None
+    qtbot.waitUntil(lambda: w._train_worker is None, timeout=TIMEOUT)
+    return worker
+
+
+def _predict(qtbot, w):
+    worker = w.start_prediction()
+    assert worker is not None
+    qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
+    return w.viewer.layers["cells prediction"]
+
+
+def test_sample_and_widget_come_through_the_manifest(widget, viewer):
+    assert [layer.name for layer in viewer.layers] == ["cells", "cells strokes"]
+    assert set(np.unique(viewer.layers["cells strokes"].data)) == {0, 1, 2}
+    assert widget.image_combo.currentText() == "cells"
+    assert widget.labels_combo.currentText() == "cells strokes"
+    assert "0 = not annotated" in widget.hint.text()
+    assert not widget.predict_btn.isEnabled() and widget.train_btn.isEnabled()
+
+
+def test_new_annotation_layer_is_ready_to_paint(widget, viewer):
+    layer = widget.new_annotation_layer()
+    assert layer.data.shape == viewer.layers["cells"].data.shape
+    assert layer.mode == "paint" and layer.selected_label == 1 and not layer.data.any()
+    assert viewer.layers.selection.active.name == layer.name
+    assert widget.labels_combo.currentText() == layer.name
+
+
+def test_paint_train_predict_inspect(qtbot, widget, viewer):
+    _train(qtbot, widget)
+    assert widget.model is not None and widget.model.steps_trained == 15
+    assert len(widget.loss_plot.values) == 15
+    assert widget.predict_btn.isEnabled() and widget.train_btn.text() == "Train more"
+    layer = _predict(qtbot, widget)
+    image = viewer.layers["cells"]
+    assert layer.data.shape == image.data.shape
+    assert set(np.unique(layer.data)) <= {1, 2}
+    np.testing.assert_array_equal(layer.scale, image.scale)
+
+    # train more (fine-tuning the same model) and predict again: the same layer is updated
+    _train(qtbot, widget)
+    assert widget.model.steps_trained == 30
+    again = _predict(qtbot, widget)
+    assert again.data is not None and again.name == layer.name
+    assert [lay.name for lay in viewer.layers].count("cells prediction") == 1
+
+    # the canvas shows the prediction over the image
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    assert shot.shape[-1] == 4 and shot[..., :3].std() > 10
+
+
+def test_stop_mid_training_keeps_the_weights(qtbot, widget):
+    widget.steps.setValue(100_000)
+    worker = widget.start_training()
+    qtbot.waitUntil(lambda: widget.model is not None and widget.model.steps_trained >= 3, timeout=TIMEOUT)
+    assert widget.stop_btn.isEnabled() and not widget.train_btn.isEnabled()
+    widget.stop()
+    qtbot.waitUntil(lambda: widget._train_worker is None, timeout=TIMEOUT)
+    assert worker.abort_requested
+    steps = widget.model.steps_trained
+    assert 3 <= steps < 100_000
+    assert widget.predict_btn.isEnabled() and widget.train_btn.isEnabled()
+    assert "Stopped" in widget.status.text()
+
+
+def test_save_then_load_reproduces_the_prediction(qtbot, widget, viewer, tmp_path):
+    _train(qtbot, widget)
+    first = _predict(qtbot, widget).data.copy()
+    path = widget.save_model(str(tmp_path / "model.pt"))
+    assert path.is_file()
+    widget.forget_model()
+    assert widget.model is None and not widget.predict_btn.isEnabled()
+    widget.load_model(str(path))
+    assert widget.model.steps_trained == 15
+    np.testing.assert_array_equal(_predict(qtbot, widget).data, first)
+
+
+def test_train_without_strokes_notifies_and_changes_nothing(qtbot, widget, viewer, monkeypatch):
+    import napari_unet._widget as mod
+
+    shown = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
+    widget.new_annotation_layer()  # empty
+    before = [layer.name for layer in viewer.layers]
+    assert widget.start_training() is None
+    assert shown and "no strokes" in shown[0]
+    assert widget.model is None and widget._train_worker is None
+    assert [layer.name for layer in viewer.layers] == before
+    assert mod  # the module's notification path was used
+
+
+def test_engine_errors_arrive_as_notifications(qtbot, widget, viewer, monkeypatch):
+    shown = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
+    strokes = viewer.layers["cells strokes"]
+    strokes.data = np.where(strokes.data == 2, 2, 0).astype(np.uint8)  # only one class painted
+    widget.start_training()
+    qtbot.waitUntil(lambda: widget._train_worker is None, timeout=TIMEOUT)
+    assert shown and "only one class" in shown[-1]
+    assert widget.model is None
+    assert (viewer.layers["cells strokes"].data == 2).any()  # the strokes are untouched
+
+
+def test_settings_are_remembered(qtbot, widget, viewer, make_napari_viewer):
+    widget.time_budget.setValue(123)
+    widget.tile_size.setValue(384)
+    widget._save_settings()
+    other = make_napari_viewer()
+    _, w2 = other.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
+    assert w2.time_budget.value() == 123 and w2.tile_size.value() == 384
+
+
+def test_closing_the_viewer_mid_training_leaves_no_running_thread(qtbot, widget, viewer):
+    widget.steps.setValue(100_000)
+    widget.start_training()
+    qtbot.waitUntil(lambda: widget.model is not None, timeout=TIMEOUT)
+    viewer.close()
+    qtbot.waitUntil(lambda: QThreadPool.globalInstance().activeThreadCount() == 0, timeout=TIMEOUT)
+    assert widget.model.steps_trained < 100_000

@@ -75,6 +75,20 @@ class ModelConfig:
         return _from_dict(cls, data)
 
 
+MODEL_PRESETS: dict[str, dict[str, int]] = {
+    "small": {"depth": 3, "base_channels": 16},
+    "default": {"depth": 4, "base_channels": 16},
+    "large": {"depth": 4, "base_channels": 32},
+}
+
+
+def model_preset(name: str) -> ModelConfig:
+    """The architecture behind a size name (``small``, ``default``, ``large``)."""
+    if name not in MODEL_PRESETS:
+        raise UserInputError(f"unknown model size {name!r}; choose one of {', '.join(MODEL_PRESETS)}.")
+    return ModelConfig(**MODEL_PRESETS[name])
+
+
 @dataclass
 class NormConfig:
     """Per-image, per-channel percentile normalisation (stored with the model)."""
@@ -140,6 +154,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 20
     class_balance: bool = True
+    class_weights: list[float] | None = None  # extra loss factor per class, in class order
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"

@@ -213,7 +213,7 @@ class PatchSampler:
 
 def annotated_slices(
     images: list[np.ndarray], labels: list[np.ndarray], class_values: tuple[int, ...], norm: NormConfig,
-    balance: bool = True,
+    balance: bool = True, extra_weights=None,
 ) -> list[Slice2D]:
     """Normalised 2D slices that carry strokes, with targets and class-balanced weights.
 
@@ -222,6 +222,10 @@ def annotated_slices(
     targets = [make_targets(lab, class_values) for lab in labels]
     n = len(class_values)
     cw = class_weights(targets, n) if balance else np.ones(n, dtype=np.float32)
+    if extra_weights is not None:
+        if len(extra_weights) != n:
+            raise UserInputError(f"{len(extra_weights)} class weights given for {n} classes {class_values}.")
+        cw = cw * np.asarray(extra_weights, dtype=np.float32)
     out = []
     for img, t in zip(images, targets):
         annotated = [z for z in range(t.shape[0]) if np.any(t[z] >= 0)]

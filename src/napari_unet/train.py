@@ -154,7 +154,8 @@ def train(
     labs = [labels_to_zyx(lab, im, name=f"strokes of image {i + 1}") for i, (lab, im) in enumerate(zip(labs, imgs))]
     torch.manual_seed(config.seed)  # weight initialisation and dropout
     model, class_values = prepare_model(imgs, labs, model, model_config)
-    slices = annotated_slices(imgs, labs, class_values, model.norm, balance=config.class_balance)
+    slices = annotated_slices(imgs, labs, class_values, model.norm, balance=config.class_balance,
+                                extra_weights=config.class_weights)
     device = resolve_device(config.device)
     rng = np.random.default_rng(config.seed)
     sampler = PatchSampler(slices, len(class_values), rng)
