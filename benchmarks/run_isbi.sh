@@ -26,12 +26,17 @@ $PY benchmarks/isbi_strokes.py --out "$S" ${DATA:+--data "$DATA"}
 for L in strokes dense; do
   $PY benchmarks/random_forest.py --strokes "$S" --labels "$L" --out "$W/rf_$L" | tail -n 1 >> "$RES"
 done
-for L in strokes dense; do
+# U-Net runs, separated by ';': name|labels (strokes or dense)|extra 'napari-unet train' options
+VARIANTS=${VARIANTS:-"strokes|strokes|;strokes-w21|strokes|--class-weights 2,1;dense|dense|"}
+IFS=';' read -r -a RUNS <<< "$VARIANTS"
+for run in "${RUNS[@]}"; do
+  IFS='|' read -r N L OPTS <<< "$run"
+  read -r -a OPTS <<< "$OPTS"
   t0=$SECONDS
-  $UNET train --images "$S"/images/*.tif --labels "$S/$L"/*.tif --out "$W/unet_$L.pt" "${LEN[@]}" "${EXTRA[@]}"
+  $UNET train --images "$S"/images/*.tif --labels "$S/$L"/*.tif --out "$W/unet_$N.pt" "${LEN[@]}" "${EXTRA[@]}" "${OPTS[@]}"
   t=$((SECONDS - t0))
-  $UNET predict --model "$W/unet_$L.pt" --images "$S"/eval_images/*.tif --out-dir "$W/unet_$L"
-  $PY benchmarks/metrics.py --pred "$W/unet_$L" --truth "$S/eval_truth" --name "U-Net ($L)" --seconds "$t" >> "$RES"
+  $UNET predict --model "$W/unet_$N.pt" --images "$S"/eval_images/*.tif --out-dir "$W/unet_$N"
+  $PY benchmarks/metrics.py --pred "$W/unet_$N" --truth "$S/eval_truth" --name "U-Net ($N)" --seconds "$t" >> "$RES"
 done
 echo
 $PY benchmarks/metrics.py --table "$RES"

@@ -156,3 +156,20 @@ def test_closing_the_viewer_mid_training_leaves_no_running_thread(qtbot, widget,
     viewer.close()
     qtbot.waitUntil(lambda: QThreadPool.globalInstance().activeThreadCount() == 0, timeout=TIMEOUT)
     assert widget.model.steps_trained < 100_000
+
+
+def test_instance_mode_paints_objects_and_predicts_one_label_per_object(qtbot, viewer):
+    viewer.open_sample("napari-unet", "cells-instances")
+    _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
+    w.steps.setValue(30)
+    w.patch_size.setValue(64)
+    w.model_size.setCurrentText("small")
+    w.device.setCurrentText("cpu")
+    w.mode.setCurrentText("instance")
+    assert "one whole object" in w.hint.text()
+    assert w.labels_combo.currentText() == "cells objects"
+    _train(qtbot, w)
+    assert w.model.mode == "instance" and not w.mode.isEnabled()
+    layer = _predict(qtbot, w)
+    assert layer.data.dtype == np.int32 and layer.data.max() >= 2
+    assert "objects" in w.status.text()

@@ -89,10 +89,33 @@ def simulate_strokes(truth: np.ndarray, fraction: float = 0.02, seed: int = 0, w
     return out
 
 
+def simulate_instance_strokes(instances: np.ndarray, object_fraction: float = 0.25,
+                              background_fraction: float = 0.01, seed: int = 0) -> np.ndarray:
+    """Instance-mode strokes: about ``object_fraction`` of the objects painted whole (values
+    2, 3, …) and short background strokes (value 1) on about ``background_fraction`` of the pixels."""
+    rng = np.random.default_rng(seed)
+    ids = [int(v) for v in np.unique(instances) if v != 0]
+    chosen = rng.choice(ids, size=max(1, round(object_fraction * len(ids))), replace=False) if ids else []
+    background = simulate_strokes(np.where(instances > 0, 0, 1).astype(np.uint8), background_fraction, seed)
+    out = background.astype(np.int32)
+    for i, v in enumerate(sorted(chosen)):
+        out[instances == v] = 2 + i
+    return out
+
+
 def sample_layers():
     """napari sample: the image and its strokes as an annotation layer."""
     s = make_sample(256, seed=0)
     return [
         (s.image, {"name": "cells"}, "image"),
         (s.strokes, {"name": "cells strokes"}, "labels"),
+    ]
+
+
+def instance_sample_layers():
+    """napari sample for instance mode: a quarter of the cells painted whole, plus background strokes."""
+    s = make_sample(256, seed=0)
+    return [
+        (s.image, {"name": "cells"}, "image"),
+        (simulate_instance_strokes(s.instances, seed=0), {"name": "cells objects"}, "labels"),
     ]

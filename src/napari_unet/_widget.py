@@ -33,8 +33,12 @@ from superqt import QCollapsible
 if TYPE_CHECKING:
     import napari
 
-HINT = "Paint: 0 = not annotated (ignored) · 1, 2, … = classes (e.g. 1 = background, 2 = cells)"
-SETTINGS_KEYS = ("time_budget", "device", "model_size", "tile_size", "steps", "batch_size", "patch_size",
+HINTS = {
+    "semantic": "Paint: 0 = not annotated (ignored) · 1, 2, … = classes (e.g. 1 = background, 2 = cells)",
+    "instance": "Paint: 0 = not annotated · 1 = background strokes · 2, 3, 4, … = one whole object each "
+                "(paint a few objects completely)",
+}
+SETTINGS_KEYS = ("mode", "time_budget", "device", "model_size", "tile_size", "steps", "batch_size", "patch_size",
                  "learning_rate", "seed", "probabilities", "current_slice")
 
 
@@ -111,7 +115,12 @@ class UNetWidget(QWidget):
         self.new_labels_btn = QPushButton("New annotation layer")
         self.new_labels_btn.setToolTip("Add an empty Labels layer of the image's shape, ready to paint label 1")
         layout.addWidget(self.new_labels_btn)
-        self.hint = QLabel(HINT)
+        self.mode = QComboBox()
+        self.mode.addItems(["semantic", "instance"])
+        self.mode.setToolTip("semantic: one label per class · instance: one label per object, "
+                             "touching objects separated (U-Net paper's border weights)")
+        form.addRow("Mode", self.mode)
+        self.hint = QLabel(HINTS["semantic"])
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #aab;")
         layout.addWidget(self.hint)
@@ -210,6 +219,7 @@ class UNetWidget(QWidget):
         self.new_model_btn.clicked.connect(self.forget_model)
         self.save_btn.clicked.connect(lambda: self.save_model())
         self.load_btn.clicked.connect(lambda: self.load_model())
+        self.mode.currentTextChanged.connect(lambda m: self.hint.setText(HINTS[m]))
         self.image_combo.currentIndexChanged.connect(self._update_buttons)
         self.labels_combo.currentIndexChanged.connect(self._update_buttons)
 
@@ -256,7 +266,8 @@ class UNetWidget(QWidget):
             return self._error("Open an image first (File ▸ Open, or File ▸ Open Sample ▸ napari-unet).")
         shape = self._spatial_shape(image)
         layer = self.viewer.add_labels(
-            np.zeros(shape, dtype=np.uint8), name=f"{image.name} strokes", scale=image.scale[-len(shape):],
+            np.zeros(shape, dtype=np.uint8 if self.mode.currentText() == "semantic" else np.uint16),
+            name=f"{image.name} strokes", scale=image.scale[-len(shape):],
             translate=image.translate[-len(shape):],
         )
         layer.brush_size = max(3, min(shape[-2:]) // 100)
@@ -275,6 +286,7 @@ class UNetWidget(QWidget):
             steps=steps, time_budget=None if steps else float(self.time_budget.value()),
             batch_size=self.batch_size.value(), patch_size=self.patch_size.value(),
             learning_rate=self.learning_rate.value(), seed=self.seed.value(), device=self.device.currentText(),
+            mode=self.mode.currentText(),
         )
 
     def predict_config(self):
@@ -304,7 +316,9 @@ class UNetWidget(QWidget):
                     f"{self._spatial_shape(image)}; use 'New annotation layer' to make a matching one."
                 )
             if not strokes.any():
-                raise UserInputError(f"no strokes in '{labels.name}': paint at least two classes (1, 2, …) first.")
+                what = "at least two classes (1, 2, …)" if config.mode == "semantic" else \
+                    "background (1) and a few whole objects (2, 3, …)"
+                raise UserInputError(f"no strokes in '{labels.name}': paint {what} first.")
         except UserInputError as err:
             return self._error(str(err))
         self._save_settings()
@@ -424,9 +438,14 @@ class UNetWidget(QWidget):
                         self.viewer.layers.remove(existing)
                     self.viewer.add_image(probs, name=pname, colormap="magma", blending="additive",
                                           contrast_limits=(0, 1), visible=False, **spatial)
-        values, counts = np.unique(labels, return_counts=True)
-        share = ", ".join(f"{v}: {c / labels.size:.0%}" for v, c in zip(values, counts) if v)
-        self.status.setText(f"Prediction in '{name}' (class shares {share}). Paint corrections and Train again.")
+        if self.model.mode == "instance":
+            counted = labels if z_slices is None else labels[z_slices]
+            n = sum(len(np.unique(plane)) - 1 for plane in counted.reshape(-1, *labels.shape[-2:]))
+            self.status.setText(f"Prediction in '{name}': {n} objects. Paint corrections and Train again.")
+        else:
+            values, counts = np.unique(labels, return_counts=True)
+            share = ", ".join(f"{v}: {c / labels.size:.0%}" for v, c in zip(values, counts) if v)
+            self.status.setText(f"Prediction in '{name}' (class shares {share}). Paint corrections and Train again.")
         self.progress.setValue(1000)
         return layer
 
@@ -504,6 +523,9 @@ class UNetWidget(QWidget):
         self.new_model_btn.setEnabled(not busy and self.model is not None)
         self.new_labels_btn.setEnabled(has_image)
         self.model_size.setEnabled(not busy and self.model is None)
+        self.mode.setEnabled(not busy and self.model is None)
+        if self.model is not None and self.mode.currentText() != self.model.mode:
+            self.mode.setCurrentText(self.model.mode)
 
     def _show_model_info(self):
         m = self.model
@@ -511,7 +533,7 @@ class UNetWidget(QWidget):
             self.model_info.setText("Model: none yet")
             return
         self.model_info.setText(
-            f"Model: {m.config.in_channels} channel(s), classes {list(m.class_values)}, depth {m.config.depth}, "
+            f"Model ({m.mode}): {m.config.in_channels} channel(s), classes {list(m.class_values)}, depth {m.config.depth}, "
             f"width {m.config.base_channels}, {m.steps_trained} steps trained"
         )
 

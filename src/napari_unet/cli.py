@@ -32,6 +32,9 @@ def _add_train_options(p: argparse.ArgumentParser, steps: int | None, budget: fl
     p.add_argument("--batch-size", type=int, default=None, help="patches per step")
     p.add_argument("--patch-size", type=int, default=None, help="training patch size in pixels")
     p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--class-weights", default=None, metavar="W1,W2,...",
+                   help="extra loss weight per class in label-value order, e.g. 2,1 to favour thin "
+                        "structures of class 1 (default: classes balanced by stroke frequency)")
     p.add_argument("--depth", type=int, default=None, help="U-Net depth (new models only)")
     p.add_argument("--base-channels", type=int, default=None, help="U-Net width (new models only)")
     _add_device(p)
@@ -51,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one stroke image per image: 0 = not annotated, 1, 2, ... = classes")
     t.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.pt)")
     t.add_argument("--init", metavar="MODEL", help="continue training this model (fine-tuning)")
+    t.add_argument("--mode", choices=["semantic", "instance"], default=None,
+                   help="semantic: 1, 2, ... are classes; instance: 1 = background, each value >= 2 one whole "
+                        "object, output one label per object (default: semantic, or the --init model's mode)")
+    t.add_argument("--no-border-weights", action="store_true",
+                   help="instance mode: leave out the paper's border weight map (for comparison)")
     _add_train_options(t, steps=1000, budget=None)
 
     p = sub.add_parser("predict", help="predict labels for images")
@@ -96,6 +104,15 @@ def _train_config(args, default_steps: int | None, default_budget: float | None)
     if steps is None and budget is None:
         steps, budget = default_steps, default_budget
     extra = {k: getattr(args, k) for k in ("batch_size", "patch_size", "learning_rate") if getattr(args, k) is not None}
+    if args.class_weights:
+        try:
+            extra["class_weights"] = [float(v) for v in args.class_weights.split(",")]
+        except ValueError:
+            raise UserInputError(f"--class-weights must be numbers separated by commas, got {args.class_weights!r}.") from None
+    if getattr(args, "mode", None):
+        extra["mode"] = args.mode
+    if getattr(args, "no_border_weights", False):
+        extra["border_w0"] = 0.0
     return TrainConfig(steps=steps, time_budget=budget, seed=args.seed, device=args.device,
                        precision=args.precision, **extra)
 

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 autocast where the device runs it fast
+PRECISIONS = ("auto", "fp32", "bf16")
+MODES = ("semantic", "instance")  # auto: bf16 autocast where the device runs it fast
 
 
 class UserInputError(ValueError):
@@ -155,6 +156,9 @@ class TrainConfig:
     warmup_steps: int = 20
     class_balance: bool = True
     class_weights: list[float] | None = None  # extra loss factor per class, in class order
+    mode: str | None = None  # "semantic" or "instance"; None: the model's mode, semantic for new models
+    border_w0: float = 10.0  # instance mode: weight of the border term (paper: w0 = 10)
+    border_sigma: float = 5.0  # instance mode: its width in pixels (paper: sigma ~ 5 px)
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
@@ -176,6 +180,8 @@ class TrainConfig:
         if self.learning_rate <= 0:
             raise UserInputError(f"learning rate must be positive, got {self.learning_rate}.")
         _check_device(self.device, self.precision)
+        if self.mode not in (None, *MODES):
+            raise UserInputError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

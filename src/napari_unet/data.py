@@ -213,11 +213,13 @@ class PatchSampler:
 
 def annotated_slices(
     images: list[np.ndarray], labels: list[np.ndarray], class_values: tuple[int, ...], norm: NormConfig,
-    balance: bool = True, extra_weights=None,
+    balance: bool = True, extra_weights=None, pixel_weights: list[np.ndarray] | None = None,
 ) -> list[Slice2D]:
     """Normalised 2D slices that carry strokes, with targets and class-balanced weights.
 
     ``images`` are ``(Z, C, Y, X)``, ``labels`` ``(Z, Y, X)``; slices without strokes are skipped.
+    ``extra_weights`` multiply the class weights; ``pixel_weights`` (one ``(Z, Y, X)`` map per
+    image, e.g. the border term of instance mode) are added to them on annotated pixels.
     """
     targets = [make_targets(lab, class_values) for lab in labels]
     n = len(class_values)
@@ -227,12 +229,15 @@ def annotated_slices(
             raise UserInputError(f"{len(extra_weights)} class weights given for {n} classes {class_values}.")
         cw = cw * np.asarray(extra_weights, dtype=np.float32)
     out = []
-    for img, t in zip(images, targets):
+    for i, (img, t) in enumerate(zip(images, targets)):
         annotated = [z for z in range(t.shape[0]) if np.any(t[z] >= 0)]
         if not annotated:
             continue
         normed = apply_normalization(img[annotated], *percentiles(img, norm))
         for j, z in enumerate(annotated):
-            w = np.where(t[z] >= 0, cw[np.maximum(t[z], 0)], 0.0).astype(np.float32)
+            w = cw[np.maximum(t[z], 0)]
+            if pixel_weights is not None:
+                w = w + pixel_weights[i][z]
+            w = np.where(t[z] >= 0, w, 0.0).astype(np.float32)
             out.append(Slice2D(normed[j], t[z], w))
     return out

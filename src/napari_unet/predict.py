@@ -31,7 +31,8 @@ class PredictProgress:
 
 @dataclass
 class PredictResult:
-    """``labels`` has the image's spatial shape and holds the painted class values;
+    """``labels`` has the image's spatial shape and holds the painted class values
+    (instance mode: one value 1, 2, … per object per slice, 0 = background);
     ``probabilities`` (only on request) is ``(Z, K, Y, X)`` float32."""
 
     labels: np.ndarray
@@ -136,7 +137,11 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities):
     imp = torch.from_numpy(importance_map(th, tw)).to(device)
 
     values = np.asarray(model.class_values)
-    dtype = np.uint8 if values.max() < 256 else np.uint16 if values.max() < 65536 else np.uint32
+    instance = model.mode == "instance"
+    if instance:
+        dtype = np.int32
+    else:
+        dtype = np.uint8 if values.max() < 256 else np.uint16 if values.max() < 65536 else np.uint32
     labels = np.zeros((z, h, w), dtype=dtype)
     probs_out = np.zeros((z, k, h, w), dtype=np.float32) if probabilities else None
     done = 0
@@ -157,7 +162,13 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities):
             done += len(batch)
             yield PredictProgress(done, total)
         acc /= wsum
-        labels[zi] = values[acc.argmax(0).cpu().numpy()]
+        classes = acc.argmax(0).cpu().numpy()
+        if instance:
+            from .instances import objects_from_foreground
+
+            labels[zi] = objects_from_foreground(values[classes] == 2)
+        else:
+            labels[zi] = values[classes]
         if probs_out is not None:
             probs_out[zi] = acc.cpu().numpy()
     if is_single_plane(raw, img):

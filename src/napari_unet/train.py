@@ -152,10 +152,21 @@ def train(
     if len(imgs) != len(labs):
         raise UserInputError(f"got {len(imgs)} image(s) but {len(labs)} label image(s); give one label image per image.")
     labs = [labels_to_zyx(lab, im, name=f"strokes of image {i + 1}") for i, (lab, im) in enumerate(zip(labs, imgs))]
+    mode = config.mode or (model.mode if model is not None else "semantic")
+    if model is not None and model.mode != mode:
+        raise UserInputError(f"the model was trained in {model.mode} mode; train it in that mode or start a new model.")
+    border = None
+    if mode == "instance":
+        from .instances import check_instance_strokes, instance_training_data
+
+        check_instance_strokes(labs)
+        pairs = [instance_training_data(lab, config.border_w0, config.border_sigma) for lab in labs]
+        labs, border = [p[0].astype(np.int64) for p in pairs], [p[1] for p in pairs]
     torch.manual_seed(config.seed)  # weight initialisation and dropout
     model, class_values = prepare_model(imgs, labs, model, model_config)
+    model.mode = mode
     slices = annotated_slices(imgs, labs, class_values, model.norm, balance=config.class_balance,
-                                extra_weights=config.class_weights)
+                              extra_weights=config.class_weights, pixel_weights=border)
     device = resolve_device(config.device)
     rng = np.random.default_rng(config.seed)
     sampler = PatchSampler(slices, len(class_values), rng)

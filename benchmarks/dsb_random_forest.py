@@ -1,0 +1,86 @@
+"""ilastik-style baseline for the DSB2018 nuclei benchmark: pixel random forest, then instances.
+
+    python benchmarks/dsb_random_forest.py --strokes S --out DIR [--labels strokes|dense] [--trees 100]
+
+Per-pixel features from :func:`skimage.feature.multiscale_basic_features` (intensity, edges,
+texture at sigmas 1..16; the same as ``random_forest.py``) and a scikit-learn random forest
+(100 trees, 2 jobs, seed 0) trained on the annotated pixels of ``S/<labels>/<name>.tif``
+(``S`` as written by ``dsb_strokes.py``) as two classes: background (stroke value 1) and
+nucleus (values >= 2). The forest's nucleus mask of each ``S/eval_images`` image is cut into
+objects with the plugin's own post-processing, :func:`napari_unet.instances.objects_from_foreground`
+(connected components split by a seeded watershed), as ``napari-unet predict`` does. Writes
+``DIR/<name>_labels.tif`` (int32, 0 = background, 1..N objects), then prints the wall times
+and the metrics of ``instance_metrics.py`` as one JSON line. With ``--labels dense`` it trains
+on a seeded random subset of ``--max-samples`` labelled pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from instance_metrics import evaluate
+from random_forest import features
+
+
+def main(argv=None) -> int:
+    import tifffile
+    from sklearn.ensemble import RandomForestClassifier
+
+    from napari_unet.instances import objects_from_foreground
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--strokes", required=True, type=Path, help="folder written by dsb_strokes.py")
+    ap.add_argument("--out", required=True, type=Path, help="where to write <name>_labels.tif")
+    ap.add_argument("--labels", default="strokes", choices=["strokes", "dense"], help="training labels")
+    ap.add_argument("--max-samples", type=int, default=200_000, help="pixel subset for --labels dense")
+    ap.add_argument("--trees", type=int, default=100)
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args(argv)
+    label_files = sorted((args.strokes / args.labels).glob("*.tif"))
+    if not label_files:
+        sys.exit(f"no label TIFFs in {args.strokes / args.labels}; run benchmarks/dsb_strokes.py --out {args.strokes}")
+
+    t0 = time.perf_counter()
+    xs, ys = [], []
+    for f in label_files:
+        labels = tifffile.imread(f)
+        mask = labels > 0
+        xs.append(features(tifffile.imread(args.strokes / "images" / f.name))[mask])
+        ys.append((labels[mask] >= 2).astype(np.uint8))  # 0 = background, 1 = nucleus
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    if args.labels == "dense" and len(y) > args.max_samples:
+        keep = np.random.default_rng(0).choice(len(y), args.max_samples, replace=False)
+        x, y = x[keep], y[keep]
+    t_feat = time.perf_counter() - t0
+    rf = RandomForestClassifier(n_estimators=args.trees, n_jobs=args.jobs, random_state=0)
+    rf.fit(x, y)
+    t_train = time.perf_counter() - t0
+    print(f"trained on {len(y)} pixels x {x.shape[1]} features from {len(label_files)} images "
+          f"(background {np.sum(y == 0)}, nucleus {np.sum(y == 1)}): "
+          f"features {t_feat:.1f} s, total training {t_train:.1f} s", file=sys.stderr)
+
+    t1 = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    evals = sorted((args.strokes / "eval_images").glob("*.tif"))
+    for f in evals:
+        feats = features(tifffile.imread(f))
+        fg = rf.predict(feats.reshape(-1, feats.shape[-1])).reshape(feats.shape[:2]) == 1
+        tifffile.imwrite(args.out / f"{f.stem}_labels.tif", objects_from_foreground(fg), compression="zlib")
+    t_pred = time.perf_counter() - t1
+    print(f"predicted {len(evals)} images in {t_pred:.1f} s ({t_pred / max(len(evals), 1):.2f} s/image)", file=sys.stderr)
+
+    result = {"name": f"random forest ({args.labels})", "seconds": round(t_train, 1),
+              "predict_seconds": round(t_pred, 1), **evaluate(args.out, args.strokes / "eval_truth")}
+    (args.out / "metrics.json").write_text(json.dumps(result))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Engine-only checks on a CUDA GPU: peak, training throughput, tiled prediction, accuracy.
+
+Needs only torch, numpy, scipy, scikit-image and tifffile (no napari). Run from the repo root:
+
+    PYTHONPATH=src python benchmarks/gpu_check.py --isbi bench-out/isbi/strokes \
+        --dsb bench-out/dsb --budget 120 --out gpu.json
+
+Reports (JSON): the GPU's measured bf16 matmul and 3x3-convolution peaks; training throughput of
+the default model (pixels/s, FLOP/s, share of the conv peak); tiled prediction speed on a
+4096 x 4096 image; ISBI 2012 accuracy after ``--budget`` seconds of training from strokes;
+DSB2018 instance accuracy with and without the border weight map after the same budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def timed(fn, repeat=20):
+    fn()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / repeat
+
+
+def peaks() -> dict:
+    a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    mm = 2 * 8192**3 / timed(lambda: a @ b) / 1e12
+    out = {"matmul_bf16_tflops": round(mm, 1)}
+    for c in (64, 128):
+        x = torch.randn(32, c, 256, 256, device="cuda", dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
+        conv = torch.nn.Conv2d(c, c, 3, padding=1, bias=False).cuda().to(torch.bfloat16, memory_format=torch.channels_last)
+        with torch.inference_mode():
+            dt = timed(lambda: conv(x))
+        out[f"conv3x3_{c}ch_bf16_tflops"] = round(2 * 9 * c * c * 32 * 256 * 256 / dt / 1e12, 1)
+    return out
+
+
+def train_throughput(batch=32, patch=256, steps=60) -> dict:
+    from napari_unet._sample_data import make_sample
+    from napari_unet.config import ModelConfig, TrainConfig
+    from napari_unet.model import conv_flops_per_pixel
+    from napari_unet.train import train
+
+    s = make_sample(1024, seed=0)
+    res = {}
+    for name, mc in (("default", ModelConfig()), ("large", ModelConfig(base_channels=32))):
+        cfg = TrainConfig(steps=steps, batch_size=batch, patch_size=patch, device="cuda")
+        events = list(train(s.image, s.strokes, cfg, model_config=mc))
+        # steady state: the second half of the run
+        half = events[len(events) // 2]
+        last = events[-1]
+        sps = (last.step - half.step) / (last.elapsed - half.elapsed)
+        px = sps * batch * patch * patch
+        flops = 3 * conv_flops_per_pixel(events[-1].model.config) * px  # forward + backward ~ 3x forward
+        res[name] = {"steps_per_s": round(sps, 1), "mpx_per_s": round(px / 1e6, 1),
+                     "tflops": round(flops / 1e12, 1), "step_ms": round(1000 / sps, 2)}
+    return res
+
+
+def predict_speed(model, size=4096) -> dict:
+    from napari_unet.config import PredictConfig
+    from napari_unet.predict import predict_labels
+
+    img = np.random.default_rng(0).integers(0, 65535, (size, size), dtype=np.uint16)
+    out = {}
+    for tile in (256, 512, 1024):
+        cfg = PredictConfig(tile_size=tile, overlap=0.25, batch_size=8, device="cuda")
+        predict_labels(model, img[:1024, :1024], cfg)
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        predict_labels(model, img, cfg)
+        torch.cuda.synchronize()
+        out[f"tile{tile}_mpx_per_s"] = round(size * size / (time.perf_counter() - t0) / 1e6, 1)
+    return out
+
+
+def isbi(strokes_dir: Path, budget: float) -> tuple[dict, object]:
+    import tifffile
+
+    from metrics import score
+    from napari_unet.config import PredictConfig, TrainConfig
+    from napari_unet.predict import predict_labels
+    from napari_unet.train import fit
+
+    imgs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes_dir}/images/*.tif"))]
+    out, model = {}, None
+    for labels in ("strokes", "dense"):
+        labs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes_dir}/{labels}/*.tif"))]
+        cfg = TrainConfig(steps=None, time_budget=budget, batch_size=16, patch_size=256, device="cuda")
+        r = fit(imgs, labs, cfg)
+        scores = []
+        for p, t in zip(sorted(glob.glob(f"{strokes_dir}/eval_images/*.tif")),
+                        sorted(glob.glob(f"{strokes_dir}/eval_truth/*.tif"))):
+            pred = predict_labels(r.model, tifffile.imread(p), PredictConfig(device="cuda")).labels
+            scores.append(score(pred, tifffile.imread(t)))
+        out[labels] = {"steps": r.steps, **{k: round(float(np.mean([s[k] for s in scores])), 4) for k in scores[0]}}
+        model = model or r.model
+    return out, model
+
+
+def dsb(root: Path, budget: float) -> dict:
+    import tifffile
+
+    from instance_metrics import evaluate_arrays
+    from napari_unet.config import PredictConfig, TrainConfig
+    from napari_unet.predict import predict_labels
+    from napari_unet.train import fit
+
+    names = sorted(Path(p).stem for p in glob.glob(f"{root}/images/*.tif"))
+    imgs = [tifffile.imread(f"{root}/images/{n}.tif") for n in names]
+    labs = [tifffile.imread(f"{root}/strokes/{n}.tif") for n in names]
+    eval_names = sorted(Path(p).stem for p in glob.glob(f"{root}/eval_images/*.tif"))
+    out = {}
+    for variant, w0 in (("no_weight_map", 0.0), ("weight_map", 10.0)):
+        cfg = TrainConfig(steps=None, time_budget=budget, batch_size=16, patch_size=256, device="cuda",
+                          mode="instance", border_w0=w0)
+        r = fit(imgs, labs, cfg)
+        preds, truths = [], []
+        for n in eval_names:
+            preds.append(predict_labels(r.model, tifffile.imread(f"{root}/eval_images/{n}.tif"),
+                                        PredictConfig(device="cuda")).labels)
+            truths.append(tifffile.imread(f"{root}/eval_truth/{n}.tif"))
+        out[variant] = {"steps": r.steps, **evaluate_arrays(preds, truths)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--isbi", type=Path)
+    ap.add_argument("--dsb", type=Path)
+    ap.add_argument("--budget", type=float, default=120)
+    ap.add_argument("--out", type=Path, default=Path("gpu.json"))
+    args = ap.parse_args()
+    report = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
+
+    def save():
+        args.out.write_text(json.dumps(report, indent=1))
+        print(json.dumps(report), flush=True)
+
+    report["peaks"] = peaks()
+    save()
+    report["training"] = train_throughput()
+    save()
+    if args.isbi:
+        report["isbi"], model = isbi(args.isbi, args.budget)
+        report["predict_4096"] = predict_speed(model)
+        save()
+    if args.dsb:
+        report["dsb"] = dsb(args.dsb, args.budget)
+        save()
+
+
+if __name__ == "__main__":
+    main()

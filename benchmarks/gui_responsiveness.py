@@ -1,0 +1,77 @@
+"""Does napari stay responsive while the widget trains and predicts?
+
+A QTimer ticks every 10 ms on the GUI thread; the gaps between ticks beyond 10 ms are the time
+the event loop was blocked. Reports p50/p99/max of the gaps during training and during
+prediction, on the synthetic sample (training) and a 2048 x 2048 tiling of it (prediction).
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/gui_responsiveness.py [--train-seconds 30]
+"""
+
+import argparse
+import json
+import time
+
+import napari
+import numpy as np
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QApplication
+
+
+def run_until(predicate, ticks, timeout=900):
+    end = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.001)
+
+
+def gaps_ms(ticks):
+    t = np.asarray(ticks)
+    d = np.diff(t) * 1000
+    return {"ticks": int(len(t)), "p50_ms": round(float(np.percentile(d, 50)), 1),
+            "p99_ms": round(float(np.percentile(d, 99)), 1), "max_ms": round(float(d.max()), 1)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train-seconds", type=int, default=30)
+    ap.add_argument("--predict-size", type=int, default=2048)
+    args = ap.parse_args()
+
+    viewer = napari.Viewer(title="responsiveness")
+    viewer.open_sample("napari-unet", "cells")
+    _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
+    w.device.setCurrentText("cpu")
+    w.steps.setValue(0)
+    w.time_budget.setValue(args.train_seconds)
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+
+    timer.start()
+    w.start_training()
+    run_until(lambda: w._train_worker is None, ticks)
+    timer.stop()
+    train = gaps_ms(ticks)
+    train["steps"] = w.model.steps_trained
+
+    image = viewer.layers["cells"].data
+    reps = -(-args.predict_size // image.shape[0])
+    big = np.tile(image, (reps, reps))[: args.predict_size, : args.predict_size]
+    viewer.add_image(big, name="big")
+    w.image_combo.setCurrentText("big")
+    ticks.clear()
+    t0 = time.perf_counter()
+    timer.start()
+    w.start_prediction()
+    run_until(lambda: w._predict_worker is None, ticks)
+    timer.stop()
+    pred = gaps_ms(ticks)
+    pred["seconds"] = round(time.perf_counter() - t0, 1)
+    pred["size"] = f"{args.predict_size}x{args.predict_size}"
+    print(json.dumps({"training": train, "prediction": pred}))
+    viewer.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Instance mode: gaps between touching objects, the paper's border weight map, one label per object."""
+
+import numpy as np
+import pytest
+from skimage.draw import disk
+
+from napari_unet.config import NormConfig, PredictConfig, TrainConfig, UserInputError
+from napari_unet.data import annotated_slices, to_zcyx
+from napari_unet.instances import (
+    BACKGROUND,
+    OBJECT,
+    border_weights,
+    instance_training_data,
+    objects_from_foreground,
+    semantic_targets,
+)
+
+
+def touching_disks(size=64, r=10):
+    objects = np.zeros((size, size), np.int32)
+    objects[disk((32, 22), r, shape=objects.shape)] = 2
+    objects[disk((32, 41), r, shape=objects.shape)] = 3  # overlaps the first: they touch along x = 31..32
+    return objects
+
+
+def test_gaps_separate_touching_objects():
+    objects = touching_disks()
+    strokes = objects.copy()
+    strokes[:5] = 1
+    t = semantic_targets(strokes)
+    assert t[32, 22] == OBJECT and t[32, 41] == OBJECT
+    assert t[32, 31] == BACKGROUND or t[32, 32] == BACKGROUND  # the gap between them
+    assert (t[:5] == BACKGROUND).all() and (t[10:20, 55:] == 0).all()
+    fg = t == OBJECT
+    from skimage.measure import label
+
+    assert label(fg, connectivity=1).max() == 2  # the gap cuts the pair in two
+
+
+def test_border_weight_peaks_in_the_gap_and_decays():
+    objects = touching_disks()
+    w = border_weights(objects, w0=10, sigma=5)
+    gap = w[32, 31:33].max()
+    assert gap == pytest.approx(10, rel=0.05)
+    assert w[32, 10] < 0.5  # far side of the left disk's edge... inside it, d2 is large
+    assert w[5, 31] < w[20, 31] < gap  # decays with distance from the gap
+    single = border_weights(np.where(objects == 2, 2, 0))
+    assert single.max() == 0  # one object: no second-nearest object, no border term
+
+
+def test_weight_map_is_w0_plus_class_weight_in_the_gap_and_zero_where_not_annotated():
+    objects = touching_disks()
+    strokes = objects.copy()
+    strokes[:8] = 1
+    strokes[56:, :] = 1
+    targets, border = instance_training_data(strokes[None], w0=10, sigma=5)
+    img = to_zcyx(np.random.default_rng(0).random((64, 64)).astype(np.float32))
+    (s,) = annotated_slices([img], [targets.astype(np.int64)], (1, 2), NormConfig(), pixel_weights=[border])
+    gap = (targets[0] == BACKGROUND) & (objects > 0)
+    assert gap.any()
+    cw_bg = s.weight[:8][s.target[:8] == 0].min()  # background far from objects: class weight only
+    # the gap is two pixels wide (each object loses its contact pixels): d1 = 1, d2 = 2 there
+    assert s.weight[gap].max() == pytest.approx(cw_bg + 10 * np.exp(-((1 + 2) ** 2) / (2 * 5**2)), rel=0.02)
+    assert (s.weight[targets[0] == 0] == 0).all()
+
+
+def test_border_weights_are_fast_on_a_large_image():
+    import time
+
+    rng = np.random.default_rng(0)
+    objects = np.zeros((2048, 2048), np.int32)
+    for i in range(400):
+        y, x = rng.integers(20, 2028, 2)
+        objects[disk((y, x), 9, shape=objects.shape)] = i + 2
+    t0 = time.perf_counter()
+    border_weights(objects)
+    # generous bound: a full-image distance transform per object would take minutes
+    assert time.perf_counter() - t0 < 30
+
+
+def test_watershed_splits_touching_foreground():
+    fg = touching_disks() > 0
+    labels = objects_from_foreground(fg)
+    assert labels[32, 22] != labels[32, 41] and labels[32, 22] > 0 and labels[32, 41] > 0
+    assert objects_from_foreground(fg, split=False).max() == 1
+
+
+def test_only_background_painted_is_a_clear_error():
+    from napari_unet.train import train
+
+    img = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    strokes = np.zeros((64, 64), np.uint8)
+    strokes[5, 5:40] = 1
+    with pytest.raises(UserInputError, match="only background"):
+        train(img, strokes, TrainConfig(steps=2, mode="instance", device="cpu"))
+
+
+def touching_pairs(n=4, cell=48, r=10, seed=0):
+    """An image of n x n pairs of touching disks of different brightness, their instances and centres."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(seed)
+    inst = np.zeros((n * cell, n * cell), np.int32)
+    img = np.zeros(inst.shape, np.float32)
+    centres, k = [], 1
+    for i in range(n):
+        for j in range(n):
+            cy, cx = i * cell + cell // 2, j * cell + cell // 2
+            ang = rng.uniform(0, np.pi)
+            a = (cy - np.sin(ang) * (r - 0.5), cx - np.cos(ang) * (r - 0.5))
+            b = (cy + np.sin(ang) * (r - 0.5), cx + np.cos(ang) * (r - 0.5))
+            for c in (a, b):
+                rr, cc = disk(c, r, shape=inst.shape)
+                free = inst[rr, cc] == 0
+                inst[rr[free], cc[free]] = k
+                img[rr[free], cc[free]] = rng.uniform(0.6, 1.0)
+                k += 1
+            centres.append((tuple(map(int, a)), tuple(map(int, b))))
+    img = ndi.gaussian_filter(img, 1.0) + rng.normal(0, 0.05, img.shape)
+    return (img * 1000).astype(np.float32), inst, centres
+
+
+def test_touching_cells_come_out_as_separate_objects(tmp_path):
+    """Short training on touching blobs, half of the pairs painted whole: every pair comes out as two objects."""
+    from scipy import ndimage as ndi
+
+    from napari_unet.config import ModelConfig
+    from napari_unet.io import load_model, save_model
+    from napari_unet.predict import predict_labels
+    from napari_unet.train import fit
+
+    img, inst, centres = touching_pairs()
+    strokes = np.where(ndi.binary_dilation(inst > 0, iterations=3), 0, 1).astype(np.int32)
+    strokes[::2] = 0  # background strokes: stripes away from the cells
+    for pair in range(0, len(centres), 2):  # paint every second pair whole (values >= 2)
+        for v in (2 * pair + 1, 2 * pair + 2):
+            strokes[inst == v] = v + 1
+    cfg = TrainConfig(steps=150, patch_size=64, device="cpu", mode="instance")
+    model = fit(img, strokes, cfg, model_config=ModelConfig(depth=3, base_channels=8, dropout=0)).model
+    assert model.mode == "instance" and model.class_values == (1, 2)
+    model = load_model(save_model(model, tmp_path / "m.pt"))
+    assert model.mode == "instance"
+    labels = predict_labels(model, img, PredictConfig(tile_size=96, device="cpu")).labels
+    assert labels.dtype == np.int32 and labels.shape == img.shape
+    for a, b in centres:
+        assert labels[a] > 0 and labels[b] > 0 and labels[a] != labels[b]
+    assert labels.max() == 2 * len(centres)
