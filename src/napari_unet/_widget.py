@@ -38,6 +38,7 @@ HINTS = {
     "instance": "Paint: 0 = not annotated · 1 = background strokes · 2, 3, 4, … = one whole object each "
                 "(paint a few objects completely)",
 }
+UI_INTERVAL = 0.25  # seconds between progress redraws
 SETTINGS_KEYS = ("mode", "time_budget", "device", "model_size", "tile_size", "steps", "batch_size", "patch_size",
                  "learning_rate", "seed", "probabilities", "current_slice")
 
@@ -94,6 +95,7 @@ class UNetWidget(QWidget):
         self._train_worker = None
         self._predict_worker = None
         self._last_ui_update = 0.0
+        self._activity = None
         self._build()
         self._load_settings()
         self._refresh_layers()
@@ -326,7 +328,7 @@ class UNetWidget(QWidget):
         total = config.steps or 0
         worker = create_worker(
             _train_job, img, strokes, config, self.model, model_config,
-            _start_thread=False, _ignore_errors=True, _progress={"total": total, "desc": "Training U-Net"},
+            _start_thread=False, _ignore_errors=True,
         )
         worker.yielded.connect(self._on_train_event)
         worker.returned.connect(self._on_train_done)
@@ -334,6 +336,9 @@ class UNetWidget(QWidget):
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_train_finished)
         self._train_worker = worker
+        # a determinate bar (steps, or per mille of the time budget): an indeterminate one animates
+        # continuously, and every frame recomposes the whole window, canvas included
+        self._start_activity(total or 1000, "Training U-Net")
         self.status.setText("Preparing training…")
         self.progress.setFormat("training %p%")
         self.progress.setValue(0)
@@ -346,9 +351,11 @@ class UNetWidget(QWidget):
         self.model = event.model
         self.loss_plot.add(event.loss)
         now = time.monotonic()
-        if first or now - self._last_ui_update > 0.1 or event.progress >= 1.0:
+        # redraw a few times a second: every repaint of a napari window also recomposes its canvas
+        if first or now - self._last_ui_update > UI_INTERVAL or event.progress >= 1.0:
             self._last_ui_update = now
             self.progress.setValue(int(1000 * event.progress))
+            self._update_activity(event.step if event.total_steps else int(1000 * event.progress))
             left = f"{event.eta:.0f} s left" if math.isfinite(event.eta) else ""
             self.status.setText(
                 f"Training: step {event.step}, loss {event.loss:.4f}, {event.steps_per_s:.1f} steps/s, {left}"
@@ -370,6 +377,7 @@ class UNetWidget(QWidget):
 
     def _on_train_finished(self):
         self._train_worker = None
+        self._close_activity()
         self.loss_plot.update()
         self._show_model_info()
         self._update_buttons()
@@ -391,13 +399,14 @@ class UNetWidget(QWidget):
             z_slices = [int(self.viewer.dims.current_step[-3])]
         worker = create_worker(
             _predict_job, self.model, img, self.predict_config(), self.probabilities.isChecked(), z_slices,
-            _start_thread=False, _ignore_errors=True, _progress={"total": 0, "desc": "Predicting"},
+            _start_thread=False, _ignore_errors=True,
         )
         worker.yielded.connect(self._on_predict_progress)
         worker.returned.connect(lambda result: self._show_prediction(image, result, z_slices))
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_predict_finished)
         self._predict_worker = worker
+        self._start_activity(1000, "Predicting")
         self.status.setText("Predicting…")
         self.progress.setFormat("predicting %p%")
         self.progress.setValue(0)
@@ -406,7 +415,11 @@ class UNetWidget(QWidget):
         return worker
 
     def _on_predict_progress(self, progress):
-        self.progress.setValue(int(1000 * progress.fraction))
+        now = time.monotonic()
+        if now - self._last_ui_update > UI_INTERVAL or progress.done == progress.total:
+            self._last_ui_update = now
+            self.progress.setValue(int(1000 * progress.fraction))
+            self._update_activity(int(1000 * progress.fraction))
 
     def _show_prediction(self, image, result, z_slices):
         name = f"{image.name} prediction"
@@ -451,7 +464,26 @@ class UNetWidget(QWidget):
 
     def _on_predict_finished(self):
         self._predict_worker = None
+        self._close_activity()
         self._update_buttons()
+
+    # ----------------------------------------------------------------- activity dock
+    def _start_activity(self, total: int, desc: str):
+        """A determinate progress bar in napari's activity dock."""
+        from napari.utils import progress
+
+        self._close_activity()
+        self._activity = progress(total=total, desc=desc)
+
+    def _update_activity(self, n: int):
+        if self._activity is not None:
+            self._activity.n = n
+            self._activity.refresh()
+
+    def _close_activity(self):
+        if self._activity is not None:
+            self._activity.close()
+            self._activity = None
 
     # ----------------------------------------------------------------- model files
     def forget_model(self):

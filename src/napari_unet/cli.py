@@ -124,6 +124,11 @@ def _model_config(args):
     return ModelConfig(**extra)
 
 
+def _bar_interval() -> float:
+    """Progress bars redraw often on a terminal, rarely into a log file."""
+    return 0.2 if sys.stderr.isatty() else 15.0
+
+
 def _run_training(images, labels, config, model=None, model_config=None):
     """Train with a progress bar; Ctrl-C stops and keeps the weights."""
     from tqdm import tqdm
@@ -132,7 +137,8 @@ def _run_training(images, labels, config, model=None, model_config=None):
 
     gen = train(images, labels, config, model=model, model_config=model_config)  # checks the input first
     total = config.steps if config.time_budget is None else None
-    with tqdm(total=total, unit="step", desc="training", file=sys.stderr, dynamic_ncols=True) as bar:
+    with tqdm(total=total, unit="step", desc="training", file=sys.stderr, dynamic_ncols=True,
+              mininterval=_bar_interval()) as bar:
         def on_event(e):
             bar.update(1)
             if e.step % 5 == 0 or e.step == total:
@@ -179,7 +185,8 @@ def cmd_predict(args) -> int:
     for path in args.images:
         image = read_image(path)
         gen = predict(model, image, config, probabilities=args.probabilities)
-        with tqdm(desc=Path(path).name, unit="tile", file=sys.stderr, dynamic_ncols=True) as bar:
+        with tqdm(desc=Path(path).name, unit="tile", file=sys.stderr, dynamic_ncols=True,
+                  mininterval=_bar_interval()) as bar:
             while True:
                 try:
                     ev = next(gen)
