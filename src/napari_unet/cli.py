@@ -142,7 +142,7 @@ def _run_training(images, labels, config, model=None, model_config=None):
         def on_event(e):
             bar.update(1)
             if e.step % 5 == 0 or e.step == total:
-                bar.set_postfix(loss=f"{e.loss:.4f}", left=f"{e.eta:.0f}s")
+                bar.set_postfix(loss=f"{e.loss:.4f}", left=f"{e.eta:.0f}s", refresh=False)
 
         result = drain(gen, on_event)
     if result.stopped:
