@@ -49,7 +49,11 @@ def make_sample(size: int = 256, n_cells: int | None = None, seed: int = 0) -> S
     img = ndi.gaussian_filter(img, 1.0) + rng.normal(scale=0.06, size=(h, w))
     image = np.clip(img * 20000 + 1000, 0, 65535).astype(np.uint16)
     truth = np.where(instances > 0, 2, 1).astype(np.uint8)
-    strokes = simulate_strokes(truth, fraction=0.02, seed=seed)
+    strokes = simulate_strokes(truth, fraction=0.015, seed=seed)
+    # as a careful user does: a few background strokes hugging object edges, where the boundary is
+    ids = rng.permutation(np.arange(1, n_cells + 1))[: max(1, n_cells // 4)]
+    near = ndi.binary_dilation(np.isin(instances, ids), iterations=3) & ~ndi.binary_dilation(instances > 0, iterations=1)
+    strokes[near & (strokes == 0)] = 1
     return Sample(image, truth, instances, strokes)
 
 
