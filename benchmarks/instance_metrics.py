@@ -119,11 +119,9 @@ def evaluate(pred_dir, truth_dir) -> dict:
 
 def table(results: list[dict]) -> str:
     """Markdown table of result dicts (as printed by the CLI)."""
-    cols = ["name", "seconds", "f1_50", "ap_dsb", "n_pred", "n_true", "tp_50"]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in results:
-        lines.append("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
-    return "\n".join(lines)
+    from metrics import table as markdown
+
+    return markdown(results, cols=("name", "seconds", "f1_50", "ap_dsb", "n_pred", "n_true", "tp_50"))
 
 
 def main(argv=None) -> int:

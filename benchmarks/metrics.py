@@ -87,9 +87,8 @@ def evaluate(pred_dir, truth_dir) -> dict:
     return {"slices": len(scores), **means}
 
 
-def table(results: list[dict]) -> str:
+def table(results: list[dict], cols=("name", "seconds", "pixel_error", "foreground_iou", "adapted_rand_error")) -> str:
     """Markdown table of result dicts (as printed by the CLI)."""
-    cols = ["name", "seconds", "pixel_error", "foreground_iou", "adapted_rand_error"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in results:
         lines.append("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")

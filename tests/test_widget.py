@@ -173,3 +173,21 @@ def test_instance_mode_paints_objects_and_predicts_one_label_per_object(qtbot, v
     layer = _predict(qtbot, w)
     assert layer.data.dtype == np.int32 and layer.data.max() >= 2
     assert "objects" in w.status.text()
+
+
+def test_demo_opens_its_result_in_napari(monkeypatch, trained, sample, qtbot):
+    """`napari-unet demo --napari`: the image, strokes and prediction, and the widget holding the model."""
+    from napari_unet._widget import show_demo
+
+    seen = {}
+
+    def fake_run():
+        viewer = napari.current_viewer()
+        seen["layers"] = [layer.name for layer in viewer.layers]
+        seen["model"] = viewer.window.dock_widgets["U-Net from strokes (napari-unet)"].model
+        viewer.close()
+
+    monkeypatch.setattr(napari, "run", fake_run)
+    show_demo(sample.image, sample.strokes, sample.truth, trained)
+    assert seen["layers"] == ["cells", "cells strokes", "cells prediction"]
+    assert seen["model"] is trained

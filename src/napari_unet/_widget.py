@@ -632,6 +632,21 @@ class UNetWidget(QWidget):
         _stop_and_wait([self._train_worker, self._predict_worker], timeout_ms)
 
 
+def show_demo(image, strokes, labels, model) -> None:
+    """Open the demo's result in napari, with the widget holding the trained model."""
+    import napari
+
+    viewer = napari.Viewer(title="napari-unet demo")
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(strokes, name="cells strokes")
+    viewer.add_labels(labels, name="cells prediction", opacity=0.5)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
+    widget.model = model
+    widget._show_model_info()
+    widget._update_buttons()
+    napari.run()
+
+
 def _stop_and_wait(workers, timeout_ms: int = 10_000):
     for worker in workers:
         if worker is not None:

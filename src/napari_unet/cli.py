@@ -228,14 +228,9 @@ def cmd_demo(args) -> int:
           f"(pixel accuracy {np.mean(labels == sample.truth):.3f}, {time.perf_counter() - t0:.0f} s)")
     print(f"wrote image.tif, strokes.tif, truth.tif, prediction.tif and model.pt to {out}/")
     if args.napari:
-        import napari
+        from ._widget import show_demo
 
-        viewer = napari.Viewer(title="napari-unet demo")
-        viewer.add_image(sample.image, name="cells")
-        viewer.add_labels(sample.strokes, name="cells strokes")
-        viewer.add_labels(labels, name="cells prediction", opacity=0.5)
-        viewer.window.add_plugin_dock_widget("napari-unet")
-        napari.run()
+        show_demo(sample.image, sample.strokes, labels, result.model)
     return 0
 
 
