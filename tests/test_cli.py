@@ -130,3 +130,34 @@ def test_demo_runs_and_reports_iou(tmp_path):
     assert "foreground IoU" in proc.stdout
     for name in ("image", "strokes", "truth", "prediction"):
         assert (tmp_path / f"{name}.tif").is_file()
+
+
+def test_ctrl_c_stops_training_and_still_saves_the_model(files, tmp_path):
+    import os
+    import select
+    import signal
+    import time
+
+    img, lab = files
+    model = tmp_path / "m.pt"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "napari_unet.cli", "train", "--images", str(img), "--labels", str(lab),
+         "--out", str(model), "--steps", "1000000", "--patch-size", "64", "--depth", "2", "--base-channels", "8",
+         "--device", "cpu"],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+    )
+    err = b""
+    deadline = time.monotonic() + 120
+    while b"training" not in err and time.monotonic() < deadline:  # the progress bar appears: steps begin
+        if select.select([proc.stderr], [], [], 1.0)[0]:
+            err += os.read(proc.stderr.fileno(), 4096)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, rest = proc.communicate(timeout=60)
+    err += rest
+    assert proc.returncode == 0, err.decode()
+    assert b"stopped by user" in err and b"Traceback" not in err
+    assert model.is_file()
+    from napari_unet.io import load_model
+
+    assert 0 < load_model(model).steps_trained < 1_000_000

@@ -191,3 +191,31 @@ def test_demo_opens_its_result_in_napari(monkeypatch, trained, sample, qtbot):
     show_demo(sample.image, sample.strokes, sample.truth, trained)
     assert seen["layers"] == ["cells", "cells strokes", "cells prediction"]
     assert seen["model"] is trained
+
+
+def test_z_stack_predicts_every_slice_or_just_the_current_one(qtbot, viewer, sample):
+    stack = np.stack([sample.image, sample.image[::-1], sample.image[:, ::-1]])
+    strokes = np.zeros(stack.shape, np.uint8)
+    strokes[1] = sample.strokes[::-1]
+    viewer.add_image(stack, name="stack")
+    viewer.add_labels(strokes, name="stack strokes")
+    _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
+    w.steps.setValue(15)
+    w.patch_size.setValue(64)
+    w.model_size.setCurrentText("small")
+    w.device.setCurrentText("cpu")
+    w.image_combo.setCurrentText("stack")
+    w.labels_combo.setCurrentText("stack strokes")
+    _train(qtbot, w)
+    w.current_slice.setChecked(True)
+    viewer.dims.set_current_step(0, 2)
+    worker = w.start_prediction()
+    assert worker is not None
+    qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
+    layer = viewer.layers["stack prediction"]
+    assert layer.data.shape == stack.shape
+    assert (layer.data[2] > 0).all() and not layer.data[:2].any()
+    w.current_slice.setChecked(False)
+    w.start_prediction()
+    qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
+    assert (viewer.layers["stack prediction"].data > 0).all()

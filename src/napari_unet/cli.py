@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as err:
         print(f"napari-unet: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # before the first training step, or outside training
+        print("napari-unet: interrupted; nothing was saved.", file=sys.stderr)
+        return 130
     except MemoryError:
         print("napari-unet: error: out of memory; use a smaller --tile-size, --batch-size or --patch-size.",
               file=sys.stderr)
