@@ -77,3 +77,20 @@ def test_bf16_agrees_with_fp32(trained, sample):
     bf16 = predict_labels(trained, sample.image, PredictConfig(precision="bf16", **cfg)).labels
     # bf16 keeps 8 bits of mantissa: only pixels on the decision boundary may flip
     assert np.mean(fp32 == bf16) >= 0.99
+
+
+def test_prediction_streams_into_a_given_array(trained, sample, tmp_path):
+    """Labels written into a memory-mapped file equal the in-memory result."""
+    from napari_unet.predict import label_dtype
+
+    big = np.tile(sample.image, (3, 2))
+    cfg = PredictConfig(tile_size=64, overlap=0.25, device="cpu")
+    in_memory = predict_labels(trained, big, cfg).labels
+    out = np.lib.format.open_memmap(tmp_path / "labels.npy", mode="w+", dtype=label_dtype(trained),
+                                    shape=(1, *big.shape))
+    result = predict_labels(trained, big, cfg, out=out)
+    assert result.labels is out
+    out.flush()
+    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy")[0], in_memory)
+    with pytest.raises(UserInputError, match="output array has shape"):
+        predict_labels(trained, big, cfg, out=np.zeros((1, 5, 5), np.uint8))

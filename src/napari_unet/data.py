@@ -85,8 +85,11 @@ def labels_to_zyx(labels: np.ndarray, image_zcyx: np.ndarray, name: str = "label
 
 
 def check_finite(image: np.ndarray, name: str = "image") -> None:
-    if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
-        bad = int(np.count_nonzero(~np.isfinite(image)))
+    """Raise a clear error for NaN or inf; checks a slice at a time (no full-size temporary)."""
+    if not np.issubdtype(image.dtype, np.floating):
+        return
+    bad = sum(int(np.count_nonzero(~np.isfinite(np.asarray(image[i])))) for i in range(len(image)))
+    if bad:
         raise UserInputError(
             f"{name} contains {bad} NaN or infinite value(s); replace them (e.g. with 0) before training or predicting."
         )
@@ -96,10 +99,10 @@ def percentiles(image_zcyx: np.ndarray, norm: NormConfig) -> tuple[np.ndarray, n
     """Per-channel low and high percentiles of a whole image (subsampled when large)."""
     check_finite(image_zcyx)
     lo, hi = [], []
+    z, _, h, w = image_zcyx.shape
+    step = int(np.ceil(np.sqrt(z * h * w / 4_000_000)))  # about 4 M samples, read without a full copy
     for c in range(image_zcyx.shape[1]):
-        ch = np.asarray(image_zcyx[:, c])
-        step = ch.size // 4_000_000 + 1
-        sample = ch.reshape(-1)[::step]
+        sample = np.asarray(image_zcyx[:, c, ::step, ::step])
         a, b = np.percentile(sample, [norm.low, norm.high])
         lo.append(a)
         hi.append(b)

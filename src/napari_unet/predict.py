@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import PredictConfig, UserInputError
-from .data import apply_normalization, is_single_plane, percentiles, to_zcyx
+from .data import is_single_plane, percentiles, to_zcyx
 
 
 @dataclass
@@ -81,6 +81,7 @@ def predict(
     *,
     probabilities: bool = False,
     z_slices: list[int] | None = None,
+    out=None,
 ) -> Generator[PredictProgress, None, PredictResult]:
     """Predict class labels for ``image`` tile by tile, yielding progress after each batch.
 
@@ -99,6 +100,12 @@ def predict(
         Also return the class probabilities.
     z_slices
         Only these slices of a z-stack (others stay 0 in the labels).
+    out
+        Optional ``(Z, Y, X)`` array to write the labels into (e.g. a ``numpy.memmap`` or a
+        zarr array, for images larger than memory); it is returned as ``labels``.
+
+    Memory: besides the image and the labels, only one band of tiles is held (class scores for
+    about two tile heights of rows), unless ``probabilities`` are asked for.
     """
     from .device import resolve_device
 
@@ -116,64 +123,83 @@ def predict(
     zs = list(range(z)) if z_slices is None else [int(i) for i in z_slices]
     if any(not 0 <= i < z for i in zs):
         raise UserInputError(f"slice index out of range: the image has {z} slice(s).")
+    if out is not None and tuple(out.shape) != (z, h, w):
+        raise UserInputError(f"output array has shape {tuple(out.shape)}; it must be (Z, Y, X) = {(z, h, w)}.")
     device = resolve_device(config.device)
-    return _loop(model, raw, img, (lo, hi), zs, config, device, probabilities)
+    return _loop(model, raw, img, (lo, hi), zs, config, device, probabilities, out)
 
 
-def _loop(model, raw, img, norm, zs, config, device, probabilities):
+def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
+    """Stream tile rows: only a band of accumulators (about two tile heights) is ever held."""
     import torch
 
     from .device import autocast, use_bf16
 
-    lo, hi = norm
+    lo, hi = (torch.from_numpy(v.reshape(-1, 1, 1)).to(device) for v in norm)
     z, _, h, w = img.shape
     bf16 = use_bf16(device, config.precision)
     net = model.net.to(device).to(memory_format=torch.channels_last).eval()
     k = model.config.n_classes
     (th, tw), margin = effective_tile(config, model.config.multiple, (h, w))
     ys, xs = tile_starts(h, th, config.overlap, margin), tile_starts(w, tw, config.overlap, margin)
-    tiles = [(y, x) for y in ys for x in xs]
-    total = len(tiles) * len(zs)
+    total = len(ys) * len(xs) * len(zs)
     imp = torch.from_numpy(importance_map(th, tw)).to(device)
-
     values = np.asarray(model.class_values)
     instance = model.mode == "instance"
-    if instance:
-        dtype = np.int32
-    else:
-        dtype = np.uint8 if values.max() < 256 else np.uint16 if values.max() < 65536 else np.uint32
-    labels = np.zeros((z, h, w), dtype=dtype)
+    labels = out if out is not None else np.zeros((z, h, w), dtype=label_dtype(model))
     probs_out = np.zeros((z, k, h, w), dtype=np.float32) if probabilities else None
     done = 0
     for zi in zs:
-        plane = apply_normalization(img[zi : zi + 1], lo, hi)[0]
-        acc = torch.zeros((k, h, w), dtype=torch.float32, device=device)
-        wsum = torch.zeros((h, w), dtype=torch.float32, device=device)
-        for b0 in range(0, len(tiles), config.batch_size):
-            batch = tiles[b0 : b0 + config.batch_size]
-            x = np.stack([_gather(plane, y, xx, th, tw) for y, xx in batch])
-            xt = torch.from_numpy(x).to(device).contiguous(memory_format=torch.channels_last)
-            with torch.inference_mode(), autocast(device, bf16):
-                out = torch.softmax(net(xt).float(), dim=1) * imp
-            for (y, xx), p in zip(batch, out):
-                ya, yb, xa, xb = max(y, 0), min(y + th, h), max(xx, 0), min(xx + tw, w)
-                acc[:, ya:yb, xa:xb] += p[:, ya - y : yb - y, xa - xx : xb - xx]
-                wsum[ya:yb, xa:xb] += imp[ya - y : yb - y, xa - xx : xb - xx]
-            done += len(batch)
-            yield PredictProgress(done, total)
-        acc /= wsum
-        classes = acc.argmax(0).cpu().numpy()
+        plane = img[zi]  # raw (C, Y, X) view: tiles are normalised one by one
+        classes = np.zeros((h, w), np.uint8) if instance else None
+        carry = None  # accumulators of rows already touched by the previous tile row
+        for i, y in enumerate(ys):
+            ya, yb = max(y, 0), min(y + th, h)
+            acc = torch.zeros((k, yb - ya, w), dtype=torch.float32, device=device)
+            wsum = torch.zeros((yb - ya, w), dtype=torch.float32, device=device)
+            if carry is not None:
+                c_acc, c_w = carry
+                acc[:, : c_w.shape[0]] += c_acc
+                wsum[: c_w.shape[0]] += c_w
+            for b0 in range(0, len(xs), config.batch_size):
+                row = xs[b0 : b0 + config.batch_size]
+                x = np.stack([_gather(plane, y, xx, th, tw) for xx in row]).astype(np.float32, copy=False)
+                xt = torch.from_numpy(x).to(device)
+                xt = ((xt - lo) / (hi - lo).clamp(min=1e-6)).contiguous(memory_format=torch.channels_last)
+                with torch.inference_mode(), autocast(device, bf16):
+                    p = torch.softmax(net(xt).float(), dim=1) * imp
+                for xx, pt in zip(row, p):
+                    xa, xb = max(xx, 0), min(xx + tw, w)
+                    acc[:, :, xa:xb] += pt[:, ya - y : yb - y, xa - xx : xb - xx]
+                    wsum[:, xa:xb] += imp[ya - y : yb - y, xa - xx : xb - xx]
+                done += len(row)
+                yield PredictProgress(done, total)
+            # rows above the next tile row's start receive nothing more: finish and drop them
+            final = (max(ys[i + 1], 0) if i + 1 < len(ys) else h) - ya
+            probs = acc[:, :final] / wsum[:final]
+            best = probs.argmax(0).cpu().numpy()
+            if instance:
+                classes[ya : ya + final] = values[best] == 2
+            else:
+                labels[zi, ya : ya + final] = values[best]
+            if probs_out is not None:
+                probs_out[zi, :, ya : ya + final] = probs.cpu().numpy()
+            carry = (acc[:, final:], wsum[final:])
         if instance:
             from .instances import objects_from_foreground
 
-            labels[zi] = objects_from_foreground(values[classes] == 2)
-        else:
-            labels[zi] = values[classes]
-        if probs_out is not None:
-            probs_out[zi] = acc.cpu().numpy()
-    if is_single_plane(raw, img):
+            labels[zi] = objects_from_foreground(classes.astype(bool))
+    if out is None and is_single_plane(raw, img):
         labels = labels[0]
     return PredictResult(labels, probs_out)
+
+
+def label_dtype(model) -> np.dtype:
+    """Smallest integer type for the labels a model predicts (int32 object ids in instance mode)."""
+    if model.mode == "instance":
+        return np.dtype(np.int32)
+    top = max(model.class_values)
+    return np.dtype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32)
 
 
 def _gather(plane: np.ndarray, y: int, x: int, th: int, tw: int) -> np.ndarray:
