@@ -4,20 +4,23 @@
 
 Builds a seeded uint16 image of size x size in memory (tiling the synthetic sample), trains
 the default model briefly on the sample (the weights do not matter for memory), predicts
-into a preallocated label array and reports the process's peak resident memory (ru_maxrss)
-before and after prediction, the input and output sizes, and the throughput.
+into a preallocated label array and reports the resident memory sampled every 50 ms during
+prediction (its maximum, and the resident memory just before), the input and output sizes,
+and the throughput.
 """
 
 import argparse
 import json
-import resource
+import os
+import threading
 import time
 
 import numpy as np
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def main():
@@ -34,18 +37,33 @@ def main():
 
     s = make_sample(256, seed=0)
     model = fit(s.image, s.strokes, TrainConfig(steps=20, device=args.device)).model
-    reps = -(-args.size // 256)
-    image = np.tile(s.image, (reps, reps))[: args.size, : args.size].copy()
+    image = np.empty((args.size, args.size), np.uint16)
+    for y in range(0, args.size, 256):
+        for x in range(0, args.size, 256):
+            block = image[y : y + 256, x : x + 256]
+            block[...] = s.image[: block.shape[0], : block.shape[1]]
     out = np.zeros((1, args.size, args.size), label_dtype(model))
-    before = peak_mb()
+    out[:] = 0  # touch the pages: the output is resident before prediction starts
+    before = rss_mb()
+    samples, running = [before], [True]
+
+    def sample():
+        while running[0]:
+            samples.append(rss_mb())
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=sample)
+    watcher.start()
     t0 = time.perf_counter()
     predict_labels(model, image, PredictConfig(tile_size=args.tile, device=args.device, batch_size=4), out=out)
     seconds = time.perf_counter() - t0
+    running[0] = False
+    watcher.join()
     io_mb = (image.nbytes + out.nbytes) / 2**20
-    after = peak_mb()
+    after = max(samples)
     print(json.dumps({
         "size": args.size, "tile": args.tile, "input_mb": round(image.nbytes / 2**20), "output_mb": round(out.nbytes / 2**20),
-        "peak_rss_before_predict_mb": round(before), "peak_rss_mb": round(after),
+        "rss_before_predict_mb": round(before), "max_rss_during_predict_mb": round(after),
         "peak_over_input_plus_output": round(after / io_mb, 2),
         "seconds": round(seconds, 1), "mpx_per_s": round(args.size**2 / seconds / 1e6, 2),
         "foreground_fraction": round(float((out == 2).mean()), 3),

@@ -21,17 +21,22 @@ def viewer(make_napari_viewer):
     return make_napari_viewer(show=True)
 
 
-@pytest.fixture
-def widget(viewer):
-    """The dock widget obtained through the manifest, on the sample opened through the manifest."""
-    viewer.open_sample("napari-unet", "cells")
+def _add_widget(viewer, steps=15):
+    """The dock widget obtained through the manifest, with tiny settings for CPU tests."""
     _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    w.steps.setValue(15)
+    w.steps.setValue(steps)
     w.patch_size.setValue(64)
     w.model_size.setCurrentText("small")
     w.tile_size.setValue(128)
     w.device.setCurrentText("cpu")
     return w
+
+
+@pytest.fixture
+def widget(viewer):
+    """The widget on the sample opened through the manifest."""
+    viewer.open_sample("napari-unet", "cells")
+    return _add_widget(viewer)
 
 
 def _train(qtbot, w):
@@ -160,11 +165,7 @@ def test_closing_the_viewer_mid_training_leaves_no_running_thread(qtbot, widget,
 
 def test_instance_mode_paints_objects_and_predicts_one_label_per_object(qtbot, viewer):
     viewer.open_sample("napari-unet", "cells-instances")
-    _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    w.steps.setValue(30)
-    w.patch_size.setValue(64)
-    w.model_size.setCurrentText("small")
-    w.device.setCurrentText("cpu")
+    w = _add_widget(viewer, steps=30)
     w.mode.setCurrentText("instance")
     assert "one whole object" in w.hint.text()
     assert w.labels_combo.currentText() == "cells objects"
@@ -199,11 +200,7 @@ def test_z_stack_predicts_every_slice_or_just_the_current_one(qtbot, viewer, sam
     strokes[1] = sample.strokes[::-1]
     viewer.add_image(stack, name="stack")
     viewer.add_labels(strokes, name="stack strokes")
-    _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    w.steps.setValue(15)
-    w.patch_size.setValue(64)
-    w.model_size.setCurrentText("small")
-    w.device.setCurrentText("cpu")
+    w = _add_widget(viewer)
     w.image_combo.setCurrentText("stack")
     w.labels_combo.setCurrentText("stack strokes")
     _train(qtbot, w)

@@ -1,0 +1,67 @@
+"""Training throughput against the machine's own 3x3-convolution peak, in one run.
+
+    python benchmarks/throughput.py [--device cpu] [--seconds 20]
+
+Measures (1) the peak FLOP/s of a 3x3 convolution (forward, channels_last, 64 -> 64
+channels, in bf16 autocast and in fp32) on this device, and (2) the training throughput of
+each model size through the real training loop (sampling, augmentation, forward, backward,
+optimizer) with the default batch and patch size. Training FLOPs are counted as 3x the
+forward convolution FLOPs (forward + two backward passes).
+"""
+
+import argparse
+import json
+import time
+
+import torch
+
+
+def conv_peak(device, bf16: bool, seconds: float = 3.0) -> float:
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False).to(device).to(memory_format=torch.channels_last)
+    x = torch.randn(8, 64, 128, 128, device=device).contiguous(memory_format=torch.channels_last)
+    flops = 2 * 9 * 64 * 64 * 8 * 128 * 128
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        for _ in range(3):
+            conv(x)
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            conv(x)
+            n += 1
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    return n * flops / (time.perf_counter() - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--seconds", type=float, default=20)
+    args = ap.parse_args()
+    device = torch.device(args.device)
+
+    from napari_unet._sample_data import make_sample
+    from napari_unet.config import TrainConfig, model_preset
+    from napari_unet.device import use_bf16
+    from napari_unet.model import conv_flops_per_pixel
+    from napari_unet.train import train
+
+    bf16 = use_bf16(device)
+    report = {"device": args.device, "threads": torch.get_num_threads(), "bf16": bf16,
+              "conv_peak_bf16_gflops": round(conv_peak(device, True) / 1e9, 1),
+              "conv_peak_fp32_gflops": round(conv_peak(device, False) / 1e9, 1)}
+    peak = report["conv_peak_bf16_gflops" if bf16 else "conv_peak_fp32_gflops"]
+    s = make_sample(512, seed=0)
+    for size in ("small", "default", "large"):
+        cfg = TrainConfig(steps=None, time_budget=args.seconds, device=args.device)
+        events = list(train(s.image, s.strokes, cfg, model_config=model_preset(size)))
+        half, last = events[len(events) // 2], events[-1]
+        sps = (last.step - half.step) / (last.elapsed - half.elapsed)
+        px = sps * cfg.batch_size * cfg.patch_size**2
+        gflops = 3 * conv_flops_per_pixel(last.model.config) * px / 1e9
+        report[size] = {"steps_per_s": round(sps, 2), "mpx_per_s": round(px / 1e6, 3),
+                        "gflops": round(gflops, 1), "share_of_conv_peak": round(gflops / peak, 3)}
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
