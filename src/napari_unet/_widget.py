@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 import numpy as np
-from qtpy.QtCore import QPointF, QSettings, Qt
+from qtpy.QtCore import QPointF, QSettings
 from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import (
     QCheckBox,
