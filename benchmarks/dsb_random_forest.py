@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from instance_metrics import evaluate
-from random_forest import features
+from random_forest import features, stroke_pixels
 
 
 def main(argv=None) -> int:
@@ -47,16 +47,8 @@ def main(argv=None) -> int:
         sys.exit(f"no label TIFFs in {args.strokes / args.labels}; run benchmarks/dsb_strokes.py --out {args.strokes}")
 
     t0 = time.perf_counter()
-    xs, ys = [], []
-    for f in label_files:
-        labels = tifffile.imread(f)
-        mask = labels > 0
-        xs.append(features(tifffile.imread(args.strokes / "images" / f.name))[mask])
-        ys.append((labels[mask] >= 2).astype(np.uint8))  # 0 = background, 1 = nucleus
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    if args.labels == "dense" and len(y) > args.max_samples:
-        keep = np.random.default_rng(0).choice(len(y), args.max_samples, replace=False)
-        x, y = x[keep], y[keep]
+    x, y = stroke_pixels(args.strokes, label_files, target=lambda v: (v >= 2).astype(np.uint8),  # 1 = nucleus
+                         max_samples=args.max_samples if args.labels == "dense" else None)
     t_feat = time.perf_counter() - t0
     rf = RandomForestClassifier(n_estimators=args.trees, n_jobs=args.jobs, random_state=0)
     rf.fit(x, y)

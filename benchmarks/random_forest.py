@@ -32,6 +32,24 @@ def features(image: np.ndarray) -> np.ndarray:
                                      sigma_min=1, sigma_max=16).astype(np.float32)
 
 
+def stroke_pixels(strokes_dir, label_files, target=lambda v: v, max_samples=None):
+    """Features and targets of every annotated pixel (label > 0) of the training images,
+    optionally a seeded random subset of ``max_samples`` pixels."""
+    import tifffile
+
+    xs, ys = [], []
+    for f in label_files:
+        labels = tifffile.imread(f)
+        mask = labels > 0
+        xs.append(features(tifffile.imread(Path(strokes_dir) / "images" / f.name))[mask])
+        ys.append(target(labels[mask]))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    if max_samples is not None and len(y) > max_samples:
+        keep = np.random.default_rng(0).choice(len(y), max_samples, replace=False)
+        x, y = x[keep], y[keep]
+    return x, y
+
+
 def main(argv=None) -> int:
     import tifffile
     from sklearn.ensemble import RandomForestClassifier
@@ -49,16 +67,7 @@ def main(argv=None) -> int:
         sys.exit(f"no label TIFFs in {args.strokes / args.labels}; run benchmarks/isbi_strokes.py --out {args.strokes}")
 
     t0 = time.perf_counter()
-    xs, ys = [], []
-    for f in label_files:
-        labels = tifffile.imread(f)
-        mask = labels > 0
-        xs.append(features(tifffile.imread(args.strokes / "images" / f.name))[mask])
-        ys.append(labels[mask])
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    if args.labels == "dense" and len(y) > args.max_samples:
-        keep = np.random.default_rng(0).choice(len(y), args.max_samples, replace=False)
-        x, y = x[keep], y[keep]
+    x, y = stroke_pixels(args.strokes, label_files, max_samples=args.max_samples if args.labels == "dense" else None)
     t_feat = time.perf_counter() - t0
     rf = RandomForestClassifier(n_estimators=100, max_depth=args.max_depth, n_jobs=args.jobs, random_state=0)
     rf.fit(x, y)
