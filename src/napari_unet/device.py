@@ -30,8 +30,8 @@ def bf16_is_fast(device: torch.device) -> bool:
     """Whether bfloat16 autocast speeds convolutions up on this device.
 
     On CPUs with native bf16 instructions (AVX-512 BF16 / AMX) oneDNN runs bf16 convolutions
-    3-4x faster than fp32; without them bf16 is emulated and slower. CUDA GPUs since Ampere
-    have bf16 tensor cores.
+    much faster than fp32 (2.9x the fp32 conv peak on a 2-core Xeon, docs/benchmarks.md);
+    without them bf16 is not used. CUDA GPUs report bf16 support themselves.
     """
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()

@@ -101,8 +101,8 @@ def predict(
     z_slices
         Only these slices of a z-stack (others stay 0 in the labels).
     out
-        Optional ``(Z, Y, X)`` array to write the labels into (e.g. a ``numpy.memmap`` or a
-        zarr array, for images larger than memory); it is returned as ``labels``.
+        Optional ``(Z, Y, X)`` array to write the labels into, e.g. a ``numpy.memmap`` for
+        images larger than memory (any array that takes slice assignment); returned as ``labels``.
 
     Memory: besides the image and the labels, only one band of tiles is held (class scores for
     about two tile heights of rows), unless ``probabilities`` are asked for.
