@@ -644,6 +644,7 @@ def show_demo(image, strokes, labels, model) -> None:
     widget.model = model
     widget._show_model_info()
     widget._update_buttons()
+    widget.status.setText("Model trained by the demo: press Predict, or paint more strokes and Train more.")
     napari.run()
 
 
