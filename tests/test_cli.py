@@ -161,3 +161,37 @@ def test_ctrl_c_stops_training_and_still_saves_the_model(files, tmp_path):
     from napari_unet.io import load_model
 
     assert 0 < load_model(model).steps_trained < 1_000_000
+
+
+def test_zarr_image_in_zarr_labels_out(files, tmp_path, capsys, sample, trained):
+    """A zarr image is predicted into zarr labels and probabilities that equal the TIFF results."""
+    import zarr
+
+    from napari_unet.io import save_model
+
+    img, _ = files
+    model = save_model(trained, tmp_path / "m.pt")
+    big = np.tile(sample.image, (2, 2))
+    tifffile.imwrite(tmp_path / "big.tif", big)
+    src = zarr.open_array(str(tmp_path / "big.zarr"), mode="w", shape=big.shape, chunks=(100, 100), dtype=big.dtype)
+    src[:] = big
+    common = ["--model", str(model), "--out-dir", str(tmp_path / "pred"), "--tile-size", "64", "--probabilities"]
+    assert main(["predict", "--images", str(tmp_path / "big.tif"), *common]) == 0
+    assert main(["predict", "--images", str(tmp_path / "big.zarr"), *common]) == 0
+    assert "big_labels.zarr" in capsys.readouterr().out
+    labels = zarr.open_array(str(tmp_path / "pred" / "big_labels.zarr"), mode="r")
+    assert labels.shape == big.shape and labels.chunks == big.shape  # chunk: min(1024, size)
+    np.testing.assert_array_equal(labels[:], tifffile.imread(tmp_path / "pred" / "big_labels.tif"))
+    probs = zarr.open_array(str(tmp_path / "pred" / "big_probabilities.zarr"), mode="r")
+    np.testing.assert_array_equal(probs[:], tifffile.imread(tmp_path / "pred" / "big_probabilities.tif"))
+    # a TIFF can be written as zarr too, and a zarr group with several arrays is a clear error
+    assert main(["predict", "--images", str(img), "--format", "zarr", *common]) == 0
+    assert zarr.open_array(str(tmp_path / "pred" / "cells_labels.zarr"), mode="r").shape == sample.image.shape
+    group = zarr.open_group(str(tmp_path / "two.zarr"), mode="w")
+    group.create_array("a", shape=(8, 8), dtype="uint8")
+    group.create_array("b", shape=(8, 8), dtype="uint8")
+    capsys.readouterr()
+    err = _error(capsys, ["predict", "--images", str(tmp_path / "two.zarr"), *common])
+    assert "2 arrays" in err and "two.zarr/a" in err
+    group["a"][:] = sample.image[:8, :8]
+    assert main(["predict", "--images", str(tmp_path / "two.zarr" / "a"), *common]) == 0  # as the error advises

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -35,3 +36,19 @@ def test_invalid_configs_are_rejected():
         ModelConfig(n_classes=1)
     with pytest.raises(UserInputError):
         ModelConfig(depth=0)
+
+
+def test_inference_copy_folds_batch_norm_without_changing_the_function(trained, sample):
+    import torch
+
+    from napari_unet.model import inference_copy
+
+    net = trained.net.eval()
+    fast = inference_copy(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # the model itself is untouched
+    x = torch.from_numpy(sample.image[None, None, :64, :64].astype(np.float32) / 255)
+    with torch.inference_mode():
+        ref, got = net(x), fast(x.contiguous(memory_format=torch.channels_last))
+    # folding reorders float32 arithmetic only: differences are rounding, far below the logits' scale
+    assert (got - ref).abs().max() <= 1e-4 * ref.abs().max()

@@ -94,3 +94,37 @@ def test_prediction_streams_into_a_given_array(trained, sample, tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "labels.npy")[0], in_memory)
     with pytest.raises(UserInputError, match="output array has shape"):
         predict_labels(trained, big, cfg, out=np.zeros((1, 5, 5), np.uint8))
+
+
+def test_zarr_input_and_zarr_output_equal_the_in_memory_result(trained, sample, tmp_path):
+    """An image on disk is read band by band and labels and probabilities are written into zarr."""
+    import zarr
+
+    from napari_unet.predict import label_dtype
+
+    big = np.tile(sample.image, (3, 2))
+    cfg = PredictConfig(tile_size=64, overlap=0.25, device="cpu")
+    in_memory = predict_labels(trained, big, cfg, probabilities=True)
+    src = zarr.open_array(tmp_path / "image.zarr", mode="w", shape=big.shape, chunks=(100, 100), dtype=big.dtype)
+    src[:] = big
+    out = zarr.open_array(tmp_path / "labels.zarr", mode="w", shape=big.shape, chunks=(64, 64),
+                          dtype=label_dtype(trained))
+    probs = zarr.open_array(tmp_path / "probs.zarr", mode="w", shape=(1, 2, *big.shape), chunks=(1, 2, 64, 64),
+                            dtype="float32")
+    result = predict_labels(trained, zarr.open_array(tmp_path / "image.zarr", mode="r"), cfg, out=out,
+                            probabilities=probs)
+    assert result.labels is out and result.probabilities is probs
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "labels.zarr", mode="r")[:], in_memory.labels)
+    np.testing.assert_array_equal(probs[:], in_memory.probabilities)
+
+
+def test_dask_z_stack_stays_lazy_and_is_predicted_like_numpy(trained, sample):
+    import dask.array as da
+
+    from napari_unet.data import to_zcyx
+
+    stack = np.stack([sample.image, sample.image[::-1]])
+    lazy = da.from_array(stack, chunks=(1, 32, 128))
+    assert isinstance(to_zcyx(lazy, lazy=True), da.Array)  # nothing is read until a band is sliced
+    cfg = PredictConfig(tile_size=64, overlap=0.25, device="cpu")
+    np.testing.assert_array_equal(predict_labels(trained, lazy, cfg).labels, predict_labels(trained, stack, cfg).labels)

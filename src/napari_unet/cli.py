@@ -64,11 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict labels for images")
     p.add_argument("--model", required=True, help="model file written by 'napari-unet train'")
     p.add_argument("--images", nargs="+", required=True, metavar="IMG")
-    p.add_argument("--out-dir", required=True, metavar="DIR", help="writes DIR/<stem>_labels.tif")
+    p.add_argument("--out-dir", required=True, metavar="DIR", help="writes DIR/<stem>_labels.tif (or .zarr)")
     p.add_argument("--tile-size", type=int, default=256, help="tile size in pixels (default: 256)")
     p.add_argument("--overlap", type=float, default=0.25, help="fraction of a tile shared with neighbours")
     p.add_argument("--batch-size", type=int, default=4, help="tiles per batch")
-    p.add_argument("--probabilities", action="store_true", help="also write DIR/<stem>_probabilities.tif")
+    p.add_argument("--probabilities", action="store_true", help="also write DIR/<stem>_probabilities.tif (or .zarr)")
+    p.add_argument("--format", choices=["tif", "zarr"], default=None,
+                   help="output format; zarr is written tile row by tile row, for images larger than memory "
+                        "(default: zarr for zarr images, tif otherwise)")
     _add_device(p)
 
     d = sub.add_parser("demo", help="train on a synthetic sample, predict, report IoU")
@@ -178,8 +181,8 @@ def cmd_predict(args) -> int:
     from tqdm import tqdm
 
     from .config import PredictConfig
-    from .io import load_model, read_image, write_image
-    from .predict import predict
+    from .io import create_zarr, is_zarr, load_model, read_image, write_image
+    from .predict import label_dtype, output_shape, predict
 
     model = load_model(args.model)
     config = PredictConfig(tile_size=args.tile_size, overlap=args.overlap, batch_size=args.batch_size,
@@ -187,7 +190,17 @@ def cmd_predict(args) -> int:
     out_dir = Path(args.out_dir)
     for path in args.images:
         image = read_image(path)
-        gen = predict(model, image, config, probabilities=args.probabilities)
+        fmt = args.format or ("zarr" if is_zarr(path) else "tif")
+        stem = Path(path).stem
+        out = probs = None
+        if fmt == "zarr":  # streamed to disk: the labels never have to fit in memory
+            shape = output_shape(image)
+            out = create_zarr(out_dir / f"{stem}_labels.zarr", shape, label_dtype(model))
+            if args.probabilities:
+                z_shape = (1, *shape) if len(shape) == 2 else shape
+                probs = create_zarr(out_dir / f"{stem}_probabilities.zarr",
+                                    (z_shape[0], model.config.n_classes, *z_shape[1:]), "float32")
+        gen = predict(model, image, config, probabilities=probs if probs is not None else args.probabilities, out=out)
         with tqdm(desc=Path(path).name, unit="tile", file=sys.stderr, dynamic_ncols=True,
                   mininterval=_bar_interval()) as bar:
             while True:
@@ -198,9 +211,12 @@ def cmd_predict(args) -> int:
                     break
                 bar.total = ev.total
                 bar.update(ev.done - bar.n)
-        stem = Path(path).stem
-        target = write_image(out_dir / f"{stem}_labels.tif", result.labels)
-        print(f"wrote {target}")
+        if fmt == "zarr":
+            print(f"wrote {out_dir / f'{stem}_labels.zarr'}")
+            if probs is not None:
+                print(f"wrote {out_dir / f'{stem}_probabilities.zarr'}")
+            continue
+        print(f"wrote {write_image(out_dir / f'{stem}_labels.tif', result.labels)}")
         if result.probabilities is not None:
             print(f"wrote {write_image(out_dir / f'{stem}_probabilities.tif', result.probabilities)}")
     return 0

@@ -16,7 +16,14 @@ from .config import NormConfig, UserInputError
 IGNORE = -1  # target value of pixels that are not annotated
 
 
-def to_zcyx(image: np.ndarray, channel_axis: int | None = None, rgb: bool | None = None) -> np.ndarray:
+def is_lazy(image) -> bool:
+    """Whether ``image`` is an array-like that reads on demand (zarr, dask, h5py, ...), not numpy."""
+    return not isinstance(image, np.ndarray) and all(hasattr(image, a) for a in ("shape", "dtype", "__getitem__"))
+
+
+def to_zcyx(
+    image: np.ndarray, channel_axis: int | None = None, rgb: bool | None = None, lazy: bool = False
+) -> np.ndarray:
     """Bring an image to ``(Z, C, Y, X)``.
 
     Parameters
@@ -28,12 +35,22 @@ def to_zcyx(image: np.ndarray, channel_axis: int | None = None, rgb: bool | None
         Axis holding channels, if not the last axis of an RGB image.
     rgb
         Whether a 3D array whose last axis has 3 or 4 entries is colour (default: guess yes).
+    lazy
+        Keep an on-demand array (zarr, dask, ...) on demand: the result is then a dask array
+        that reads only what is sliced from it. Otherwise everything is read into memory.
     """
-    a = np.asarray(image)
+    if lazy and is_lazy(image):
+        import dask.array as da
+
+        a = image if isinstance(image, da.Array) else da.from_array(image, chunks=_chunks(image))
+    else:
+        a = np.asarray(image)
     if a.dtype == bool:
         a = a.astype(np.uint8)
     if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
         raise UserInputError(f"image has unsupported data type {a.dtype}; use integers or floats.")
+    while a.ndim > 4 and a.shape[0] == 1:  # e.g. OME-Zarr's leading time axis
+        a = a[0]
     if channel_axis is not None:
         a = np.moveaxis(a, channel_axis, -1)
         if a.ndim == 3:
@@ -55,6 +72,14 @@ def to_zcyx(image: np.ndarray, channel_axis: int | None = None, rgb: bool | None
         f"image must be 2D (Y, X), RGB (Y, X, 3), a z-stack (Z, Y, X) or (Z, Y, X, C); "
         f"got shape {np.shape(image)}."
     )
+
+
+def _chunks(image):
+    """Chunks of an on-demand array, for dask: its own where it has them, else dask's choice."""
+    chunks = getattr(image, "chunks", None)
+    if isinstance(chunks, tuple) and len(chunks) == len(image.shape) and all(isinstance(c, int) for c in chunks):
+        return chunks
+    return "auto"
 
 
 def is_single_plane(raw: np.ndarray, zcyx: np.ndarray) -> bool:
@@ -88,7 +113,12 @@ def check_finite(image: np.ndarray, name: str = "image") -> None:
     """Raise a clear error for NaN or inf; checks a slice at a time (no full-size temporary)."""
     if not np.issubdtype(image.dtype, np.floating):
         return
-    bad = sum(int(np.count_nonzero(~np.isfinite(np.asarray(image[i])))) for i in range(len(image)))
+    if is_lazy(image):  # a dask array: counted chunk by chunk
+        import dask.array as da
+
+        bad = int((~da.isfinite(image)).sum().compute())
+    else:
+        bad = sum(int(np.count_nonzero(~np.isfinite(np.asarray(image[i])))) for i in range(len(image)))
     if bad:
         raise UserInputError(
             f"{name} contains {bad} NaN or infinite value(s); replace them (e.g. with 0) before training or predicting."

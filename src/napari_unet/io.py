@@ -106,12 +106,24 @@ def _plain(obj):
     return str(obj)
 
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".zarr")
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read a TIFF (any dimensionality) or PNG/JPEG image into a numpy array."""
+def is_zarr(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a zarr array or group (a folder ending in .zarr or holding zarr metadata)."""
     path = Path(path)
+    return path.suffix.lower() == ".zarr" or any((path / f).is_file() for f in ("zarr.json", ".zarray", ".zgroup"))
+
+
+def read_image(path: str | os.PathLike):
+    """Read a TIFF (any dimensionality) or PNG/JPEG image into a numpy array.
+
+    A zarr array (or a group holding one array, or OME-Zarr's full-resolution array ``0``) is
+    opened on demand instead: nothing is read until it is sliced.
+    """
+    path = Path(path)
+    if is_zarr(path):
+        return open_zarr(path)
     if not path.is_file():
         raise UserInputError(f"image file not found: {path}")
     suffix = path.suffix.lower()
@@ -126,7 +138,45 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             return np.asarray(skimage.io.imread(path))
     except Exception as err:
         raise UserInputError(f"cannot read image {path}: {type(err).__name__}: {err}") from None
-    raise UserInputError(f"unsupported image format {suffix!r} for {path}; use TIFF or PNG.")
+    raise UserInputError(f"unsupported image format {suffix!r} for {path}; use TIFF, PNG or zarr.")
+
+
+def open_zarr(path: str | os.PathLike):
+    """Open a zarr array read-only, on demand."""
+    import zarr
+
+    path = Path(path)
+    if not path.exists():
+        raise UserInputError(f"zarr image not found: {path}")
+    try:
+        node = zarr.open(str(path), mode="r")
+    except Exception as err:
+        raise UserInputError(f"cannot open zarr image {path}: {type(err).__name__}: {err}") from None
+    if isinstance(node, zarr.Group):
+        names = sorted(name for name, _ in node.arrays())
+        if "0" in names:  # OME-Zarr multiscales: full resolution
+            return node["0"]
+        if len(names) == 1:
+            return node[names[0]]
+        hint = f"; give one of them, e.g. {path / names[0]}" if names else ""
+        raise UserInputError(f"{path} is a zarr group holding {len(names)} arrays {names}{hint}.")
+    return node
+
+
+def create_zarr(path: str | os.PathLike, shape: tuple[int, ...], dtype, chunk: int = 1024):
+    """A new zarr array at ``path`` (replacing one there), chunked ``chunk`` x ``chunk`` in the last two axes."""
+    import shutil
+
+    import zarr
+
+    path = Path(path)
+    if path.exists():
+        if not is_zarr(path):
+            raise UserInputError(f"{path} exists and is not a zarr folder; move it away or choose another --out-dir.")
+        shutil.rmtree(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    chunks = tuple(1 for _ in shape[:-2]) + tuple(min(chunk, n) for n in shape[-2:])
+    return zarr.open_array(str(path), mode="w", shape=shape, chunks=chunks, dtype=dtype)
 
 
 def write_image(path: str | os.PathLike, data: np.ndarray) -> Path:

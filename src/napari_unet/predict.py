@@ -79,7 +79,7 @@ def predict(
     image,
     config: PredictConfig | None = None,
     *,
-    probabilities: bool = False,
+    probabilities=False,
     z_slices: list[int] | None = None,
     out=None,
 ) -> Generator[PredictProgress, None, PredictResult]:
@@ -94,24 +94,29 @@ def predict(
         A :class:`~napari_unet.model.SegmentationModel`.
     image
         As accepted by :func:`napari_unet.data.to_zcyx`; a z-stack is predicted slice by slice.
+        A numpy array (or memmap), or an on-demand array (zarr, dask, h5py): these are read one
+        band of tile rows at a time, so the image never has to fit in memory.
     config
         Tile size, overlap, batch size, device.
     probabilities
-        Also return the class probabilities.
+        ``True`` to also return the class probabilities ``(Z, K, Y, X)`` float32 in memory, or an
+        array of that shape to write them into (e.g. a zarr array).
     z_slices
         Only these slices of a z-stack (others stay 0 in the labels).
     out
-        Optional ``(Z, Y, X)`` array to write the labels into, e.g. a ``numpy.memmap`` for
-        images larger than memory (any array that takes slice assignment); returned as ``labels``.
+        Optional array to write the labels into, ``(Z, Y, X)`` or, for a single plane, ``(Y, X)``:
+        e.g. a ``numpy.memmap`` or a zarr array (anything that takes slice assignment). It is
+        returned as ``labels``.
 
     Memory: besides the image and the labels, only one band of tiles is held (class scores for
-    about two tile heights of rows), unless ``probabilities`` are asked for.
+    about two tile heights of rows), unless probabilities are asked for in memory. Instance mode
+    also holds one slice's labels while it splits objects.
     """
     from .device import resolve_device
 
     config = config or PredictConfig()
-    raw = np.asarray(image) if not hasattr(image, "shape") else image
-    img = to_zcyx(raw)
+    raw = image if hasattr(image, "shape") else np.asarray(image)
+    img = to_zcyx(raw, lazy=True)
     c = model.config.in_channels
     if img.shape[1] != c:
         raise UserInputError(
@@ -123,8 +128,13 @@ def predict(
     zs = list(range(z)) if z_slices is None else [int(i) for i in z_slices]
     if any(not 0 <= i < z for i in zs):
         raise UserInputError(f"slice index out of range: the image has {z} slice(s).")
-    if out is not None and tuple(out.shape) != (z, h, w):
+    if out is not None and tuple(out.shape) not in ((z, h, w),) + (((h, w),) if z == 1 else ()):
         raise UserInputError(f"output array has shape {tuple(out.shape)}; it must be (Z, Y, X) = {(z, h, w)}.")
+    k = model.config.n_classes
+    if _is_array(probabilities) and tuple(probabilities.shape) != (z, k, h, w):
+        raise UserInputError(
+            f"probability array has shape {tuple(probabilities.shape)}; it must be (Z, K, Y, X) = {(z, k, h, w)}."
+        )
     device = resolve_device(config.device)
     return _loop(model, raw, img, (lo, hi), zs, config, device, probabilities, out)
 
@@ -133,24 +143,27 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
     """Stream tile rows: only a band of accumulators (about two tile heights) is ever held."""
     import torch
 
-    from .device import autocast, use_bf16
+    from .device import use_bf16
+    from .model import inference_copy
 
-    lo, hi = (torch.from_numpy(v.reshape(-1, 1, 1)).to(device) for v in norm)
     z, _, h, w = img.shape
-    bf16 = use_bf16(device, config.precision)
-    net = model.net.to(device).to(memory_format=torch.channels_last).eval()
+    dtype = torch.bfloat16 if use_bf16(device, config.precision) else torch.float32
+    net = inference_copy(model.net, dtype).to(device)
+    lo, hi = (torch.from_numpy(v.reshape(-1, 1, 1)).to(device) for v in norm)
+    scale = 1 / (hi - lo).clamp(min=1e-6)
     k = model.config.n_classes
     (th, tw), margin = effective_tile(config, model.config.multiple, (h, w))
     ys, xs = tile_starts(h, th, config.overlap, margin), tile_starts(w, tw, config.overlap, margin)
     total = len(ys) * len(xs) * len(zs)
     imp = torch.from_numpy(importance_map(th, tw)).to(device)
-    values = np.asarray(model.class_values)
+    values = torch.as_tensor(model.class_values, device=device)
     instance = model.mode == "instance"
     labels = out if out is not None else np.zeros((z, h, w), dtype=label_dtype(model))
-    probs_out = np.zeros((z, k, h, w), dtype=np.float32) if probabilities else None
+    planar = labels.ndim == 2  # a (Y, X) output for a single-plane image
+    probs_out = np.zeros((z, k, h, w), dtype=np.float32) if probabilities is True else (probabilities if _is_array(probabilities) else None)
+    out_dtype = torch.int32 if instance else _torch_int(labels.dtype)
     done = 0
     for zi in zs:
-        plane = img[zi]  # raw (C, Y, X) view: tiles are normalised one by one
         classes = np.zeros((h, w), np.uint8) if instance else None
         carry = None  # accumulators of rows already touched by the previous tile row
         for i, y in enumerate(ys):
@@ -161,12 +174,14 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
                 c_acc, c_w = carry
                 acc[:, : c_w.shape[0]] += c_acc
                 wsum[: c_w.shape[0]] += c_w
+            rows = reflect_index(np.arange(y, y + th), h)
+            band = _rows(np.asarray(img[zi, :, rows.min() : rows.max() + 1]), rows - rows.min())
             for b0 in range(0, len(xs), config.batch_size):
                 row = xs[b0 : b0 + config.batch_size]
-                x = np.stack([_gather(plane, y, xx, th, tw) for xx in row]).astype(np.float32, copy=False)
-                xt = torch.from_numpy(x).to(device)
-                xt = ((xt - lo) / (hi - lo).clamp(min=1e-6)).contiguous(memory_format=torch.channels_last)
-                with torch.inference_mode(), autocast(device, bf16):
+                x = np.stack([_columns(band, xx, tw) for xx in row]).astype(np.float32, copy=False)
+                xt = torch.from_numpy(x).to(device, non_blocking=True)
+                xt = ((xt - lo) * scale).to(dtype).contiguous(memory_format=torch.channels_last)
+                with torch.inference_mode():
                     p = torch.softmax(net(xt).float(), dim=1) * imp
                 for xx, pt in zip(row, p):
                     xa, xb = max(xx, 0), min(xx + tw, w)
@@ -176,22 +191,53 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
                 yield PredictProgress(done, total)
             # rows above the next tile row's start receive nothing more: finish and drop them
             final = (max(ys[i + 1], 0) if i + 1 < len(ys) else h) - ya
-            probs = acc[:, :final] / wsum[:final]
-            best = probs.argmax(0).cpu().numpy()
-            if instance:
-                classes[ya : ya + final] = values[best] == 2
-            else:
-                labels[zi, ya : ya + final] = values[best]
-            if probs_out is not None:
-                probs_out[zi, :, ya : ya + final] = probs.cpu().numpy()
+            for xa in range(0, w, _FINISH_COLUMNS):  # column blocks bound the temporaries
+                xb = min(xa + _FINISH_COLUMNS, w)
+                best = acc[:, :final, xa:xb].argmax(0)  # same as the argmax of acc / wsum
+                if instance:
+                    classes[ya : ya + final, xa:xb] = (values[best] == 2).cpu().numpy()
+                else:
+                    block = values[best].to(out_dtype).cpu().numpy()
+                    if planar:
+                        labels[ya : ya + final, xa:xb] = block
+                    else:
+                        labels[zi, ya : ya + final, xa:xb] = block
+                if probs_out is not None:
+                    probs_out[zi, :, ya : ya + final, xa:xb] = (acc[:, :final, xa:xb] / wsum[:final, xa:xb]).cpu().numpy()
             carry = (acc[:, final:], wsum[final:])
         if instance:
             from .instances import objects_from_foreground
 
-            labels[zi] = objects_from_foreground(classes.astype(bool))
+            objects = objects_from_foreground(classes.astype(bool))
+            if planar:
+                labels[...] = objects
+            else:
+                labels[zi] = objects
     if out is None and is_single_plane(raw, img):
         labels = labels[0]
     return PredictResult(labels, probs_out)
+
+
+_FINISH_COLUMNS = 8192
+
+
+def _is_array(obj) -> bool:
+    return hasattr(obj, "shape")
+
+
+def _torch_int(dtype):
+    """A torch integer type wide enough for label values written into ``dtype`` (no uint16/32 on every device)."""
+    import torch
+
+    return torch.uint8 if np.dtype(dtype) == np.uint8 else torch.int32 if np.dtype(dtype).itemsize <= 4 else torch.int64
+
+
+def output_shape(image) -> tuple[int, ...]:
+    """Shape of the labels :func:`predict` returns for ``image``: ``(Y, X)`` for a single plane
+    (greyscale or colour), else ``(Z, Y, X)``."""
+    raw = image if hasattr(image, "shape") else np.asarray(image)
+    img = to_zcyx(raw, lazy=True)
+    return tuple(img.shape[-2:]) if is_single_plane(raw, img) else (img.shape[0], *img.shape[-2:])
 
 
 def label_dtype(model) -> np.dtype:
@@ -202,14 +248,19 @@ def label_dtype(model) -> np.dtype:
     return np.dtype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32)
 
 
-def _gather(plane: np.ndarray, y: int, x: int, th: int, tw: int) -> np.ndarray:
-    """A ``(C, th, tw)`` tile starting at ``(y, x)``, mirrored where it leaves the image."""
-    h, w = plane.shape[-2:]
-    if y >= 0 and x >= 0 and y + th <= h and x + tw <= w:
-        return plane[:, y : y + th, x : x + tw]
-    rows = reflect_index(np.arange(y, y + th), h)
-    cols = reflect_index(np.arange(x, x + tw), w)
-    return plane[:, rows][:, :, cols]
+def _rows(band: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The tile row ``band[:, rows]``: a view where the rows are consecutive, mirrored otherwise."""
+    if rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1):
+        return band[:, rows[0] : rows[-1] + 1]
+    return band[:, rows]
+
+
+def _columns(band: np.ndarray, x: int, tw: int) -> np.ndarray:
+    """A ``(C, th, tw)`` tile of a tile row starting at column ``x``, mirrored where it leaves the image."""
+    w = band.shape[-1]
+    if x >= 0 and x + tw <= w:
+        return band[:, :, x : x + tw]
+    return band[:, :, reflect_index(np.arange(x, x + tw), w)]
 
 
 def predict_labels(model, image, config: PredictConfig | None = None, **kwargs) -> PredictResult:
