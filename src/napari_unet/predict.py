@@ -169,11 +169,13 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
         for i, y in enumerate(ys):
             ya, yb = max(y, 0), min(y + th, h)
             acc = torch.zeros((k, yb - ya, w), dtype=torch.float32, device=device)
-            wsum = torch.zeros((yb - ya, w), dtype=torch.float32, device=device)
+            # the weight sum only scales probabilities; labels are the argmax of ``acc`` alone
+            wsum = torch.zeros((yb - ya, w), dtype=torch.float32, device=device) if probs_out is not None else None
             if carry is not None:
                 c_acc, c_w = carry
-                acc[:, : c_w.shape[0]] += c_acc
-                wsum[: c_w.shape[0]] += c_w
+                acc[:, : c_acc.shape[1]] += c_acc
+                if wsum is not None:
+                    wsum[: c_acc.shape[1]] += c_w
             rows = reflect_index(np.arange(y, y + th), h)
             band = _rows(np.asarray(img[zi, :, rows.min() : rows.max() + 1]), rows - rows.min())
             for b0 in range(0, len(xs), config.batch_size):
@@ -186,7 +188,8 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
                 for xx, pt in zip(row, p):
                     xa, xb = max(xx, 0), min(xx + tw, w)
                     acc[:, :, xa:xb] += pt[:, ya - y : yb - y, xa - xx : xb - xx]
-                    wsum[:, xa:xb] += imp[ya - y : yb - y, xa - xx : xb - xx]
+                    if wsum is not None:
+                        wsum[:, xa:xb] += imp[ya - y : yb - y, xa - xx : xb - xx]
                 done += len(row)
                 yield PredictProgress(done, total)
             # rows above the next tile row's start receive nothing more: finish and drop them
@@ -204,7 +207,7 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
                         labels[zi, ya : ya + final, xa:xb] = block
                 if probs_out is not None:
                     probs_out[zi, :, ya : ya + final, xa:xb] = (acc[:, :final, xa:xb] / wsum[:final, xa:xb]).cpu().numpy()
-            carry = (acc[:, final:], wsum[final:])
+            carry = (acc[:, final:], None if wsum is None else wsum[final:])
         if instance:
             from .instances import objects_from_foreground
 

@@ -183,7 +183,7 @@ def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, sh
     gen.manual_seed(config.seed)
     net = model.net.to(device).to(memory_format=torch.channels_last)
     net.train()
-    opt = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    opt = _optimizer(net, config, device)
     pixels_per_step = config.batch_size * augmenter.patch**2
     step, loss_value, stopped = 0, float("nan"), False
     start = time.perf_counter()
@@ -225,6 +225,19 @@ def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, sh
     finally:
         net.eval()
     return TrainResult(model, step, loss_value, time.perf_counter() - start, stopped)
+
+
+def _optimizer(net, config: TrainConfig, device):
+    """AdamW, fused into one kernel per step where torch has it for the device (CPU: torch >= 2.4)."""
+    import torch
+
+    kwargs = {"lr": config.learning_rate, "weight_decay": config.weight_decay}
+    if device.type in ("cpu", "cuda"):
+        try:
+            return torch.optim.AdamW(net.parameters(), fused=True, **kwargs)
+        except (RuntimeError, ValueError, TypeError):
+            pass
+    return torch.optim.AdamW(net.parameters(), **kwargs)
 
 
 def _record(model, config: TrainConfig, step: int, loss: float) -> None:
