@@ -7,8 +7,11 @@ Needs only torch, numpy, scipy, scikit-image and tifffile (no napari). Run from 
 
 Reports (JSON): the GPU's measured bf16 matmul and 3x3-convolution peaks; training throughput of
 the default model (pixels/s, FLOP/s, share of the conv peak); tiled prediction speed on a
-4096 x 4096 image; ISBI 2012 accuracy after ``--budget`` seconds of training from strokes;
-DSB2018 instance accuracy with and without the border weight map after the same budget.
+4096 x 4096 image, and against MONAI's sliding_window_inference when ``monai`` is importable
+(it is pure Python: put its source on PYTHONPATH); ISBI 2012 accuracy after ``--budget``
+seconds of training from strokes, and the seconds of training until it is within 5 % of its
+final value; DSB2018 instance accuracy with and without the border weight map after the same
+budget.
 """
 
 from __future__ import annotations
@@ -71,6 +74,22 @@ def train_throughput(batch=32, patch=256, steps=60) -> dict:
         res[name] = {"steps_per_s": round(sps, 1), "mpx_per_s": round(px / 1e6, 1),
                      "tflops": round(flops / 1e12, 1), "step_ms": round(1000 / sps, 2)}
     return res
+
+
+def vs_monai() -> dict:
+    try:
+        import monai  # noqa: F401
+    except ImportError:
+        return {"skipped": "monai is not importable"}
+    from vs_monai import compare
+
+    return {f"tile{t}": compare(size=4096, tile=t, overlap=0.25, batch=8, device="cuda") for t in (256, 512)}
+
+
+def time_to_useful(strokes_dir: Path) -> dict:
+    from time_to_useful import curve
+
+    return curve(strokes_dir, steps=3000, every=250, device="cuda", batch_size=16, patch_size=256)
 
 
 def predict_speed(model, size=4096) -> dict:
@@ -156,10 +175,18 @@ def main() -> None:
     report["peaks"] = peaks()
     save()
     report["training"] = train_throughput()
+    conv = report["peaks"]["conv3x3_64ch_bf16_tflops"]
+    for r in report["training"].values():
+        r["share_of_conv64_peak"] = round(r["tflops"] / conv, 3)
+        r["share_of_matmul_peak"] = round(r["tflops"] / report["peaks"]["matmul_bf16_tflops"], 3)
+    save()
+    report["vs_monai"] = vs_monai()
     save()
     if args.isbi:
         report["isbi"], model = isbi(args.isbi, args.budget)
         report["predict_4096"] = predict_speed(model)
+        save()
+        report["time_to_useful"] = time_to_useful(args.isbi)
         save()
     if args.dsb:
         report["dsb"] = dsb(args.dsb, args.budget)

@@ -1,12 +1,14 @@
 """Training throughput against the machine's own 3x3-convolution peak, in one run.
 
-    python benchmarks/throughput.py [--device cpu] [--seconds 20]
+    python benchmarks/throughput.py [--device cpu] [--seconds 20] [--batch-size B] [--patch-size P]
 
 Measures (1) the peak FLOP/s of a 3x3 convolution (forward, channels_last, 64 -> 64
 channels, in bf16 autocast and in fp32) on this device, and (2) the training throughput of
 each model size through the real training loop (sampling, augmentation, forward, backward,
-optimizer) with the default batch and patch size. Training FLOPs are counted as 3x the
-forward convolution FLOPs (forward + two backward passes).
+optimizer), by default with the default batch and patch size. Training FLOPs are counted as
+3x the forward convolution FLOPs (forward + two backward passes). A shared machine's speed
+drifts, so the peak is measured again right before and after each model, and each model's
+share is taken against the mean of those two.
 """
 
 import argparse
@@ -36,7 +38,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--patch-size", type=int, default=None)
     args = ap.parse_args()
+    extra = {k: getattr(args, k) for k in ("batch_size", "patch_size") if getattr(args, k)}
     device = torch.device(args.device)
 
     from napari_unet._sample_data import make_sample
@@ -49,17 +54,21 @@ def main():
     report = {"device": args.device, "threads": torch.get_num_threads(), "bf16": bf16,
               "conv_peak_bf16_gflops": round(conv_peak(device, True) / 1e9, 1),
               "conv_peak_fp32_gflops": round(conv_peak(device, False) / 1e9, 1)}
-    peak = report["conv_peak_bf16_gflops" if bf16 else "conv_peak_fp32_gflops"]
     s = make_sample(512, seed=0)
+    after = conv_peak(device, bf16) / 1e9
     for size in ("small", "default", "large"):
-        cfg = TrainConfig(steps=None, time_budget=args.seconds, device=args.device)
+        before = after
+        cfg = TrainConfig(steps=None, time_budget=args.seconds, device=args.device, **extra)
         events = list(train(s.image, s.strokes, cfg, model_config=model_preset(size)))
         half, last = events[len(events) // 2], events[-1]
         sps = (last.step - half.step) / (last.elapsed - half.elapsed)
         px = sps * cfg.batch_size * cfg.patch_size**2
         gflops = 3 * conv_flops_per_pixel(last.model.config) * px / 1e9
-        report[size] = {"steps_per_s": round(sps, 2), "mpx_per_s": round(px / 1e6, 3),
-                        "gflops": round(gflops, 1), "share_of_conv_peak": round(gflops / peak, 3)}
+        after = conv_peak(device, bf16) / 1e9
+        peak = (before + after) / 2
+        report[size] = {"batch": cfg.batch_size, "patch": cfg.patch_size, "steps_per_s": round(sps, 2),
+                        "mpx_per_s": round(px / 1e6, 3), "gflops": round(gflops, 1),
+                        "peak_gflops_around": [round(before), round(after)], "share_of_conv_peak": round(gflops / peak, 3)}
     print(json.dumps(report))
 
 

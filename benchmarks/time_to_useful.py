@@ -28,25 +28,30 @@ def main():
     ap.add_argument("--every", type=int, default=200)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
+    curve(args.strokes, args.steps, args.every, args.device)
 
+
+def curve(strokes: Path, steps: int, every: int, device: str = "cpu", batch_size=None, patch_size=None) -> dict:
+    """Train, scoring every ``every`` steps (clock paused); print each point; return the summary."""
     from metrics import score
     from napari_unet.config import PredictConfig, TrainConfig
     from napari_unet.predict import predict_labels
     from napari_unet.train import train
 
-    imgs = [tifffile.imread(p) for p in sorted(glob.glob(f"{args.strokes}/images/*.tif"))]
-    labs = [tifffile.imread(p) for p in sorted(glob.glob(f"{args.strokes}/strokes/*.tif"))]
+    imgs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes}/images/*.tif"))]
+    labs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes}/strokes/*.tif"))]
     evals = [(tifffile.imread(p), tifffile.imread(t)) for p, t in zip(
-        sorted(glob.glob(f"{args.strokes}/eval_images/*.tif")), sorted(glob.glob(f"{args.strokes}/eval_truth/*.tif")))]
-    gen = train(imgs, labs, TrainConfig(steps=args.steps, device=args.device))
+        sorted(glob.glob(f"{strokes}/eval_images/*.tif")), sorted(glob.glob(f"{strokes}/eval_truth/*.tif")))]
+    extra = {k: v for k, v in (("batch_size", batch_size), ("patch_size", patch_size)) if v}
+    gen = train(imgs, labs, TrainConfig(steps=steps, device=device, **extra))
     curve, paused = [], 0.0
     for event in gen:
-        if event.step % args.every and event.step != args.steps:
+        if event.step % every and event.step != steps:
             continue
         train_seconds = event.elapsed - paused  # the generator's clock also ran while we evaluated
         t0 = time.perf_counter()
         event.model.net.eval()
-        scores = [score(predict_labels(event.model, im, PredictConfig(device=args.device)).labels, gt) for im, gt in evals]
+        scores = [score(predict_labels(event.model, im, PredictConfig(device=device)).labels, gt) for im, gt in evals]
         event.model.net.train()
         paused += time.perf_counter() - t0
         curve.append({"step": event.step, "train_seconds": round(train_seconds, 1),
@@ -58,7 +63,9 @@ def main():
         "pixel_error": next(c["train_seconds"] for c in curve if c["pixel_error"] <= final["pixel_error"] * 1.05),
         "foreground_iou": next(c["train_seconds"] for c in curve if c["foreground_iou"] >= final["foreground_iou"] * 0.95),
     }
-    print(json.dumps({"final": final, "seconds_to_95_percent": useful}))
+    summary = {"final": final, "seconds_to_95_percent": useful}
+    print(json.dumps(summary))
+    return summary
 
 
 if __name__ == "__main__":

@@ -28,7 +28,11 @@ def main():
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
+    print(json.dumps(compare(args.size, args.tile, args.overlap, args.batch, args.device)))
 
+
+def compare(size=2048, tile=256, overlap=0.25, batch=4, device="cpu") -> dict:
+    """Time both on a ``size``-square image; see the module docstring."""
     from monai.inferers import sliding_window_inference
 
     from napari_unet._sample_data import make_sample
@@ -39,12 +43,12 @@ def main():
     from napari_unet.predict import predict_labels
     from napari_unet.train import fit
 
-    device = torch.device(args.device)
+    name, device = device, torch.device(device)
     s = make_sample(256, seed=0)
-    model = fit(s.image, s.strokes, TrainConfig(steps=200, device=args.device)).model
-    reps = -(-args.size // 256)
-    image = np.tile(s.image, (reps, reps))[: args.size, : args.size].copy()
-    cfg = PredictConfig(tile_size=args.tile, overlap=args.overlap, batch_size=args.batch, device=args.device)
+    model = fit(s.image, s.strokes, TrainConfig(steps=200, device=name)).model
+    reps = -(-size // 256)
+    image = np.tile(s.image, (reps, reps))[: size, : size].copy()
+    cfg = PredictConfig(tile_size=tile, overlap=overlap, batch_size=batch, device=name)
     bf16 = use_bf16(device, cfg.precision)
     net = model.net.to(device).eval()
 
@@ -59,8 +63,8 @@ def main():
     def monai(network, dtype):
         with torch.inference_mode(), autocast(device, bf16):
             probs = sliding_window_inference(
-                normed.to(dtype), args.tile, args.batch, lambda x: torch.softmax(network(x).float(), 1),
-                overlap=args.overlap, mode="gaussian", sigma_scale=0.125, padding_mode="reflect",
+                normed.to(dtype), tile, batch, lambda x: torch.softmax(network(x).float(), 1),
+                overlap=overlap, mode="gaussian", sigma_scale=0.125, padding_mode="reflect",
             )
         return np.asarray(model.class_values)[probs[0].argmax(0).cpu().numpy()]
 
@@ -75,20 +79,22 @@ def main():
         for _ in range(n):
             t0 = time.perf_counter()
             out = fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)
         return out, min(times)
 
     a, ta = best_of(ours)
     b, tb = best_of(theirs)
     c, tc = best_of(theirs_with_our_network)
-    mpx = args.size**2 / 1e6
-    print(json.dumps({
-        "size": args.size, "tile": args.tile, "overlap": args.overlap, "batch": args.batch, "bf16": bf16,
+    mpx = size**2 / 1e6
+    return {
+        "size": size, "tile": tile, "overlap": overlap, "batch": batch, "bf16": bf16,
         "napari_unet_mpx_per_s": round(mpx / ta, 2), "monai_mpx_per_s": round(mpx / tb, 2),
         "speedup": round(tb / ta, 2), "labels_agree": round(float(np.mean(a == b)), 5),
         "monai_with_inference_copy_mpx_per_s": round(mpx / tc, 2), "speedup_over_that": round(tc / ta, 2),
         "labels_agree_with_that": round(float(np.mean(a == c)), 5),
-    }))
+    }
 
 
 if __name__ == "__main__":

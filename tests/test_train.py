@@ -100,3 +100,28 @@ def test_rgb_and_float_images_train(sample, tiny_model_config, tiny_train_config
     assert m.config.in_channels == 3
     f = fit(sample.image.astype(np.float32) / 7.0, sample.strokes, tiny_train_config, model_config=tiny_model_config)
     assert np.isfinite(f.loss)
+
+
+def test_fused_optimizer_updates_like_the_plain_one(tiny_model_config, tiny_train_config):
+    """The fused AdamW used for speed takes the same steps as the per-parameter loop."""
+    import copy
+
+    import torch
+
+    from napari_unet.model import UNet
+    from napari_unet.train import _optimizer
+
+    torch.manual_seed(0)
+    net = UNet(tiny_model_config)
+    plain = copy.deepcopy(net)
+    fused_opt = _optimizer(net, tiny_train_config, torch.device("cpu"))
+    plain_opt = torch.optim.AdamW(plain.parameters(), lr=tiny_train_config.learning_rate,
+                                  weight_decay=tiny_train_config.weight_decay, foreach=False)
+    x = torch.randn(2, 1, 32, 32)
+    for _ in range(3):
+        for model, opt in ((net, fused_opt), (plain, plain_opt)):
+            opt.zero_grad()
+            model(x).square().mean().backward()
+            opt.step()
+    for a, b in zip(net.parameters(), plain.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import PredictConfig, UserInputError
-from .data import is_single_plane, percentiles, to_zcyx
+from .data import is_lazy, is_single_plane, percentiles, to_zcyx
 
 
 @dataclass
@@ -165,6 +165,10 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
     done = 0
     for zi in zs:
         classes = np.zeros((h, w), np.uint8) if instance else None
+        source = _RowSource(img, zi, th)
+        sinks = [] if instance else [_RowSink(labels, () if planar else (zi,), h)]
+        if probs_out is not None:
+            sinks.append(_RowSink(probs_out, (zi, slice(None)), h))
         carry = None  # accumulators of rows already touched by the previous tile row
         for i, y in enumerate(ys):
             ya, yb = max(y, 0), min(y + th, h)
@@ -177,7 +181,7 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
                 if wsum is not None:
                     wsum[: c_acc.shape[1]] += c_w
             rows = reflect_index(np.arange(y, y + th), h)
-            band = _rows(np.asarray(img[zi, :, rows.min() : rows.max() + 1]), rows - rows.min())
+            band = _rows(source.get(rows.min(), rows.max() + 1), rows - rows.min())
             for b0 in range(0, len(xs), config.batch_size):
                 row = xs[b0 : b0 + config.batch_size]
                 x = np.stack([_columns(band, xx, tw) for xx in row]).astype(np.float32, copy=False)
@@ -194,19 +198,18 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
                 yield PredictProgress(done, total)
             # rows above the next tile row's start receive nothing more: finish and drop them
             final = (max(ys[i + 1], 0) if i + 1 < len(ys) else h) - ya
+            best = np.empty((final, w), np.uint8 if instance else labels.dtype)
+            probs = np.empty((k, final, w), np.float32) if probs_out is not None else None
             for xa in range(0, w, _FINISH_COLUMNS):  # column blocks bound the temporaries
                 xb = min(xa + _FINISH_COLUMNS, w)
-                best = acc[:, :final, xa:xb].argmax(0)  # same as the argmax of acc / wsum
-                if instance:
-                    classes[ya : ya + final, xa:xb] = (values[best] == 2).cpu().numpy()
-                else:
-                    block = values[best].to(out_dtype).cpu().numpy()
-                    if planar:
-                        labels[ya : ya + final, xa:xb] = block
-                    else:
-                        labels[zi, ya : ya + final, xa:xb] = block
-                if probs_out is not None:
-                    probs_out[zi, :, ya : ya + final, xa:xb] = (acc[:, :final, xa:xb] / wsum[:final, xa:xb]).cpu().numpy()
+                cls = values[acc[:, :final, xa:xb].argmax(0)]  # same as the argmax of acc / wsum
+                best[:, xa:xb] = (cls == 2).cpu().numpy() if instance else cls.to(out_dtype).cpu().numpy()
+                if probs is not None:
+                    probs[:, :, xa:xb] = (acc[:, :final, xa:xb] / wsum[:final, xa:xb]).cpu().numpy()
+            if instance:
+                classes[ya : ya + final] = best
+            for sink, data in zip(sinks, [best, probs] if not instance else [probs]):
+                sink.put(ya, data)
             carry = (acc[:, final:], None if wsum is None else wsum[final:])
         if instance:
             from .instances import objects_from_foreground
@@ -222,6 +225,61 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
 
 
 _FINISH_COLUMNS = 8192
+
+
+class _RowSource:
+    """Rows ``[a, b)`` of slice ``zi`` of a ``(Z, C, Y, X)`` image, asked for in increasing order.
+
+    A numpy image is sliced (a view). An on-demand one (dask over zarr, ...) is read in blocks
+    of whole storage chunks, each block once, keeping only the rows still needed.
+    """
+
+    def __init__(self, img, zi: int, min_rows: int):
+        self.img, self.zi = img, zi
+        self.block = max(min_rows, img.chunks[2][0]) if is_lazy(img) else 0
+        self.start, self.data = 0, None
+
+    def get(self, a: int, b: int) -> np.ndarray:
+        if not self.block:
+            return self.img[self.zi, :, a:b]
+        end = self.start + (0 if self.data is None else self.data.shape[1])
+        if self.data is None or a < self.start or a >= end:
+            self.start, self.data, end = a, None, a
+        if b > end:
+            stop = min(-(-b // self.block) * self.block, self.img.shape[2])
+            new = np.asarray(self.img[self.zi, :, end:stop])
+            kept = self.data[:, a - self.start :] if self.data is not None else new[:, :0]
+            self.start, self.data = a, np.concatenate([kept, new], axis=1)
+        return self.data[:, a - self.start : b - self.start]
+
+
+class _RowSink:
+    """Write finished rows into ``target[prefix + (rows, :)]``, rows in increasing order.
+
+    Chunked storage (zarr) rewrites a whole chunk for every partial write, so rows are
+    collected and written a whole chunk row at a time; other arrays are written at once.
+    """
+
+    def __init__(self, target, prefix: tuple, height: int):
+        self.target, self.prefix, self.height = target, prefix, height
+        chunks = getattr(target, "chunks", None)
+        self.rows = chunks[-2] if isinstance(chunks, tuple) and chunks and isinstance(chunks[-2], int) else 0
+        self.start, self.pending = 0, []
+
+    def put(self, a: int, data: np.ndarray) -> None:
+        if not self.rows:
+            self.target[self.prefix + (slice(a, a + data.shape[-2]),)] = data
+            return
+        if not self.pending:
+            self.start = a
+        self.pending.append(data)
+        end = a + data.shape[-2]
+        cut = end if end == self.height else end // self.rows * self.rows
+        if cut > self.start:  # whole chunk rows are complete: write them, keep the rest
+            block = np.concatenate(self.pending, axis=-2) if len(self.pending) > 1 else data
+            self.target[self.prefix + (slice(self.start, cut),)] = block[..., : cut - self.start, :]
+            rest = block[..., cut - self.start :, :]
+            self.start, self.pending = cut, [rest] if rest.shape[-2] else []
 
 
 def _is_array(obj) -> bool:
