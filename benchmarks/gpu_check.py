@@ -113,22 +113,23 @@ def isbi(strokes_dir: Path, budget: float) -> tuple[dict, object]:
     import tifffile
 
     from metrics import score
-    from napari_unet.config import PredictConfig, TrainConfig
+    from napari_unet.config import PredictConfig, TrainConfig, model_preset
     from napari_unet.predict import predict_labels
     from napari_unet.train import fit
 
     imgs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes_dir}/images/*.tif"))]
     out, model = {}, None
-    for labels in ("strokes", "dense"):
+    for name, labels, size in (("strokes", "strokes", "default"), ("strokes_large", "strokes", "large"),
+                               ("strokes_small", "strokes", "small"), ("dense", "dense", "default")):
         labs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes_dir}/{labels}/*.tif"))]
         cfg = TrainConfig(steps=None, time_budget=budget, batch_size=16, patch_size=256, device="cuda")
-        r = fit(imgs, labs, cfg)
+        r = fit(imgs, labs, cfg, model_config=model_preset(size))
         scores = []
         for p, t in zip(sorted(glob.glob(f"{strokes_dir}/eval_images/*.tif")),
                         sorted(glob.glob(f"{strokes_dir}/eval_truth/*.tif"))):
             pred = predict_labels(r.model, tifffile.imread(p), PredictConfig(device="cuda")).labels
             scores.append(score(pred, tifffile.imread(t)))
-        out[labels] = {"steps": r.steps, **{k: round(float(np.mean([s[k] for s in scores])), 4) for k in scores[0]}}
+        out[name] = {"steps": r.steps, **{k: round(float(np.mean([s[k] for s in scores])), 4) for k in scores[0]}}
         model = model or r.model
     return out, model
 

@@ -9,6 +9,10 @@ optimizer), by default with the default batch and patch size. Training FLOPs are
 3x the forward convolution FLOPs (forward + two backward passes). A shared machine's speed
 drifts, so the peak is measured again right before and after each model, and each model's
 share is taken against the mean of those two.
+
+To show where a training step's time goes, each model's network is also timed alone
+(forward + backward on a fixed batch: no sampling, augmentation or optimizer), and once more
+with BatchNorm and ReLU replaced by identities (convolutions, pooling and concatenation only).
 """
 
 import argparse
@@ -32,6 +36,35 @@ def conv_peak(device, bf16: bool, seconds: float = 3.0) -> float:
         if device.type == "cuda":
             torch.cuda.synchronize()
     return n * flops / (time.perf_counter() - t0)
+
+
+def network_seconds(net, batch: int, patch: int, device, bf16: bool, strip: bool, seconds: float = 3.0) -> float:
+    """Seconds per forward + backward of ``net`` (a copy) on one fixed batch."""
+    import copy
+
+    net = copy.deepcopy(net).to(device).train()
+    if strip:
+        for m in list(net.modules()):
+            for name, child in m.named_children():
+                if isinstance(child, (torch.nn.BatchNorm2d, torch.nn.ReLU)):
+                    setattr(m, name, torch.nn.Identity())
+    net = net.to(memory_format=torch.channels_last)
+    x = torch.randn(batch, net.config.in_channels, patch, patch, device=device).contiguous(memory_format=torch.channels_last)
+
+    def step():
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = net(x)
+        out.float().square().mean().backward()
+
+    for _ in range(3):
+        step()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        step()
+        n += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / n
 
 
 def main():
@@ -64,11 +97,15 @@ def main():
         sps = (last.step - half.step) / (last.elapsed - half.elapsed)
         px = sps * cfg.batch_size * cfg.patch_size**2
         gflops = 3 * conv_flops_per_pixel(last.model.config) * px / 1e9
+        net_s = network_seconds(last.model.net, cfg.batch_size, cfg.patch_size, device, bf16, strip=False)
+        conv_s = network_seconds(last.model.net, cfg.batch_size, cfg.patch_size, device, bf16, strip=True)
         after = conv_peak(device, bf16) / 1e9
         peak = (before + after) / 2
         report[size] = {"batch": cfg.batch_size, "patch": cfg.patch_size, "steps_per_s": round(sps, 2),
                         "mpx_per_s": round(px / 1e6, 3), "gflops": round(gflops, 1),
-                        "peak_gflops_around": [round(before), round(after)], "share_of_conv_peak": round(gflops / peak, 3)}
+                        "peak_gflops_around": [round(before), round(after)], "share_of_conv_peak": round(gflops / peak, 3),
+                        "train_step_ms": round(1000 / sps, 1), "network_alone_ms": round(1000 * net_s, 1),
+                        "without_batchnorm_relu_ms": round(1000 * conv_s, 1)}
     print(json.dumps(report))
 
 

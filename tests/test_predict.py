@@ -128,3 +128,15 @@ def test_dask_z_stack_stays_lazy_and_is_predicted_like_numpy(trained, sample):
     assert isinstance(to_zcyx(lazy, lazy=True), da.Array)  # nothing is read until a band is sliced
     cfg = PredictConfig(tile_size=64, overlap=0.25, device="cpu")
     np.testing.assert_array_equal(predict_labels(trained, lazy, cfg).labels, predict_labels(trained, stack, cfg).labels)
+
+
+def test_argmax_over_classes_matches_torch_including_ties():
+    import torch
+
+    from napari_unet.predict import _argmax0
+
+    a = torch.randn(4, 37, 53)
+    a[2, :5] = a[1, :5]  # ties pick the first class, as torch.argmax does
+    a[:, 10:12] = 0.5
+    assert torch.equal(_argmax0(a), a.argmax(0))
+    assert torch.equal(_argmax0(a[:, :, 7:40]), a[:, :, 7:40].argmax(0))

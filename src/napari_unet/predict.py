@@ -202,7 +202,7 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
             probs = np.empty((k, final, w), np.float32) if probs_out is not None else None
             for xa in range(0, w, _FINISH_COLUMNS):  # column blocks bound the temporaries
                 xb = min(xa + _FINISH_COLUMNS, w)
-                cls = values[acc[:, :final, xa:xb].argmax(0)]  # same as the argmax of acc / wsum
+                cls = values[_argmax0(acc[:, :final, xa:xb])]  # same as the argmax of acc / wsum
                 best[:, xa:xb] = (cls == 2).cpu().numpy() if instance else cls.to(out_dtype).cpu().numpy()
                 if probs is not None:
                     probs[:, :, xa:xb] = (acc[:, :final, xa:xb] / wsum[:final, xa:xb]).cpu().numpy()
@@ -225,6 +225,19 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
 
 
 _FINISH_COLUMNS = 8192
+
+
+def _argmax0(a):
+    """``a.argmax(0)`` (first index on ties) as elementwise passes: on a CPU, torch's argmax
+    over the leading axis of a strided block is a slow single-threaded loop."""
+    import torch
+
+    best = torch.zeros(a.shape[1:], dtype=torch.long, device=a.device)
+    top = a[0]
+    for c in range(1, a.shape[0]):
+        best.masked_fill_(a[c] > top, c)
+        top = torch.maximum(top, a[c])
+    return best
 
 
 class _RowSource:
