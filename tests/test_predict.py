@@ -130,13 +130,16 @@ def test_dask_z_stack_stays_lazy_and_is_predicted_like_numpy(trained, sample):
     np.testing.assert_array_equal(predict_labels(trained, lazy, cfg).labels, predict_labels(trained, stack, cfg).labels)
 
 
-def test_argmax_over_classes_matches_torch_including_ties():
+def test_best_class_values_match_torch_argmax_including_ties():
     import torch
 
-    from napari_unet.predict import _argmax0
+    from napari_unet.predict import _best_values
 
     a = torch.randn(4, 37, 53)
     a[2, :5] = a[1, :5]  # ties pick the first class, as torch.argmax does
     a[:, 10:12] = 0.5
-    assert torch.equal(_argmax0(a), a.argmax(0))
-    assert torch.equal(_argmax0(a[:, :, 7:40]), a[:, :, 7:40].argmax(0))
+    values = (1, 3, 7, 300)
+    lut = torch.tensor(values)
+    assert torch.equal(_best_values(a, values, torch.int32), lut[a.argmax(0)].int())
+    block = a[:2, :, 7:40]  # a strided view, as in prediction
+    assert torch.equal(_best_values(block, (1, 2), torch.uint8), torch.tensor([1, 2])[block.argmax(0)].to(torch.uint8))

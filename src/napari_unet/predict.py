@@ -156,12 +156,12 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
     ys, xs = tile_starts(h, th, config.overlap, margin), tile_starts(w, tw, config.overlap, margin)
     total = len(ys) * len(xs) * len(zs)
     imp = torch.from_numpy(importance_map(th, tw)).to(device)
-    values = torch.as_tensor(model.class_values, device=device)
+    values = model.class_values
     instance = model.mode == "instance"
     labels = out if out is not None else np.zeros((z, h, w), dtype=label_dtype(model))
     planar = labels.ndim == 2  # a (Y, X) output for a single-plane image
     probs_out = np.zeros((z, k, h, w), dtype=np.float32) if probabilities is True else (probabilities if _is_array(probabilities) else None)
-    out_dtype = torch.int32 if instance else _torch_int(labels.dtype)
+    out_dtype = torch.uint8 if instance else _torch_int(labels.dtype)
     done = 0
     for zi in zs:
         classes = np.zeros((h, w), np.uint8) if instance else None
@@ -202,8 +202,8 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
             probs = np.empty((k, final, w), np.float32) if probs_out is not None else None
             for xa in range(0, w, _FINISH_COLUMNS):  # column blocks bound the temporaries
                 xb = min(xa + _FINISH_COLUMNS, w)
-                cls = values[_argmax0(acc[:, :final, xa:xb])]  # same as the argmax of acc / wsum
-                best[:, xa:xb] = (cls == 2).cpu().numpy() if instance else cls.to(out_dtype).cpu().numpy()
+                cls = _best_values(acc[:, :final, xa:xb], values, out_dtype)  # as for acc / wsum
+                best[:, xa:xb] = (cls == 2).cpu().numpy() if instance else cls.cpu().numpy()
                 if probs is not None:
                     probs[:, :, xa:xb] = (acc[:, :final, xa:xb] / wsum[:final, xa:xb]).cpu().numpy()
             if instance:
@@ -224,18 +224,19 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
     return PredictResult(labels, probs_out)
 
 
-_FINISH_COLUMNS = 8192
+_FINISH_COLUMNS = 4096
 
 
-def _argmax0(a):
-    """``a.argmax(0)`` (first index on ties) as elementwise passes: on a CPU, torch's argmax
-    over the leading axis of a strided block is a slow single-threaded loop."""
+def _best_values(a, values, dtype):
+    """``values[a.argmax(0)]`` (first class on ties) in ``dtype``, as elementwise passes: on a
+    CPU torch's argmax over the leading axis of a strided block is a slow single-threaded loop,
+    and no int64 index image is made."""
     import torch
 
-    best = torch.zeros(a.shape[1:], dtype=torch.long, device=a.device)
+    best = torch.full(a.shape[1:], values[0], dtype=dtype, device=a.device)
     top = a[0]
     for c in range(1, a.shape[0]):
-        best.masked_fill_(a[c] > top, c)
+        best.masked_fill_(a[c] > top, values[c])
         top = torch.maximum(top, a[c])
     return best
 
