@@ -213,3 +213,29 @@ def test_z_stack_predicts_every_slice_or_just_the_current_one(qtbot, viewer, sam
     w.start_prediction()
     qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
     assert (viewer.layers["stack prediction"].data > 0).all()
+
+
+def test_zarr_image_opened_lazily_is_predicted_without_loading_it(qtbot, viewer, sample, tmp_path):
+    """A big image opened from zarr stays lazy in napari; prediction reads it off the GUI thread."""
+    import dask.array as da
+    import zarr
+
+    from napari_unet._widget import _prediction_input
+    from napari_unet.config import PredictConfig
+    from napari_unet.predict import predict_labels
+
+    big = np.tile(sample.image, (2, 2))
+    store = zarr.open_array(str(tmp_path / "big.zarr"), mode="w", shape=big.shape, chunks=(64, 64), dtype=big.dtype)
+    store[:] = big
+    lazy = da.from_zarr(str(tmp_path / "big.zarr"))
+    viewer.add_image(lazy, name="big")
+    viewer.add_labels(np.tile(sample.strokes, (2, 2)), name="big strokes")
+    w = _add_widget(viewer)
+    w.image_combo.setCurrentText("big")
+    w.labels_combo.setCurrentText("big strokes")
+    _train(qtbot, w)
+    assert isinstance(_prediction_input(viewer.layers["big"]), da.Array)  # handed over lazily, not copied
+    w.start_prediction()
+    qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
+    expected = predict_labels(w.model, big, PredictConfig(tile_size=128, device="cpu")).labels
+    np.testing.assert_array_equal(viewer.layers["big prediction"].data, expected)

@@ -393,7 +393,7 @@ class UNetWidget(QWidget):
             return self._error("Choose an image to predict.")
         if self.model is None:
             return self._error("No model yet: train one (Train) or load one (Load model…) first.")
-        img = np.array(image.data)
+        img = _prediction_input(image)
         z_slices = None
         if self.current_slice.isChecked() and img.ndim - int(image.rgb) == 3:
             z_slices = [int(self.viewer.dims.current_step[-3])]
@@ -671,6 +671,16 @@ def _stopper(widget: UNetWidget):
                 pass
 
     return stop
+
+
+def _prediction_input(layer):
+    """What the prediction worker reads: a copy of in-memory data (the user may keep painting or
+    editing), or, for a lazily loaded image (dask/zarr, e.g. opened from a .zarr), the lazy array
+    itself, read band by band off the GUI thread. A multiscale image is predicted at full resolution."""
+    from .data import is_lazy
+
+    data = layer.data[0] if layer.multiscale else layer.data
+    return data if is_lazy(data) else np.array(data)
 
 
 def _train_job(image, strokes, config, model, model_config):
