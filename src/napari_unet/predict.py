@@ -160,7 +160,10 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
     instance = model.mode == "instance"
     labels = out if out is not None else np.zeros((z, h, w), dtype=label_dtype(model))
     planar = labels.ndim == 2  # a (Y, X) output for a single-plane image
-    probs_out = np.zeros((z, k, h, w), dtype=np.float32) if probabilities is True else (probabilities if _is_array(probabilities) else None)
+    if probabilities is True:
+        probs_out = np.zeros((z, k, h, w), dtype=np.float32)
+    else:
+        probs_out = probabilities if _is_array(probabilities) else None
     out_dtype = torch.uint8 if instance else _torch_int(labels.dtype)
     done = 0
     for zi in zs:
