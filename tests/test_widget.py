@@ -239,3 +239,17 @@ def test_zarr_image_opened_lazily_is_predicted_without_loading_it(qtbot, viewer,
     qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
     expected = predict_labels(w.model, big, PredictConfig(tile_size=128, device="cpu")).labels
     np.testing.assert_array_equal(viewer.layers["big prediction"].data, expected)
+
+
+def test_multiscale_image_trains_and_predicts_at_full_resolution(qtbot, viewer, sample):
+    pyramid = [sample.image, sample.image[::2, ::2]]
+    viewer.add_image(pyramid, multiscale=True, name="pyramid")
+    viewer.add_labels(sample.strokes, name="pyramid strokes")
+    w = _add_widget(viewer)
+    w.image_combo.setCurrentText("pyramid")
+    w.labels_combo.setCurrentText("pyramid strokes")
+    _train(qtbot, w)
+    assert w.model is not None and w.model.steps_trained == 15
+    w.start_prediction()
+    qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
+    assert viewer.layers["pyramid prediction"].data.shape == sample.image.shape

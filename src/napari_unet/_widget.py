@@ -260,7 +260,8 @@ class UNetWidget(QWidget):
 
     @staticmethod
     def _spatial_shape(image) -> tuple[int, ...]:
-        return image.data.shape[:-1] if image.rgb else image.data.shape
+        shape = _full_resolution(image).shape
+        return shape[:-1] if image.rgb else shape
 
     def new_annotation_layer(self):
         image = self.image_layer()
@@ -308,7 +309,7 @@ class UNetWidget(QWidget):
         if image is None or labels is None:
             return self._error("Choose an image and a strokes layer (press 'New annotation layer' and paint).")
         # snapshot on the GUI thread: the worker never reads layers
-        img, strokes = np.array(image.data), np.array(labels.data)
+        img, strokes = np.array(_full_resolution(image)), np.array(labels.data)
         try:
             config = self.train_config()
             model_config = model_preset(self.model_size.currentText())
@@ -679,8 +680,13 @@ def _prediction_input(layer):
     itself, read band by band off the GUI thread. A multiscale image is predicted at full resolution."""
     from .data import is_lazy
 
-    data = layer.data[0] if layer.multiscale else layer.data
+    data = _full_resolution(layer)
     return data if is_lazy(data) else np.array(data)
+
+
+def _full_resolution(layer):
+    """An image layer's data, at full resolution if it is multiscale."""
+    return layer.data[0] if layer.multiscale else layer.data
 
 
 def _train_job(image, strokes, config, model, model_config):
