@@ -17,7 +17,6 @@ on a seeded random subset of ``--max-samples`` labelled pixels.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,11 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from instance_metrics import evaluate
-from random_forest import features, stroke_pixels
+from random_forest import predict_and_report, stroke_pixels
 
 
 def main(argv=None) -> int:
-    import tifffile
     from sklearn.ensemble import RandomForestClassifier
 
     from napari_unet.instances import objects_from_foreground
@@ -57,21 +55,8 @@ def main(argv=None) -> int:
           f"(background {np.sum(y == 0)}, nucleus {np.sum(y == 1)}): "
           f"features {t_feat:.1f} s, total training {t_train:.1f} s", file=sys.stderr)
 
-    t1 = time.perf_counter()
-    args.out.mkdir(parents=True, exist_ok=True)
-    evals = sorted((args.strokes / "eval_images").glob("*.tif"))
-    for f in evals:
-        feats = features(tifffile.imread(f))
-        fg = rf.predict(feats.reshape(-1, feats.shape[-1])).reshape(feats.shape[:2]) == 1
-        tifffile.imwrite(args.out / f"{f.stem}_labels.tif", objects_from_foreground(fg), compression="zlib")
-    t_pred = time.perf_counter() - t1
-    print(f"predicted {len(evals)} images in {t_pred:.1f} s ({t_pred / max(len(evals), 1):.2f} s/image)", file=sys.stderr)
-
-    result = {"name": f"random forest ({args.labels})", "seconds": round(t_train, 1),
-              "predict_seconds": round(t_pred, 1), **evaluate(args.out, args.strokes / "eval_truth")}
-    (args.out / "metrics.json").write_text(json.dumps(result))
-    print(json.dumps(result))
-    return 0
+    return predict_and_report(rf, args.strokes, args.out, lambda classes: objects_from_foreground(classes == 1),
+                              evaluate, f"random forest ({args.labels})", t_train, "image")
 
 
 if __name__ == "__main__":

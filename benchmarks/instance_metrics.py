@@ -20,10 +20,7 @@ An image with no objects in either label image scores 1.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -99,22 +96,10 @@ def evaluate_arrays(preds, truths) -> dict:
 
 def evaluate(pred_dir, truth_dir) -> dict:
     """:func:`evaluate_arrays` over ``truth_dir/<name>.tif`` and ``pred_dir/<name>_labels.tif``."""
-    import tifffile
+    from metrics import read_pairs
 
-    truths = sorted(Path(truth_dir).glob("*.tif"))
-    if not truths:
-        sys.exit(f"no truth TIFFs in {truth_dir}")
-    preds, gts = [], []
-    for t in truths:
-        p = Path(pred_dir) / f"{t.stem}_labels.tif"
-        if not p.is_file():
-            sys.exit(f"missing prediction {p} for truth {t}")
-        pred, truth = tifffile.imread(p), tifffile.imread(t)
-        if pred.shape != truth.shape:
-            sys.exit(f"{p} has shape {pred.shape}, truth {t} has {truth.shape}")
-        preds.append(pred)
-        gts.append(truth)
-    return evaluate_arrays(preds, gts)
+    preds, truths = zip(*read_pairs(pred_dir, truth_dir))
+    return evaluate_arrays(list(preds), list(truths))
 
 
 def table(results: list[dict]) -> str:
@@ -125,26 +110,16 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pred", type=Path, help="folder of <name>_labels.tif")
-    ap.add_argument("--truth", type=Path, help="folder of <name>.tif")
-    ap.add_argument("--name", help="method name to include in the JSON")
-    ap.add_argument("--seconds", type=float, help="training time to include in the JSON")
-    ap.add_argument("--table", type=Path, help="print this file of JSON lines as a markdown table")
+    from metrics import parser, run
+
+    ap = parser(__doc__, "<name>")
     ap.add_argument("--self-check", action="store_true", help="run the built-in checks and exit")
     args = ap.parse_args(argv)
     if args.self_check:
         self_check()
         print("instance_metrics self-check passed")
         return 0
-    if args.table:
-        print(table([json.loads(line) for line in args.table.read_text().splitlines() if line.strip()]))
-        return 0
-    if not (args.pred and args.truth):
-        ap.error("give --pred and --truth, or --table")
-    extra = {k: v for k, v in (("name", args.name), ("seconds", args.seconds)) if v is not None}
-    print(json.dumps({**extra, **evaluate(args.pred, args.truth)}))
-    return 0
+    return run(ap, args, evaluate, table)
 
 
 if __name__ == "__main__":

@@ -67,14 +67,15 @@ def score(pred: np.ndarray, truth: np.ndarray) -> dict:
             "adapted_rand_error": error, "rand_precision": precision, "rand_recall": recall}
 
 
-def evaluate(pred_dir, truth_dir) -> dict:
-    """Mean of each metric over the truth slices ``truth_dir/NN.tif`` against ``pred_dir/NN_labels.tif``."""
+def read_pairs(pred_dir, truth_dir) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(prediction, truth)`` per truth image ``truth_dir/<name>.tif``, the prediction read from
+    ``pred_dir/<name>_labels.tif``; exits with a message when one is missing or mismatched."""
     import tifffile
 
     truths = sorted(Path(truth_dir).glob("*.tif"))
     if not truths:
         sys.exit(f"no truth TIFFs in {truth_dir}")
-    scores = []
+    pairs = []
     for t in truths:
         p = Path(pred_dir) / f"{t.stem}_labels.tif"
         if not p.is_file():
@@ -82,7 +83,13 @@ def evaluate(pred_dir, truth_dir) -> dict:
         pred, truth = tifffile.imread(p), tifffile.imread(t)
         if pred.shape != truth.shape:
             sys.exit(f"{p} has shape {pred.shape}, truth {t} has {truth.shape}")
-        scores.append(score(pred, truth))
+        pairs.append((pred, truth))
+    return pairs
+
+
+def evaluate(pred_dir, truth_dir) -> dict:
+    """Mean of each metric over the truth slices ``truth_dir/NN.tif`` against ``pred_dir/NN_labels.tif``."""
+    scores = [score(pred, truth) for pred, truth in read_pairs(pred_dir, truth_dir)]
     means = {k: round(float(np.mean([s[k] for s in scores])), 4) for k in METRICS}
     return {"slices": len(scores), **means}
 
@@ -95,22 +102,32 @@ def table(results: list[dict], cols=("name", "seconds", "pixel_error", "foregrou
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pred", type=Path, help="folder of NN_labels.tif")
-    ap.add_argument("--truth", type=Path, help="folder of NN.tif")
+def parser(doc: str, what: str) -> argparse.ArgumentParser:
+    """The shared command line of the metrics scripts (``what``: the name pattern of a file)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--pred", type=Path, help=f"folder of {what}_labels.tif")
+    ap.add_argument("--truth", type=Path, help=f"folder of {what}.tif")
     ap.add_argument("--name", help="method name to include in the JSON")
     ap.add_argument("--seconds", type=float, help="training time to include in the JSON")
     ap.add_argument("--table", type=Path, help="print this file of JSON lines as a markdown table")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def run(ap: argparse.ArgumentParser, args, evaluate_dirs, to_table) -> int:
+    """Print the table of ``--table``, or one JSON line of ``evaluate_dirs(--pred, --truth)``."""
     if args.table:
-        print(table([json.loads(line) for line in args.table.read_text().splitlines() if line.strip()]))
+        print(to_table([json.loads(line) for line in args.table.read_text().splitlines() if line.strip()]))
         return 0
     if not (args.pred and args.truth):
         ap.error("give --pred and --truth, or --table")
     extra = {k: v for k, v in (("name", args.name), ("seconds", args.seconds)) if v is not None}
-    print(json.dumps({**extra, **evaluate(args.pred, args.truth)}))
+    print(json.dumps({**extra, **evaluate_dirs(args.pred, args.truth)}))
     return 0
+
+
+def main(argv=None) -> int:
+    ap = parser(__doc__, "NN")
+    return run(ap, ap.parse_args(argv), evaluate, table)
 
 
 if __name__ == "__main__":

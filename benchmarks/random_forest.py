@@ -51,7 +51,6 @@ def stroke_pixels(strokes_dir, label_files, target=lambda v: v, max_samples=None
 
 
 def main(argv=None) -> int:
-    import tifffile
     from sklearn.ensemble import RandomForestClassifier
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -76,19 +75,30 @@ def main(argv=None) -> int:
           f"(class counts {np.bincount(y)[1:].tolist()}): "
           f"features {t_feat:.1f} s, total training {t_train:.1f} s", file=sys.stderr)
 
+    return predict_and_report(rf, args.strokes, args.out, lambda classes: classes.astype(np.uint8), evaluate,
+                              f"random forest ({args.labels})", t_train, "slice")
+
+
+def predict_and_report(rf, strokes_dir: Path, out: Path, to_labels, evaluate, name: str, t_train: float,
+                       unit: str) -> int:
+    """Predict ``strokes_dir/eval_images`` with the forest, write ``out/<name>_labels.tif``
+    (``to_labels`` turns the per-pixel classes into the label image), score them against
+    ``strokes_dir/eval_truth`` with ``evaluate`` and print the result as one JSON line."""
+    import tifffile
+
     t1 = time.perf_counter()
-    args.out.mkdir(parents=True, exist_ok=True)
-    evals = sorted((args.strokes / "eval_images").glob("*.tif"))
+    out.mkdir(parents=True, exist_ok=True)
+    evals = sorted((strokes_dir / "eval_images").glob("*.tif"))
     for f in evals:
         feats = features(tifffile.imread(f))
-        pred = rf.predict(feats.reshape(-1, feats.shape[-1])).reshape(feats.shape[:2]).astype(np.uint8)
-        tifffile.imwrite(args.out / f"{f.stem}_labels.tif", pred, compression="zlib")
+        classes = rf.predict(feats.reshape(-1, feats.shape[-1])).reshape(feats.shape[:2])
+        tifffile.imwrite(out / f"{f.stem}_labels.tif", to_labels(classes), compression="zlib")
     t_pred = time.perf_counter() - t1
-    print(f"predicted {len(evals)} slices in {t_pred:.1f} s ({t_pred / max(len(evals), 1):.2f} s/slice)", file=sys.stderr)
-
-    result = {"name": f"random forest ({args.labels})", "seconds": round(t_train, 1),
-              "predict_seconds": round(t_pred, 1), **evaluate(args.out, args.strokes / "eval_truth")}
-    (args.out / "metrics.json").write_text(json.dumps(result))
+    print(f"predicted {len(evals)} {unit}s in {t_pred:.1f} s ({t_pred / max(len(evals), 1):.2f} s/{unit})",
+          file=sys.stderr)
+    result = {"name": name, "seconds": round(t_train, 1), "predict_seconds": round(t_pred, 1),
+              **evaluate(out, strokes_dir / "eval_truth")}
+    (out / "metrics.json").write_text(json.dumps(result))
     print(json.dumps(result))
     return 0
 
