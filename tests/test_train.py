@@ -115,6 +115,7 @@ def test_fused_optimizer_updates_like_the_plain_one(tiny_model_config, tiny_trai
     net = UNet(tiny_model_config)
     plain = copy.deepcopy(net)
     fused_opt = _optimizer(net, tiny_train_config, torch.device("cpu"))
+    assert fused_opt.defaults["fused"]  # torch >= 2.4 fuses AdamW on the CPU
     plain_opt = torch.optim.AdamW(plain.parameters(), lr=tiny_train_config.learning_rate,
                                   weight_decay=tiny_train_config.weight_decay, foreach=False)
     x = torch.randn(2, 1, 32, 32)

@@ -106,9 +106,6 @@ def _plain(obj):
     return str(obj)
 
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".zarr")
-
-
 def is_zarr(path: str | os.PathLike) -> bool:
     """Whether ``path`` names a zarr array or group (a folder ending in .zarr or holding zarr metadata)."""
     path = Path(path)
