@@ -47,8 +47,26 @@ def test_inference_copy_folds_batch_norm_without_changing_the_function(trained, 
     fast = inference_copy(net)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # the model itself is untouched
-    x = torch.from_numpy(sample.image[None, None, :64, :64].astype(np.float32) / 255)
+    x = torch.from_numpy(sample.image[None, None, :64, :72].astype(np.float32) / 255)
     with torch.inference_mode():
-        ref, got = net(x), fast(x.contiguous(memory_format=torch.channels_last))
-    # folding reorders float32 arithmetic only: differences are rounding, far below the logits' scale
-    assert (got - ref).abs().max() <= 1e-4 * ref.abs().max()
+        ref = net(x)
+        fused = fast(x.contiguous(memory_format=torch.channels_last))
+        fast.onednn = False  # the plain route: nn.Conv2d, ReLU, max_pool2d, cat
+        plain = fast(x)
+    # folding and fusing reorder float32 arithmetic only: differences are rounding, far below the logits' scale
+    for got in (fused, plain):
+        assert (got - ref).abs().max() <= 1e-4 * ref.abs().max()
+
+
+def test_inference_copy_fuses_on_a_onednn_cpu():
+    import platform
+
+    from napari_unet.model import inference_copy
+
+    if not (torch.backends.mkldnn.is_available() and platform.machine().lower() in ("x86_64", "amd64")):
+        pytest.skip("the fused convolution + ReLU route needs torch's oneDNN on an x86-64 CPU")
+    fast = inference_copy(UNet(ModelConfig(depth=2, base_channels=4)).eval())
+    with torch.inference_mode(), torch.profiler.profile() as prof:
+        fast(torch.zeros(1, 1, 16, 16))
+    fused = [e for e in prof.events() if e.name == "mkldnn::_convolution_pointwise"]
+    assert fast.onednn and len(fused) == 10  # every 3x3 convolution of the five blocks
