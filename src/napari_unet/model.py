@@ -70,8 +70,8 @@ class UNet(nn.Module):
             skips.append(x)
             x = self._pool(x)
         x = self.dropout(self._block(self.bottom, x))
-        for up, block, skip in zip(self.up, self.up_blocks, reversed(skips)):
-            x = self._block(block, self._cat(self._up(up, x), skip))
+        for up, block in zip(self.up, self.up_blocks):  # popping frees each skip once used
+            x = self._block(block, self._cat(self._up(up, x), skips.pop()))
         x = self.head(x)
         return x[..., :h, :w]
 

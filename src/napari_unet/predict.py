@@ -172,17 +172,13 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
         sinks = [] if instance else [_RowSink(labels, () if planar else (zi,), h)]
         if probs_out is not None:
             sinks.append(_RowSink(probs_out, (zi, slice(None)), h))
-        carry = None  # accumulators of rows already touched by the previous tile row
+        # accumulators for one band of rows, reused down the slice: rows still owed
+        # contributions by the next tile row move to the top, the rest start again at zero
+        acc = torch.zeros((k, min(th, h), w), dtype=torch.float32, device=device)
+        # the weight sum only scales probabilities; labels are the argmax of ``acc`` alone
+        wsum = torch.zeros(acc.shape[1:], dtype=torch.float32, device=device) if probs_out is not None else None
         for i, y in enumerate(ys):
             ya, yb = max(y, 0), min(y + th, h)
-            acc = torch.zeros((k, yb - ya, w), dtype=torch.float32, device=device)
-            # the weight sum only scales probabilities; labels are the argmax of ``acc`` alone
-            wsum = torch.zeros((yb - ya, w), dtype=torch.float32, device=device) if probs_out is not None else None
-            if carry is not None:
-                c_acc, c_w = carry
-                acc[:, : c_acc.shape[1]] += c_acc
-                if wsum is not None:
-                    wsum[: c_acc.shape[1]] += c_w
             rows = reflect_index(np.arange(y, y + th), h)
             band = _rows(source.get(rows.min(), rows.max() + 1), rows - rows.min())
             for b0 in range(0, len(xs), config.batch_size):
@@ -194,9 +190,9 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
                     p = torch.softmax(net(xt).float(), dim=1) * imp
                 for xx, pt in zip(row, p):
                     xa, xb = max(xx, 0), min(xx + tw, w)
-                    acc[:, :, xa:xb] += pt[:, ya - y : yb - y, xa - xx : xb - xx]
+                    acc[:, : yb - ya, xa:xb] += pt[:, ya - y : yb - y, xa - xx : xb - xx]
                     if wsum is not None:
-                        wsum[:, xa:xb] += imp[ya - y : yb - y, xa - xx : xb - xx]
+                        wsum[: yb - ya, xa:xb] += imp[ya - y : yb - y, xa - xx : xb - xx]
                 done += len(row)
                 yield PredictProgress(done, total)
             # rows above the next tile row's start receive nothing more: finish and drop them
@@ -213,7 +209,10 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
                 classes[ya : ya + final] = best
             for sink, data in zip(sinks, [best, probs] if not instance else [probs]):
                 sink.put(ya, data)
-            carry = (acc[:, final:], None if wsum is None else wsum[final:])
+            kept = yb - ya - final
+            for a in (acc, wsum) if wsum is not None else (acc,):
+                a[..., :kept, :] = a[..., final : final + kept, :].clone()
+                a[..., kept:, :] = 0
         if instance:
             from .instances import objects_from_foreground
 
