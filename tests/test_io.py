@@ -48,3 +48,43 @@ def test_corrupt_and_missing_files_are_clear_errors(trained, tmp_path):
     torch.save({"some": "dict"}, tmp_path / "other.pt")
     with pytest.raises(UserInputError, match="not a napari-unet model"):
         load_model(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize(
+    ("axes", "shape", "expected"),
+    [
+        ("cyx", (2, 30, 40), (1, 30, 40, 2)),  # two channels: not a two-slice z-stack
+        ("tczyx", (1, 3, 5, 30, 40), (5, 30, 40, 3)),  # not an RGB image of shape (3, 5, 30)
+        ("tczyx", (1, 1, 1, 30, 40), (30, 40)),
+        ("zyx", (4, 30, 40), (4, 30, 40)),
+    ],
+)
+def test_ome_zarr_axes_decide_the_layout(tmp_path, axes, shape, expected):
+    """OME-Zarr says which axis is which: channels, planes and time are read as such, on demand."""
+    import zarr
+
+    from napari_unet.data import to_zcyx
+    from napari_unet.io import read_image
+
+    data = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
+    group = zarr.open_group(str(tmp_path / "img.zarr"), mode="w")
+    group.create_array("0", shape=shape, dtype=data.dtype, chunks=shape)[...] = data
+    group.attrs["multiscales"] = [{"axes": [{"name": a} for a in axes], "datasets": [{"path": "0"}]}]
+    image = read_image(tmp_path / "img.zarr")
+    assert image.shape == expected and not isinstance(image, np.ndarray)
+    # every value lands where the axis names say: compare in (Z, C, Y, X) order
+    order = [axes.index(a) for a in "tzcyx" if a in axes]
+    want = data.transpose(order).reshape(-1, shape[axes.index("c")] if "c" in axes else 1, 30, 40)
+    assert np.array_equal(np.asarray(to_zcyx(image)), want)
+
+
+def test_an_ome_zarr_time_series_is_a_clear_error(tmp_path):
+    import zarr
+
+    from napari_unet.io import read_image
+
+    group = zarr.open_group(str(tmp_path / "movie.zarr"), mode="w")
+    group.create_array("0", shape=(3, 30, 40), dtype=np.uint8)
+    group.attrs["ome"] = {"multiscales": [{"axes": [{"name": "t"}, {"name": "y"}, {"name": "x"}]}]}
+    with pytest.raises(UserInputError, match="3 time points"):
+        read_image(tmp_path / "movie.zarr")

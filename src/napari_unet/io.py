@@ -152,12 +152,55 @@ def open_zarr(path: str | os.PathLike):
     if isinstance(node, zarr.Group):
         names = sorted(name for name, _ in node.arrays())
         if "0" in names:  # OME-Zarr multiscales: full resolution
-            return node["0"]
+            return _ome_layout(node["0"], _ome_axes(node), path)
         if len(names) == 1:
             return node[names[0]]
         hint = f"; give one of them, e.g. {path / names[0]}" if names else ""
         raise UserInputError(f"{path} is a zarr group holding {len(names)} arrays {names}{hint}.")
     return node
+
+
+def _ome_axes(group) -> list[str] | None:
+    """Axis names of an OME-Zarr image (``["t", "c", "z", "y", "x"]``, ...), if it has them."""
+    attrs = dict(group.attrs)
+    multiscales = attrs.get("multiscales") or dict(attrs.get("ome") or {}).get("multiscales")  # 0.4 / 0.5
+    try:
+        axes = multiscales[0]["axes"]
+        return [str(a["name"] if isinstance(a, dict) else a).lower() for a in axes]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _ome_layout(array, axes: list[str] | None, path: Path):
+    """An OME-Zarr array as this package reads images: ``(Y, X)``, ``(Z, Y, X)``, or with
+    channels ``(Z, Y, X, C)`` (``Z`` = 1 for a single plane), still read on demand."""
+    known = axes is not None and len(set(axes)) == len(axes) == array.ndim
+    if not (known and {"y", "x"} <= set(axes) <= {"t", "c", "z", "y", "x"}):
+        return array  # no usable axes metadata: the layout is guessed as for other arrays
+    import dask.array as da
+
+    from .data import _chunks
+
+    sizes = dict(zip(axes, array.shape))
+    if sizes.get("t", 1) > 1:
+        raise UserInputError(
+            f"{path} holds {sizes['t']} time points; napari-unet reads one: save the time point "
+            "to predict as its own image (e.g. a zarr array of that time point)."
+        )
+    order = [axes.index(a) for a in ("t", "z", "y", "x", "c") if a in sizes]
+    a = da.from_array(array, chunks=_chunks(array)).transpose(order)
+    # (t, z, y, x, c) -> (Z, Y, X, C) with channels, else (Z, Y, X) or (Y, X); a single
+    # plane with channels keeps Z = 1 so that channels are never taken for a z-stack
+    if "t" in sizes:
+        a = a[0]
+    channels = sizes.get("c", 1)
+    if "c" in sizes and channels == 1:
+        a = a[..., 0]
+    if channels > 1 and "z" not in sizes:
+        a = a[None]
+    elif channels == 1 and sizes.get("z") == 1:
+        a = a[0]
+    return a
 
 
 def create_zarr(path: str | os.PathLike, shape: tuple[int, ...], dtype, chunk: int = 1024):
