@@ -7,8 +7,10 @@ channels, in bf16 autocast and in fp32) on this device, and (2) the training thr
 each model size through the real training loop (sampling, augmentation, forward, backward,
 optimizer), by default with the default batch and patch size. Training FLOPs are counted as
 3x the forward convolution FLOPs (forward + two backward passes). A shared machine's speed
-drifts, so the peak is measured again right before and after each model, and each model's
-share is taken against the mean of those two.
+drifts (the conv peak alone swung 4x within minutes here), so the two are interleaved:
+one-second windows of training alternate with one-second windows of the peak convolution,
+and the share of the peak is taken per adjacent pair of windows; reported are the median
+share and its interquartile range.
 
 To show where a training step's time goes, each model's network is also timed alone
 (forward + backward on a fixed batch: no sampling, augmentation or optimizer), and once more
@@ -19,6 +21,7 @@ import argparse
 import json
 import time
 
+import numpy as np
 import torch
 
 
@@ -88,22 +91,35 @@ def main():
               "conv_peak_bf16_gflops": round(conv_peak(device, True) / 1e9, 1),
               "conv_peak_fp32_gflops": round(conv_peak(device, False) / 1e9, 1)}
     s = make_sample(512, seed=0)
-    after = conv_peak(device, bf16) / 1e9
+    window = 1.0
     for size in ("small", "default", "large"):
-        before = after
-        cfg = TrainConfig(steps=None, time_budget=args.seconds, device=args.device, **extra)
-        events = list(train(s.image, s.strokes, cfg, model_config=model_preset(size)))
-        half, last = events[len(events) // 2], events[-1]
-        sps = (last.step - half.step) / (last.elapsed - half.elapsed)
-        px = sps * cfg.batch_size * cfg.patch_size**2
-        gflops = 3 * conv_flops_per_pixel(last.model.config) * px / 1e9
-        net_s = network_seconds(last.model.net, cfg.batch_size, cfg.patch_size, device, bf16, strip=False)
-        conv_s = network_seconds(last.model.net, cfg.batch_size, cfg.patch_size, device, bf16, strip=True)
-        after = conv_peak(device, bf16) / 1e9
-        peak = (before + after) / 2
+        cfg = TrainConfig(steps=None, time_budget=10 * args.seconds, device=args.device, **extra)
+        steps = train(s.image, s.strokes, cfg, model_config=model_preset(size))
+        for _ in range(10):  # warm-up: oneDNN primitives, allocator
+            event = next(steps)
+        flops_per_step = 3 * conv_flops_per_pixel(event.model.config) * cfg.batch_size * cfg.patch_size**2
+        trained, peaks, n_steps, train_s = [], [], 0, 0.0
+        for _ in range(max(2, int(args.seconds / (2 * window)))):
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < window:
+                event = next(steps)  # one optimizer step; the loss is read back, so it has finished
+                n += 1
+            dt = time.perf_counter() - t0
+            n_steps, train_s = n_steps + n, train_s + dt
+            trained.append(n * flops_per_step / dt)
+            peaks.append(conv_peak(device, bf16, seconds=window))
+        steps.close()
+        share = np.asarray(trained) / np.asarray(peaks)
+        sps = n_steps / train_s
+        net_s = network_seconds(event.model.net, cfg.batch_size, cfg.patch_size, device, bf16, strip=False)
+        conv_s = network_seconds(event.model.net, cfg.batch_size, cfg.patch_size, device, bf16, strip=True)
         report[size] = {"batch": cfg.batch_size, "patch": cfg.patch_size, "steps_per_s": round(sps, 2),
-                        "mpx_per_s": round(px / 1e6, 3), "gflops": round(gflops, 1),
-                        "peak_gflops_around": [round(before), round(after)], "share_of_conv_peak": round(gflops / peak, 3),
+                        "mpx_per_s": round(sps * cfg.batch_size * cfg.patch_size**2 / 1e6, 3),
+                        "gflops": round(float(np.median(trained)) / 1e9, 1),
+                        "peak_gflops_range": [round(min(peaks) / 1e9), round(max(peaks) / 1e9)],
+                        "share_of_conv_peak": round(float(np.median(share)), 3),
+                        "share_iqr": [round(float(q), 3) for q in np.percentile(share, [25, 75])],
+                        "windows": len(share),
                         "train_step_ms": round(1000 / sps, 1), "network_alone_ms": round(1000 * net_s, 1),
                         "without_batchnorm_relu_ms": round(1000 * conv_s, 1)}
     print(json.dumps(report))

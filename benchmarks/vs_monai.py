@@ -8,7 +8,7 @@ precision (bf16 where the engine uses it) and final argmax (the engine's) for bo
 timed from the raw image to labels, so MONAI's run includes normalising the whole image with
 the model's percentiles (the engine normalises tile by tile). MONAI runs the trained network as a user
 would hand it over (eval mode, under autocast); the engine runs its inference copy
-(BatchNorm folded, weights cast once). For transparency MONAI is also timed with that same
+(BatchNorm folded, weights cast once, on oneDNN CPUs each ReLU fused into its convolution). For transparency MONAI is also timed with that same
 inference copy, which isolates the tiling and blending machinery. Reports Mpx/s of each
 (median of interleaved rounds), the share of pixels where the label images agree, and each one's foreground IoU
 against the synthetic sample's ground truth (output quality).

@@ -153,10 +153,10 @@ class _PredictionUNet(UNet):
         return x
 
     def _pool(self, x):
-        # 2x2 max as two elementwise maxima over a channels_last view: several times faster on
-        # a CPU than max_pool2d, which also computes indices
+        # 2x2 max as two elementwise maxima over a channels_last view: on a CPU about twice
+        # as fast as max_pool2d, which also computes indices
         n, c, h, w = x.shape
-        if h % 2 or w % 2:
+        if x.device.type != "cpu" or h % 2 or w % 2:  # measured on CPUs only
             return super()._pool(x)
         v = x.permute(0, 2, 3, 1).reshape(n, h // 2, 2, w // 2, 2 * c)
         rows = torch.maximum(v[:, :, 0], v[:, :, 1]).view(n, h // 2, w // 2, 2, c)
@@ -164,6 +164,8 @@ class _PredictionUNet(UNet):
 
     def _cat(self, a, b):
         # channels_last: one row of channels per pixel, so the concatenation is a 2D one
+        if a.device.type != "cpu":
+            return super()._cat(a, b)
         n, _, h, w = a.shape
         rows = [t.permute(0, 2, 3, 1).reshape(n * h * w, t.shape[1]) for t in (a, b)]
         return torch.cat(rows, dim=1).view(n, h, w, -1).permute(0, 3, 1, 2)
