@@ -2,6 +2,7 @@
 
     pip install monai   # benchmark-only dependency
     python benchmarks/vs_monai.py [--size 2048] [--tile 256] [--overlap 0.25] [--device cpu]
+    python benchmarks/vs_monai.py --isbi bench-out/isbi/strokes --model bench-out/isbi/unet_strokes.pt
 
 Same model weights, tile size, overlap, batch of tiles, Gaussian blending (sigma = tile/8) and
 precision (bf16 where the engine uses it) and final argmax (the engine's) for both; both are
@@ -11,12 +12,16 @@ would hand it over (eval mode, under autocast); the engine runs its inference co
 (BatchNorm folded, weights cast once, on oneDNN CPUs each ReLU fused into its convolution). For transparency MONAI is also timed with that same
 inference copy, which isolates the tiling and blending machinery. Reports Mpx/s of each
 (median of interleaved rounds), the share of pixels where the label images agree, and each one's foreground IoU
-against the synthetic sample's ground truth (output quality).
+against the synthetic sample's ground truth (output quality). With ``--isbi``, output quality
+on real data instead: the ISBI metrics of each one's labels on the evaluation slices, with the
+same weights (a model file trained on the strokes, e.g. by ``run_isbi.sh``).
 """
 
 import argparse
 import json
 import time
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,25 +35,89 @@ def main():
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--isbi", type=Path, metavar="DIR",
+                    help="instead: output quality on real data, isbi_strokes.py's DIR/eval_images and eval_truth")
+    ap.add_argument("--model", type=Path, help="with --isbi: a model file trained on DIR's strokes")
     args = ap.parse_args()
-    print(json.dumps(compare(args.size, args.tile, args.overlap, args.batch, args.device, args.rounds)))
+    if args.isbi:
+        result = isbi_quality(args.model, args.isbi, args.tile, args.overlap, args.batch, args.device)
+    else:
+        result = compare(args.size, args.tile, args.overlap, args.batch, args.device, args.rounds)
+    print(json.dumps(result))
 
 
-def compare(size=2048, tile=256, overlap=0.25, batch=4, device="cpu", rounds=5) -> dict:
-    """Time both on a ``size``-square image; see the module docstring."""
+def runners(model, tile, overlap, batch, device):
+    """``(ours, monai, monai_with_copy)``: functions from a raw 2D image to labels, all with the
+    same weights and settings (see the module docstring)."""
     from monai.inferers import sliding_window_inference
 
-    from napari_unet._sample_data import make_sample
-    from napari_unet.config import PredictConfig, TrainConfig
+    from napari_unet.config import PredictConfig
     from napari_unet.data import apply_normalization, percentiles, to_zcyx
     from napari_unet.device import autocast, use_bf16
     from napari_unet.model import inference_copy
     from napari_unet.predict import _best_values, predict_labels
-    from napari_unet.train import fit
 
     name, device = device, torch.device(device)
+    cfg = PredictConfig(tile_size=tile, overlap=overlap, batch_size=batch, device=name)
+    bf16 = use_bf16(device, cfg.precision)
+    net = model.net.to(device).eval()
+    fast = inference_copy(net, torch.bfloat16 if bf16 else torch.float32).to(device)
+
+    def ours(image):
+        return predict_labels(model, image, cfg).labels
+
+    def monai(image, network, dtype):
+        zcyx = to_zcyx(image)  # the same per-image percentile normalisation, timed as part of MONAI's run
+        x = torch.from_numpy(apply_normalization(zcyx, *percentiles(zcyx, model.norm))[0][None]).to(device)
+        with torch.inference_mode(), autocast(device, bf16):
+            probs = sliding_window_inference(
+                x.to(dtype), tile, batch, lambda t: torch.softmax(network(t).float(), 1),
+                overlap=overlap, mode="gaussian", sigma_scale=0.125, padding_mode="reflect",
+            )
+        return _best_values(probs[0], model.class_values, torch.int64).cpu().numpy()  # the engine's fast argmax
+
+    def theirs(image):
+        return monai(image, net, torch.float32)
+
+    def theirs_with_our_network(image):
+        return monai(image, fast, next(fast.parameters()).dtype)
+
+    return ours, theirs, theirs_with_our_network
+
+
+def isbi_quality(model_path, isbi_dir, tile=256, overlap=0.25, batch=4, device="cpu") -> dict:
+    """Mean ISBI metrics of the engine's and MONAI's labels on the evaluation slices, same weights."""
+    import tifffile
+    from metrics import METRICS, score
+
+    from napari_unet.io import load_model
+
+    model = load_model(model_path)
+    fns = dict(zip(("napari_unet", "monai", "monai_with_inference_copy"), runners(model, tile, overlap, batch, device)))
+    scores = {k: [] for k in fns}
+    agree = []
+    paths = sorted((isbi_dir / "eval_images").glob("*.tif"))
+    if not paths:
+        raise SystemExit(f"no evaluation slices in {isbi_dir / 'eval_images'}: run isbi_strokes.py first")
+    for path in paths:
+        image, truth = tifffile.imread(path), tifffile.imread(isbi_dir / "eval_truth" / path.name)
+        labels = {k: fn(image) for k, fn in fns.items()}
+        agree.append(float(np.mean(labels["napari_unet"] == labels["monai"])))
+        for k, lab in labels.items():
+            scores[k].append(score(lab, truth))
+    return {"tile": tile, "overlap": overlap, "slices": len(agree), "labels_agree": round(float(np.mean(agree)), 5),
+            **{k: {m: round(float(np.mean([r[m] for r in v])), 4) for m in METRICS} for k, v in scores.items()}}
+
+
+def compare(size=2048, tile=256, overlap=0.25, batch=4, device="cpu", rounds=5) -> dict:
+    """Time both on a ``size``-square image; see the module docstring."""
+    from napari_unet._sample_data import make_sample
+    from napari_unet.config import TrainConfig
+    from napari_unet.device import use_bf16
+    from napari_unet.train import fit
+
     s = make_sample(256, seed=0)
-    model = fit(s.image, s.strokes, TrainConfig(steps=200, device=name)).model
+    model = fit(s.image, s.strokes, TrainConfig(steps=200, device=device)).model
     reps = -(-size // 256)
     image = np.tile(s.image, (reps, reps))[:size, :size].copy()
     truth = np.tile(s.truth, (reps, reps))[:size, :size] == 2
@@ -56,32 +125,10 @@ def compare(size=2048, tile=256, overlap=0.25, batch=4, device="cpu", rounds=5) 
     def iou(labels):
         fg = labels == 2
         return round(float((fg & truth).sum() / max((fg | truth).sum(), 1)), 4)
-    cfg = PredictConfig(tile_size=tile, overlap=overlap, batch_size=batch, device=name)
-    bf16 = use_bf16(device, cfg.precision)
-    net = model.net.to(device).eval()
 
-    def ours():
-        return predict_labels(model, image, cfg).labels
-
-    def normalised():  # the same per-image percentile normalisation, timed as part of MONAI's run
-        zcyx = to_zcyx(image)
-        return torch.from_numpy(apply_normalization(zcyx, *percentiles(zcyx, model.norm))[0][None]).to(device)
-
-    fast = inference_copy(net, torch.bfloat16 if bf16 else torch.float32).to(device)
-
-    def monai(network, dtype):
-        with torch.inference_mode(), autocast(device, bf16):
-            probs = sliding_window_inference(
-                normalised().to(dtype), tile, batch, lambda x: torch.softmax(network(x).float(), 1),
-                overlap=overlap, mode="gaussian", sigma_scale=0.125, padding_mode="reflect",
-            )
-        return _best_values(probs[0], model.class_values, torch.int64).cpu().numpy()  # the engine's fast argmax
-
-    def theirs():
-        return monai(net, torch.float32)
-
-    def theirs_with_our_network():
-        return monai(fast, next(fast.parameters()).dtype)
+    ours, theirs, theirs_with_our_network = (partial(fn, image) for fn in runners(model, tile, overlap, batch, device))
+    device = torch.device(device)
+    bf16 = use_bf16(device)
 
     def timed(fn):
         t0 = time.perf_counter()
