@@ -106,16 +106,19 @@ def inference_copy(net: UNet, dtype: torch.dtype = torch.float32) -> UNet:
     """
     from dataclasses import replace
 
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    from torch.nn.utils.fusion import fuse_conv_bn_weights
 
     folded = []  # (weight, bias) of every Conv2d in module order, BatchNorm folded in
-    modules = list(net.modules())
+    modules = list(net.modules())  # read only: ``net`` may be training on
     for i, m in enumerate(modules):
         if isinstance(m, nn.Conv2d):
-            nxt = modules[i + 1] if i + 1 < len(modules) else None
-            if isinstance(nxt, nn.BatchNorm2d):
-                m = fuse_conv_bn_eval(m.eval(), nxt.eval())
-            folded.append((m.weight, m.bias))
+            bn = modules[i + 1] if i + 1 < len(modules) else None
+            if isinstance(bn, nn.BatchNorm2d):
+                folded.append(fuse_conv_bn_weights(
+                    m.weight, m.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias
+                ))
+            else:
+                folded.append((m.weight, m.bias))
     fast = _PredictionUNet(replace(net.config, batch_norm=False))
     convs = [m for m in fast.modules() if isinstance(m, nn.Conv2d)]
     assert len(convs) == len(folded)

@@ -210,7 +210,7 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
             for sink, data in zip(sinks, [best, probs] if not instance else [probs]):
                 sink.put(ya, data)
             kept = yb - ya - final
-            for a in (acc, wsum) if wsum is not None else (acc,):
+            for a in [t for t in (acc, wsum) if t is not None]:
                 a[..., :kept, :] = a[..., final : final + kept, :].clone()
                 a[..., kept:, :] = 0
         if instance:
