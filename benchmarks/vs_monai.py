@@ -39,6 +39,8 @@ def main():
                     help="instead: output quality on real data, isbi_strokes.py's DIR/eval_images and eval_truth")
     ap.add_argument("--model", type=Path, help="with --isbi: a model file trained on DIR's strokes")
     args = ap.parse_args()
+    if args.isbi and not args.model:
+        ap.error("--isbi needs --model")
     if args.isbi:
         result = isbi_quality(args.model, args.isbi, args.tile, args.overlap, args.batch, args.device)
     else:
