@@ -2,6 +2,7 @@
 
     python benchmarks/huge_image.py --size 16384                 # numpy in, numpy out
     python benchmarks/huge_image.py --size 32768 --zarr DIR      # zarr on disk in, zarr on disk out
+    python benchmarks/huge_image.py --size 16384 --batch 1       # fewer tiles per batch: less memory
 
 A model is trained briefly on the synthetic sample in a separate process and saved (the
 weights do not matter for memory); this process only loads it, as ``napari-unet predict``
@@ -45,6 +46,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=16384)
     ap.add_argument("--tile", type=int, default=512)
+    ap.add_argument("--batch", type=int, default=4, help="tiles per batch (the engine's default: 4)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--model-size", default="default")
     ap.add_argument("--zarr", metavar="DIR", help="put input and output as zarr arrays in DIR")
@@ -86,14 +88,14 @@ def main():
     watcher = threading.Thread(target=sample)
     watcher.start()
     t0 = time.perf_counter()
-    predict_labels(model, image, PredictConfig(tile_size=args.tile, device=args.device, batch_size=4), out=out)
+    predict_labels(model, image, PredictConfig(tile_size=args.tile, device=args.device, batch_size=args.batch), out=out)
     seconds = time.perf_counter() - t0
     running[0] = False
     watcher.join()
     peak = max(samples)
     centre = np.asarray(out[n // 2 : n // 2 + 256, n // 2 : n // 2 + 256])
     print(json.dumps({
-        "size": n, "tile": args.tile, "model": args.model_size, "storage": "zarr" if args.zarr else "numpy",
+        "size": n, "tile": args.tile, "batch": args.batch, "model": args.model_size, "storage": "zarr" if args.zarr else "numpy",
         "input_mb": round(n * n * 2 / 2**20), "output_mb": round(io_mb - n * n * 2 / 2**20),
         "rss_after_model_load_mb": round(after_load), "rss_before_predict_mb": round(before),
         "max_rss_during_predict_mb": round(peak), "peak_over_input_plus_output": round(peak / io_mb, 2),
