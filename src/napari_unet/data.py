@@ -49,7 +49,7 @@ def to_zcyx(
         a = a.astype(np.uint8)
     if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
         raise UserInputError(f"image has unsupported data type {a.dtype}; use integers or floats.")
-    while a.ndim > 4 and a.shape[0] == 1:  # e.g. OME-Zarr's leading time axis
+    while a.ndim > 4 and a.shape[0] == 1:  # e.g. a leading time axis without axes metadata
         a = a[0]
     if channel_axis is not None:
         a = np.moveaxis(a, channel_axis, -1)

@@ -109,7 +109,7 @@ def predict(
         returned as ``labels``.
 
     Memory: besides the image and the labels, only one band of tiles is held (class scores for
-    about two tile heights of rows), unless probabilities are asked for in memory. Instance mode
+    one tile height of rows), unless probabilities are asked for in memory. Instance mode
     also holds one slice's labels while it splits objects.
     """
     from .device import resolve_device
@@ -140,7 +140,7 @@ def predict(
 
 
 def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
-    """Stream tile rows: only a band of accumulators (about two tile heights) is ever held."""
+    """Stream tile rows: only one band of accumulators (one tile height) is ever held."""
     import torch
 
     from .device import use_bf16
