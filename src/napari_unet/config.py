@@ -154,8 +154,12 @@ class TrainConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 20
-    class_balance: bool = True
+    class_balance: bool = True  # inverse-frequency class weights on the strokes
+    balanced_sampling: bool = True  # patch centres drawn class by class (else: any painted pixel)
     class_weights: list[float] | None = None  # extra loss factor per class, in class order
+    edge_weight: float = 10.0  # weight of the edge-aware Potts term (0: off)
+    edge_sigma: float = 1.0  # its colour scale, relative to the patch's contrast between neighbours
+    edge_warmup: int = 100  # steps on the strokes alone before the term ramps up (over as many again)
     mode: str | None = None  # "semantic" or "instance"; None: the model's mode, semantic for new models
     border_w0: float = 10.0  # instance mode: weight of the border term (paper: w0 = 10)
     border_sigma: float = 5.0  # instance mode: its width in pixels (paper: sigma ~ 5 px)
@@ -179,6 +183,11 @@ class TrainConfig:
             raise UserInputError(f"patch size must be at least 16, got {self.patch_size}.")
         if self.learning_rate <= 0:
             raise UserInputError(f"learning rate must be positive, got {self.learning_rate}.")
+        if self.edge_weight < 0 or self.edge_sigma <= 0 or self.edge_warmup < 0:
+            raise UserInputError(
+                f"the edge term needs weight >= 0 (--edge-weight; 0 turns it off), sigma > 0 and warm-up >= 0 "
+                f"steps; got weight {self.edge_weight}, sigma {self.edge_sigma}, warm-up {self.edge_warmup}."
+            )
         _check_device(self.device, self.precision)
         if self.mode not in (None, *MODES):
             raise UserInputError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}.")
@@ -202,6 +211,7 @@ class PredictConfig:
     tile_size: int = 256
     overlap: float = 0.25
     batch_size: int = 4
+    tta: bool = False  # average the 8 flips and 90-degree rotations of every tile (8x the work)
     device: str = "auto"
     precision: str = "auto"
 

@@ -212,15 +212,17 @@ class Slice2D:
 
 
 class PatchSampler:
-    """Choose patch centres on annotated pixels, classes balanced.
+    """Choose patch centres on annotated pixels.
 
-    Each draw picks a class uniformly among the painted classes, then a pixel of that class
-    uniformly among all slices (so a class painted on several images is sampled from each in
-    proportion to its strokes there), as nnU-Net does for sparse labels.
+    Balanced (the default): each draw picks a class uniformly among the painted classes, then a
+    pixel of that class uniformly among all slices (so a class painted on several images is
+    sampled from each in proportion to its strokes there), as nnU-Net does for sparse labels.
+    Otherwise every painted pixel is equally likely.
     """
 
-    def __init__(self, slices: list[Slice2D], n_classes: int, rng: np.random.Generator):
+    def __init__(self, slices: list[Slice2D], n_classes: int, rng: np.random.Generator, balanced: bool = True):
         self.rng = rng
+        self.balanced = balanced
         self.n_classes = n_classes
         self._coords: list[np.ndarray] = []  # per class: rows of (slice, y, x)
         for k in range(n_classes):
@@ -236,7 +238,11 @@ class PatchSampler:
 
     def sample(self, n: int) -> np.ndarray:
         """``(n, 3)`` array of ``(slice, y, x)`` centres."""
-        ks = self.rng.choice(self.classes, size=n)
+        if self.balanced:
+            ks = self.rng.choice(self.classes, size=n)
+        else:
+            sizes = np.array([len(self._coords[k]) for k in self.classes], np.float64)
+            ks = self.rng.choice(self.classes, size=n, p=sizes / sizes.sum())
         out = np.empty((n, 3), dtype=np.int64)
         for j, k in enumerate(ks):
             c = self._coords[k]

@@ -169,7 +169,7 @@ def train(
                               extra_weights=config.class_weights, pixel_weights=border)
     device = resolve_device(config.device)
     rng = np.random.default_rng(config.seed)
-    sampler = PatchSampler(slices, len(class_values), rng)
+    sampler = PatchSampler(slices, len(class_values), rng, balanced=config.balanced_sampling)
     augmenter = PatchAugmenter(slices, config.patch_size, config.augment, device)
     return _loop(model, sampler, augmenter, config, device, use_bf16(device, config.precision), should_stop)
 
@@ -178,6 +178,7 @@ def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, sh
     import torch
 
     from .device import autocast
+    from .losses import edge_potts_loss, pair_affinities, weighted_cross_entropy
 
     gen = torch.Generator(device=device)
     gen.manual_seed(config.seed)
@@ -201,8 +202,12 @@ def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, sh
             x, target, weight = augmenter.batch(sampler.sample(config.batch_size), gen)
             x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device, bf16):
-                logits = net(x)
-            loss = weighted_cross_entropy(logits.float(), target, weight)
+                logits = net(x).float()
+            loss = weighted_cross_entropy(logits, target, weight)
+            edge = _edge_factor(config, step)
+            if edge > 0:
+                aff = pair_affinities(x, config.edge_sigma)
+                loss = loss + edge * edge_potts_loss(torch.softmax(logits, dim=1), aff)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -227,6 +232,14 @@ def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, sh
     return TrainResult(model, step, loss_value, time.perf_counter() - start, stopped)
 
 
+def _edge_factor(config: TrainConfig, step: int) -> float:
+    """Weight of the edge term: zero during the warm-up, then a linear ramp over as many steps."""
+    if config.edge_weight <= 0:
+        return 0.0
+    w = config.edge_warmup
+    return config.edge_weight * (1.0 if w == 0 else min(max(step - w, 0) / w, 1.0))
+
+
 def _optimizer(net, config: TrainConfig, device):
     """AdamW, fused into one kernel per step where torch has it for the device (CPU: torch >= 2.4)."""
     import torch
@@ -248,15 +261,6 @@ def _record(model, config: TrainConfig, step: int, loss: float) -> None:
     h["steps"] = h["start_steps"] + step
     h["loss"] = loss
     h["train_config"] = config.to_dict()
-
-
-def weighted_cross_entropy(logits, target, weight):
-    """Cross-entropy weighted per pixel, averaged over annotated pixels (target >= 0)."""
-    import torch.nn.functional as F
-
-    per_pixel = F.cross_entropy(logits, target.clamp(min=0), reduction="none")
-    w = weight * (target >= 0)
-    return (per_pixel * w).sum() / w.sum().clamp(min=1e-6)
 
 
 def fit(images, labels, config: TrainConfig | None = None, model=None, model_config=None,

@@ -1,0 +1,136 @@
+"""Boundaries where the image has them: the edge-aware Potts term, strokes down the middle, TTA."""
+
+import numpy as np
+import pytest
+import torch
+
+
+def _step_image(h=32, w=32, edge=16):
+    """(1, 1, H, W) image: dark left of column ``edge``, bright right of it, a little noise."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(1, 1, h, w)
+    x[..., edge:] = 1.0
+    return x + 0.02 * torch.randn(x.shape, generator=g)
+
+
+def _hard_probs(boundary: int, h=32, w=32) -> torch.Tensor:
+    """Two-class probabilities that switch from class 0 to class 1 at column ``boundary``."""
+    p = torch.zeros(1, 2, h, w)
+    p[:, 0, :, :boundary] = 1
+    p[:, 1, :, boundary:] = 1
+    return p
+
+
+def test_affinities_are_low_across_an_edge_and_high_along_it():
+    from napari_unet.losses import PAIR_OFFSETS, pair_affinities
+
+    aff = pair_affinities(_step_image(), sigma=1.0)
+    right = aff[PAIR_OFFSETS.index((0, 1))]  # pairs (x, x + 1)
+    down = aff[PAIR_OFFSETS.index((1, 0))]
+    assert right[0, 16, 15] < 0.05  # straddles the edge
+    assert right[0, 16, 5] > 0.9 and down[0, 10, 15] > 0.9  # flat region, and along the edge
+
+
+def test_label_change_costs_less_at_the_image_edge_than_in_a_flat_region():
+    from napari_unet.losses import edge_potts_loss, pair_affinities
+
+    aff = pair_affinities(_step_image(), sigma=1.0)
+    at_edge = edge_potts_loss(_hard_probs(16), aff)
+    off_edge = edge_potts_loss(_hard_probs(8), aff)
+    uniform = edge_potts_loss(_hard_probs(0), aff)
+    assert float(uniform) == 0.0
+    assert float(at_edge) < 0.2 * float(off_edge)
+
+
+def test_edge_term_moves_a_soft_boundary_onto_the_image_edge():
+    """Gradient descent on the term alone pulls a soft boundary (first class-1 column: 19) onto
+    the image's edge at column 16, within the pixel its smoothing blurs. In a flat region a
+    straight boundary costs the same anywhere; only the edge is cheaper."""
+    from napari_unet.losses import edge_potts_loss, pair_affinities
+
+    x = _step_image()
+    aff = pair_affinities(x, sigma=1.0)
+    logits = (0.5 * (torch.arange(32.0) - 18.5)).expand(1, 32, 32).clone()  # class 1 right of 18.5
+    logits[:, :, :4] = -20.0  # "strokes": far left is class 0 ...
+    logits[:, :, -4:] = 20.0  # ... far right class 1
+    logits.requires_grad_(True)
+    opt = torch.optim.Adam([logits], lr=0.5)
+    for _ in range(300):
+        p1 = torch.sigmoid(logits)
+        loss = edge_potts_loss(torch.stack([1 - p1, p1], dim=1), aff)
+        opt.zero_grad()
+        loss.backward()
+        logits.grad[:, :, :4] = 0
+        logits.grad[:, :, -4:] = 0
+        opt.step()
+    column = (torch.sigmoid(logits.detach())[0] > 0.5).float().mean(0)
+    assert int((column > 0.5).nonzero()[0]) in (16, 17)  # the first bright column, within the blur
+
+
+def test_edge_term_setting_is_checked_and_stored_with_the_model(tmp_path, sample, tiny_model_config):
+    from napari_unet.config import TrainConfig, UserInputError
+    from napari_unet.io import load_model, save_model
+    from napari_unet.train import fit
+
+    with pytest.raises(UserInputError, match="edge term"):
+        TrainConfig(edge_weight=-1)
+    cfg = TrainConfig(steps=3, batch_size=2, patch_size=32, device="cpu", edge_weight=2.5, edge_warmup=1)
+    model = fit(sample.image, sample.strokes, cfg, model_config=tiny_model_config).model
+    save_model(model, tmp_path / "m.pt")
+    stored = load_model(tmp_path / "m.pt").history["train_config"]
+    assert stored["edge_weight"] == 2.5 and stored["edge_warmup"] == 1
+
+
+def test_edge_factor_warms_up_then_ramps():
+    from napari_unet.config import TrainConfig
+    from napari_unet.train import _edge_factor
+
+    cfg = TrainConfig(edge_weight=2.0, edge_warmup=10)
+    assert [_edge_factor(cfg, s) for s in (0, 10, 15, 20, 500)] == [0.0, 0.0, 1.0, 2.0, 2.0]
+    assert _edge_factor(TrainConfig(edge_weight=0.0), 500) == 0.0
+
+
+def test_strokes_keep_away_from_edges_and_paint_thin_regions_down_the_middle():
+    from scipy import ndimage as ndi
+
+    from napari_unet._sample_data import simulate_strokes
+
+    truth = np.ones((96, 96), np.uint8)
+    truth[20:70, 20:70] = 2  # a thick square
+    truth[:, 84:87] = 3  # a 3-px "membrane"
+    strokes = simulate_strokes(truth, fraction=0.05, seed=0, margin=3)
+    for v in (1, 2):
+        painted = strokes == v
+        assert painted.any()
+        assert ndi.distance_transform_edt(truth == v)[painted].min() > 3
+    assert np.all(np.nonzero(strokes == 3)[1] == 85)  # only the membrane's middle column
+    assert not np.any((strokes > 0) & (strokes != truth))
+
+
+def test_instance_background_strokes_keep_away_from_objects():
+    from scipy import ndimage as ndi
+
+    from napari_unet._sample_data import make_sample, simulate_instance_strokes
+
+    s = make_sample(128, seed=3)
+    strokes = simulate_instance_strokes(s.instances, seed=0)
+    distance = ndi.distance_transform_edt(s.instances == 0)
+    assert (strokes == 1).any() and distance[strokes == 1].min() > 3
+
+
+def test_tta_prediction_is_equivariant_to_flips_and_rotations(trained, sample):
+    """With test-time augmentation, predicting a rotated or mirrored image gives the rotated or
+    mirrored prediction (up to float rounding in the tile blending)."""
+    from napari_unet.config import PredictConfig
+    from napari_unet.predict import predict_labels
+
+    image = sample.image[:96, :96]
+    cfg = PredictConfig(tta=True, tile_size=96, device="cpu", precision="fp32")
+    base = predict_labels(trained, image, cfg, probabilities=True).probabilities[0]
+    rot = predict_labels(trained, np.rot90(image).copy(), cfg, probabilities=True).probabilities[0]
+    flip = predict_labels(trained, image[:, ::-1].copy(), cfg, probabilities=True).probabilities[0]
+    np.testing.assert_allclose(np.rot90(base, axes=(1, 2)), rot, atol=1e-4)
+    np.testing.assert_allclose(base[:, :, ::-1], flip, atol=1e-4)
+    plain = predict_labels(trained, np.rot90(image).copy(), PredictConfig(tile_size=96, device="cpu",
+                                                                        precision="fp32"), probabilities=True)
+    assert np.abs(np.rot90(base, axes=(1, 2)) - plain.probabilities[0]).max() > 1e-3  # TTA is not a no-op
