@@ -187,7 +187,7 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
                 xt = torch.from_numpy(x).to(device, non_blocking=True)
                 xt = ((xt - lo) * scale).to(dtype).contiguous(memory_format=torch.channels_last)
                 with torch.inference_mode():
-                    p = torch.softmax(net(xt).float(), dim=1) * imp
+                    p = class_probabilities(net, xt, config.tta) * imp
                 for xx, pt in zip(row, p):
                     xa, xb = max(xx, 0), min(xx + tw, w)
                     acc[:, : yb - ya, xa:xb] += pt[:, ya - y : yb - y, xa - xx : xb - xx]
@@ -227,6 +227,24 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
 
 
 _FINISH_COLUMNS = 4096
+
+
+def class_probabilities(net, x, tta: bool = False):
+    """Softmax of ``net(x)``; with ``tta`` the mean over the 8 flips and 90-degree rotations of
+    ``x``, each mapped back (the U-Net paper's test-time augmentation)."""
+    import torch
+
+    if not tta:
+        return torch.softmax(net(x).float(), dim=1)
+    total = None
+    for k in range(4):
+        for flip in (False, True):
+            t = torch.rot90(x, k, (2, 3))
+            t = t.flip(3) if flip else t
+            p = torch.softmax(net(t.contiguous(memory_format=torch.channels_last)).float(), dim=1)
+            p = torch.rot90(p.flip(3) if flip else p, -k, (2, 3))
+            total = p if total is None else total + p
+    return total / 8
 
 
 def _best_values(a, values, dtype):
