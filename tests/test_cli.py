@@ -195,3 +195,23 @@ def test_zarr_image_in_zarr_labels_out(files, tmp_path, capsys, sample, trained)
     assert "2 arrays" in err and "two.zarr/a" in err
     group["a"][:] = sample.image[:8, :8]
     assert main(["predict", "--images", str(tmp_path / "two.zarr" / "a"), *common]) == 0  # as the error advises
+
+
+def test_edge_weight_and_tta_options(files, tmp_path, capsys):
+    """--edge-weight reaches the model file; --tta predicts the same image with the same classes."""
+    from napari_unet.io import load_model
+
+    img, lab = files
+    model = tmp_path / "m.pt"
+    assert main(["train", "--images", str(img), "--labels", str(lab), "--out", str(model), *FAST,
+                 "--edge-weight", "0"]) == 0
+    assert load_model(model).history["train_config"]["edge_weight"] == 0.0
+    for flag, out in (([], "plain"), (["--tta"], "tta")):
+        assert main(["predict", "--model", str(model), "--images", str(img), "--out-dir", str(tmp_path / out),
+                     "--tile-size", "64", *flag]) == 0
+    plain, tta = (tifffile.imread(tmp_path / d / "cells_labels.tif") for d in ("plain", "tta"))
+    assert plain.shape == tta.shape and set(np.unique(tta)) <= {1, 2}
+    assert np.mean(plain == tta) > 0.5 and not np.array_equal(plain, tta)
+    capsys.readouterr()
+    assert "edge term" in _error(capsys, ["train", "--images", str(img), "--labels", str(lab), "--out",
+                                            str(model), *FAST, "--edge-weight", "-1"])

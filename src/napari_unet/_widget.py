@@ -40,7 +40,7 @@ HINTS = {
 }
 UI_INTERVAL = 0.25  # seconds between progress redraws
 SETTINGS_KEYS = ("mode", "time_budget", "device", "model_size", "tile_size", "steps", "batch_size", "patch_size",
-                 "learning_rate", "seed", "probabilities", "current_slice")
+                 "learning_rate", "edge_weight", "seed", "tta", "probabilities", "current_slice")
 
 
 class LossPlot(QWidget):
@@ -169,13 +169,24 @@ class UNetWidget(QWidget):
         self.learning_rate.setRange(1e-5, 1.0)
         self.learning_rate.setSingleStep(1e-4)
         self.learning_rate.setValue(2e-3)
+        from .config import TrainConfig
+
+        self.edge_weight = QDoubleSpinBox()
+        self.edge_weight.setRange(0.0, 100.0)
+        self.edge_weight.setSingleStep(0.5)
+        self.edge_weight.setValue(TrainConfig.edge_weight)
+        self.edge_weight.setToolTip("Weight of the edge-aware term: where no stroke says where a region ends, "
+                                    "put the boundary where the image has an edge (0 = off)")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
+        self.tta = QCheckBox("Test-time augmentation (8 flips/rotations, 8x slower)")
+        self.tta.setToolTip("Average the prediction over the 8 flips and 90-degree rotations of each tile")
         self.probabilities = QCheckBox("Also show class probabilities")
         self.current_slice = QCheckBox("Predict only the current slice of a z-stack")
         for label, w in (("Steps", self.steps), ("Batch size", self.batch_size), ("Patch size", self.patch_size),
-                         ("Learning rate", self.learning_rate), ("Seed", self.seed)):
+                         ("Learning rate", self.learning_rate), ("Edge term", self.edge_weight), ("Seed", self.seed)):
             af.addRow(label, w)
+        af.addRow(self.tta)
         af.addRow(self.probabilities)
         af.addRow(self.current_slice)
         self.advanced.addWidget(adv)
@@ -288,14 +299,14 @@ class UNetWidget(QWidget):
         return TrainConfig(
             steps=steps, time_budget=None if steps else float(self.time_budget.value()),
             batch_size=self.batch_size.value(), patch_size=self.patch_size.value(),
-            learning_rate=self.learning_rate.value(), seed=self.seed.value(), device=self.device.currentText(),
-            mode=self.mode.currentText(),
+            learning_rate=self.learning_rate.value(), edge_weight=self.edge_weight.value(), seed=self.seed.value(),
+            device=self.device.currentText(), mode=self.mode.currentText(),
         )
 
     def predict_config(self):
         from .config import PredictConfig
 
-        return PredictConfig(tile_size=self.tile_size.value(), device=self.device.currentText())
+        return PredictConfig(tile_size=self.tile_size.value(), tta=self.tta.isChecked(), device=self.device.currentText())
 
     # ----------------------------------------------------------------- training
     def start_training(self):

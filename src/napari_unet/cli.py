@@ -35,6 +35,9 @@ def _add_train_options(p: argparse.ArgumentParser, steps: int | None, budget: fl
     p.add_argument("--class-weights", default=None, metavar="W1,W2,...",
                    help="extra loss weight per class in label-value order, e.g. 2,1 to favour thin "
                         "structures of class 1 (default: classes balanced by stroke frequency)")
+    p.add_argument("--edge-weight", type=float, default=None, metavar="W",
+                   help="weight of the edge-aware term that puts boundaries where the image has edges "
+                        "(default: 10; 0 turns it off)")
     p.add_argument("--depth", type=int, default=None, help="U-Net depth (new models only)")
     p.add_argument("--base-channels", type=int, default=None, help="U-Net width (new models only)")
     _add_device(p)
@@ -69,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", type=float, default=0.25, help="fraction of a tile shared with neighbours")
     p.add_argument("--batch-size", type=int, default=4, help="tiles per batch")
     p.add_argument("--probabilities", action="store_true", help="also write DIR/<stem>_probabilities.tif (or .zarr)")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: average the 8 flips and rotations of every tile (8x slower)")
     p.add_argument("--format", choices=["tif", "zarr"], default=None,
                    help="output format; zarr is written tile row by tile row, for images larger than memory "
                         "(default: zarr for zarr images, tif otherwise)")
@@ -109,7 +114,8 @@ def _train_config(args, default_steps: int | None, default_budget: float | None)
     steps, budget = args.steps, args.time_budget
     if steps is None and budget is None:
         steps, budget = default_steps, default_budget
-    extra = {k: getattr(args, k) for k in ("batch_size", "patch_size", "learning_rate") if getattr(args, k) is not None}
+    extra = {k: getattr(args, k) for k in ("batch_size", "patch_size", "learning_rate", "edge_weight")
+             if getattr(args, k) is not None}
     if args.class_weights:
         try:
             extra["class_weights"] = [float(v) for v in args.class_weights.split(",")]
@@ -186,7 +192,7 @@ def cmd_predict(args) -> int:
 
     model = load_model(args.model)
     config = PredictConfig(tile_size=args.tile_size, overlap=args.overlap, batch_size=args.batch_size,
-                           device=args.device, precision=args.precision)
+                           tta=args.tta, device=args.device, precision=args.precision)
     out_dir = Path(args.out_dir)
     for path in args.images:
         image = read_image(path)
