@@ -1,0 +1,277 @@
+"""Boundaries under distribution shift: train on strokes down the middle, evaluate on other images.
+
+    python benchmarks/boundaries.py --task blobs|isbi|dsb --split dev|eval [--seeds 0 1 2]
+        [--budget SECONDS | --steps N] [--variant NAME[:key=value,...]] ... [--strokes middle|edges]
+        [--tta] [--threads N] [--parallel N] [--out results.jsonl]
+    python benchmarks/boundaries.py --summary results.jsonl     # mean ± sd table
+
+Each variant is trained once per seed, in its own process, through the engine (``train`` /
+``predict_labels``), and prints one JSON line per run. Variants: ``new`` (the current
+defaults), ``old`` (the defaults before the edge term: class-balanced sampling and
+inverse-frequency weights, no edge term), ``rf`` (random forest on the same strokes), ``dense``
+(the U-Net on dense labels: the ceiling), or any name followed by ``TrainConfig`` overrides,
+e.g. ``plain:balanced_sampling=0,class_balance=0,edge_weight=0``.
+
+Tasks and splits (the ``eval`` split is for reporting only; tune on ``dev``):
+
+* ``blobs``: synthetic blobs on noise. Train on one 256² image (seed = run seed); dev: two
+  320² images, eval: three 384² images of other contrast, seeds never used for training.
+* ``isbi``: ISBI 2012, train on slices 00-09; dev: 10-19, eval: 20-29. 2 % strokes.
+* ``dsb``: DSB2018 greyscale, instance mode. Train on 40 images of 256² (a quarter of the
+  nuclei painted whole, background strokes); dev: 30 images of 360² (large nuclei); eval: all
+  other greyscale sizes (61 images: 256×320 up to 1040×1388, medium nuclei, and bright-field
+  1024²). The split is by size, which is also by acquisition.
+
+Strokes: ``middle`` (default) paints down the middle of regions, nothing within 3 px of a
+class edge; ``edges`` adds background strokes hugging a quarter of the objects (blobs, DSB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+OLD = {"edge_weight": 0.0, "balanced_sampling": True, "class_balance": True}
+
+
+# ---- data -------------------------------------------------------------------------------------
+def blob_image(seed: int, size: int, contrast: float = 1.0, noise: float = 0.35):
+    """Blobs on noise: ``(image uint16, truth 1/2, instances)``."""
+    from scipy import ndimage as ndi
+    from skimage.data import binary_blobs
+    from skimage.measure import label
+
+    rng = np.random.default_rng(seed)
+    fg = binary_blobs(size, blob_size_fraction=0.08, volume_fraction=0.3, rng=seed)
+    img = ndi.gaussian_filter(fg.astype(np.float32), 1.0) * contrast + rng.normal(scale=noise, size=fg.shape)
+    image = np.clip(img * 8000 + 10000, 0, 65535).astype(np.uint16)
+    return image, np.where(fg, 2, 1).astype(np.uint8), label(fg, connectivity=1)
+
+
+def blobs_task(split: str, seed: int, strokes: str):
+    from napari_unet._sample_data import edge_strokes, simulate_strokes
+
+    image, truth, inst = blob_image(seed, 256)
+    s = simulate_strokes(truth, fraction=0.02, seed=seed)
+    if strokes == "edges":
+        e = edge_strokes(inst, seed=seed)
+        s[(e > 0) & (s == 0)] = 1
+    if split == "dev":
+        evals = [blob_image(1000 + i, 320) for i in range(2)]
+    else:
+        evals = [blob_image(2000 + i, 384, contrast=c) for i, c in enumerate((0.7, 1.0, 1.4))]
+    return [image], [s], [truth], [e[0] for e in evals], [e[1] for e in evals], "semantic"
+
+
+def isbi_task(split: str, seed: int, strokes: str):
+    from isbi_strokes import load_slice
+
+    from napari_unet._sample_data import simulate_strokes
+
+    root = DATA / "isbi2012"
+    train = [load_slice(root, i) for i in range(10)]
+    ev = [load_slice(root, i) for i in (range(10, 20) if split == "dev" else range(20, 30))]
+    s = [simulate_strokes(t, fraction=0.02, seed=seed * 100 + i) for i, (_, t) in enumerate(train)]
+    return [im for im, _ in train], s, [t for _, t in train], [im for im, _ in ev], [t for _, t in ev], "semantic"
+
+
+def dsb_names(split: str):
+    rows = json.loads((DATA / "dsb2018" / "index.json").read_text())
+    grey = [r for r in rows if r["channels"] == 1]
+    small = sorted(r["name"] for r in grey if (r["height"], r["width"]) == (256, 256))
+    mid = sorted(r["name"] for r in grey if (r["height"], r["width"]) == (360, 360))
+    other = sorted(r["name"] for r in grey if (r["height"], r["width"]) not in ((256, 256), (360, 360)))
+    rng = np.random.default_rng(0)  # fixed: every seed trains on the same images
+    train = [small[i] for i in rng.permutation(len(small))[:40]]
+    dev = [mid[i] for i in rng.permutation(len(mid))[:30]]
+    return train, dev if split == "dev" else other
+
+
+def dsb_task(split: str, seed: int, strokes: str):
+    from dsb_strokes import load
+
+    from napari_unet._sample_data import edge_strokes, simulate_instance_strokes
+
+    root = DATA / "dsb2018"
+    train_names, eval_names = dsb_names(split)
+    train = [load(root, n) for n in train_names]
+    s = []
+    for i, (_, t) in enumerate(train):
+        st = simulate_instance_strokes(t, object_fraction=0.25, seed=seed * 1000 + i)
+        if strokes == "edges":
+            e = edge_strokes(t, seed=seed * 1000 + i)
+            st[(e > 0) & (st == 0)] = 1
+        s.append(st)
+    ev = [load(root, n) for n in eval_names]
+    dense = [np.where(t > 0, t.astype(np.int64) + 2, 1) for _, t in train]
+    return [im for im, _ in train], s, dense, [im for im, _ in ev], [t for _, t in ev], "instance"
+
+
+TASKS = {"blobs": blobs_task, "isbi": isbi_task, "dsb": dsb_task}
+
+
+# ---- scoring ----------------------------------------------------------------------------------
+def score(task: str, preds, truths) -> dict:
+    from metrics import foreground_iou, pixel_error
+    from metrics import score as isbi_score
+
+    if task == "dsb":
+        from instance_metrics import evaluate_arrays
+
+        out = evaluate_arrays(preds, truths)
+        out["fg_iou"] = round(float(np.mean([foreground_iou(p > 0, t > 0) for p, t in zip(preds, truths)])), 4)
+        out["area_ratio"] = round(float(np.median([(p > 0).sum() / max((t > 0).sum(), 1)
+                                                   for p, t in zip(preds, truths)])), 4)
+        return out
+    if task == "isbi":
+        s = [isbi_score(p, t) for p, t in zip(preds, truths)]
+        return {k: round(float(np.mean([x[k] for x in s])), 4)
+                for k in ("pixel_error", "foreground_iou", "adapted_rand_error", "rand_precision", "rand_recall")}
+    return {"fg_iou": round(float(np.mean([foreground_iou(p == 2, t == 2) for p, t in zip(preds, truths)])), 4),
+            "area_ratio": round(float(np.mean([(p == 2).sum() / (t == 2).sum() for p, t in zip(preds, truths)])), 4),
+            "pixel_error": round(float(np.mean([pixel_error(p == 2, t == 2) for p, t in zip(preds, truths)])), 4)}
+
+
+# ---- one run ----------------------------------------------------------------------------------
+def parse_variant(spec: str) -> tuple[str, dict]:
+    name, _, rest = spec.partition(":")
+    over = dict(OLD) if name == "old" else {}
+    for kv in filter(None, rest.split(",")):
+        k, v = kv.split("=")
+        over[k] = v.lower() in ("1", "true") if k in ("balanced_sampling", "class_balance") else float(v)
+    for k in ("edge_warmup",):
+        if k in over:
+            over[k] = int(over[k])
+    return name, over
+
+
+def random_forest(images, strokes, eval_images, mode):
+    from random_forest import features
+    from sklearn.ensemble import RandomForestClassifier
+
+    xs, ys = [], []
+    for im, s in zip(images, strokes):
+        m = s > 0
+        xs.append(features(im)[m])
+        ys.append(np.where(s[m] >= 2, 2, 1) if mode == "instance" else s[m])
+    rf = RandomForestClassifier(100, n_jobs=-1, random_state=0).fit(np.concatenate(xs), np.concatenate(ys))
+    out = []
+    for im in eval_images:
+        f = features(im)
+        lab = rf.predict(f.reshape(-1, f.shape[-1])).reshape(im.shape[:2])
+        if mode == "instance":
+            from napari_unet.instances import objects_from_foreground
+
+            lab = objects_from_foreground(lab == 2)
+        out.append(lab)
+    return out
+
+
+def run_one(args: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(args["threads"])
+    from napari_unet.config import PredictConfig, TrainConfig
+    from napari_unet.predict import predict_labels
+    from napari_unet.train import fit
+
+    images, strokes, dense, eval_images, truths, mode = TASKS[args["task"]](args["split"], args["seed"], args["strokes"])
+    name, over = parse_variant(args["variant"])
+    t0 = time.perf_counter()
+    rec = {"task": args["task"], "split": args["split"], "strokes": args["strokes"], "variant": args["variant"],
+           "seed": args["seed"], "tta": args["tta"]}
+    if name == "rf":
+        preds = random_forest(images, strokes, eval_images, mode)
+        rec["train_s"] = round(time.perf_counter() - t0, 1)
+    else:
+        labels = dense if name == "dense" else strokes
+        cfg = TrainConfig(steps=args["steps"], time_budget=args["budget"], seed=args["seed"], mode=mode, **over)
+        result = fit(images, labels, cfg)
+        rec.update(train_s=round(result.elapsed, 1), steps=result.steps,
+                   ms_per_step=round(1000 * result.elapsed / max(result.steps, 1), 1))
+        t1 = time.perf_counter()
+        preds = [predict_labels(result.model, im, PredictConfig()).labels for im in eval_images]
+        rec["predict_s"] = round(time.perf_counter() - t1, 1)
+        if args["tta"]:  # the same model, also predicted with test-time augmentation
+            t1 = time.perf_counter()
+            tta = [predict_labels(result.model, im, PredictConfig(tta=True)).labels for im in eval_images]
+            rec["tta_predict_s"] = round(time.perf_counter() - t1, 1)
+            rec.update({f"tta_{k}": v for k, v in score(args["task"], tta, truths).items()})
+    rec.update(score(args["task"], preds, truths))
+    return rec
+
+
+SUMMARY = {"blobs": ("fg_iou", "area_ratio", "pixel_error"),
+           "isbi": ("pixel_error", "adapted_rand_error", "rand_precision", "rand_recall", "foreground_iou"),
+           "dsb": ("f1_50", "ap_dsb", "fg_iou", "area_ratio")}
+
+
+def summary(path: Path) -> str:
+    """Markdown table: mean ± sd over seeds per (task, split, strokes, variant), in order of appearance."""
+    groups: dict[tuple, list[dict]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            groups.setdefault((r["task"], r["split"], r["strokes"], r["variant"]), []).append(r)
+    out, last = [], None
+    for (task, split, strokes, variant), runs in groups.items():
+        keys = [k for k in SUMMARY[task] if k in runs[0]] + [f"tta_{k}" for k in SUMMARY[task] if f"tta_{k}" in runs[0]]
+        cols = ["task", "strokes", "variant", "seeds", "ms/step"] + keys
+        if cols != last:
+            out += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+            last = cols
+
+        def stat(k):
+            v = np.array([r[k] for r in runs if k in r], float)
+            return "" if not len(v) else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
+
+        row = [task, strokes, variant, str(len(runs)), stat("ms_per_step")] + [stat(k) for k in keys]
+        out.append("| " + " | ".join(row) + " |")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    if argv is None and len(sys.argv) == 3 and sys.argv[1] == "--summary":
+        print(summary(Path(sys.argv[2])))
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", required=True, choices=sorted(TASKS))
+    ap.add_argument("--split", default="dev", choices=["dev", "eval"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--budget", type=float, default=None, help="training seconds per run")
+    g.add_argument("--steps", type=int, default=None, help="training steps per run")
+    ap.add_argument("--variant", action="append", default=None, help="repeatable; default: old and new")
+    ap.add_argument("--strokes", default="middle", choices=["middle", "edges"])
+    ap.add_argument("--tta", action="store_true", help="also score the prediction with test-time augmentation")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads per run")
+    ap.add_argument("--parallel", type=int, default=1, help="runs at once (each with --threads)")
+    ap.add_argument("--out", type=Path, default=None, help="append the JSON lines here too")
+    a = ap.parse_args(argv)
+    if a.budget is None and a.steps is None:
+        a.budget = 300.0
+    variants = a.variant or ["old", "new"]
+    # interleaved: every variant of one seed before the next seed, so drift hits all alike
+    jobs = [dict(task=a.task, split=a.split, seed=s, variant=v, steps=a.steps, budget=a.budget,
+                 strokes=a.strokes, tta=a.tta, threads=a.threads) for s in a.seeds for v in variants]
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(a.parallel, maxtasksperchild=1) as pool:
+        for rec in pool.imap(run_one, jobs):
+            line = json.dumps(rec)
+            print(line, flush=True)
+            if a.out:
+                with open(a.out, "a") as f:
+                    f.write(line + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
