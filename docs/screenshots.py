@@ -37,6 +37,9 @@ def main(out: Path) -> None:
     viewer.layers["cells strokes"].visible = False
     wait(lambda: False, timeout=0.3)
     viewer.screenshot(str(out / "widget-prediction.png"), canvas_only=False)
+    w.advanced.expand(animate=False)
+    wait(lambda: False, timeout=0.3)
+    viewer.screenshot(str(out / "widget-advanced.png"), canvas_only=False)
     viewer.close()
 
 

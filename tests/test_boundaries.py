@@ -134,3 +134,38 @@ def test_tta_prediction_is_equivariant_to_flips_and_rotations(trained, sample):
     plain = predict_labels(trained, np.rot90(image).copy(), PredictConfig(tile_size=96, device="cpu",
                                                                         precision="fp32"), probabilities=True)
     assert np.abs(np.rot90(base, axes=(1, 2)) - plain.probabilities[0]).max() > 1e-3  # TTA is not a no-op
+
+
+def test_classes_painted_as_thin_lines_are_found():
+    from napari_unet.data import Slice2D, thin_classes
+
+    target = np.full((40, 40), -1)
+    target[5:8, 2:38] = 0  # a 3-px wide stroke
+    target[20, 2:38] = 1  # a 1-px line (a membrane painted down its middle)
+    idx = np.arange(2, 30)
+    target[idx + 8, idx] = 2  # a 1-px diagonal line
+    target[30:32, 2:38] = 3  # 2 px wide
+    assert thin_classes([Slice2D(None, target, None)], 4) == (1, 2, 3)
+
+
+def test_edge_term_stays_off_when_a_class_is_painted_as_thin_lines(tiny_model_config, monkeypatch):
+    """A Potts term would erase faint stretches of thin structures: with a class painted only as
+    one-pixel lines the edge term is not applied, and the model file says which class caused it."""
+    import napari_unet.losses as losses
+    from napari_unet._sample_data import make_sample
+    from napari_unet.config import TrainConfig
+    from napari_unet.train import fit
+
+    s = make_sample(64, seed=0)
+    strokes = np.zeros_like(s.strokes)
+    strokes[10:13, 5:60] = 1
+    strokes[40, 5:60] = 2  # a one-pixel line
+    calls = []
+    real = losses.edge_potts_loss
+    monkeypatch.setattr(losses, "edge_potts_loss", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cfg = TrainConfig(steps=2, batch_size=2, patch_size=32, device="cpu", edge_warmup=0)
+    model = fit(s.image, strokes, cfg, model_config=tiny_model_config).model
+    assert model.history["thin_classes"] == [2] and not calls
+    strokes[39:42, 5:60] = 2  # the same class painted 3 px wide: the term acts
+    model = fit(s.image, strokes, cfg, model_config=tiny_model_config).model
+    assert model.history["thin_classes"] == [] and len(calls) == 2

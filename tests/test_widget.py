@@ -145,10 +145,14 @@ def test_engine_errors_arrive_as_notifications(qtbot, widget, viewer, monkeypatc
 def test_settings_are_remembered(qtbot, widget, viewer, make_napari_viewer):
     widget.time_budget.setValue(123)
     widget.tile_size.setValue(384)
+    widget.edge_weight.setValue(2.5)
+    widget.tta.setChecked(True)
     widget._save_settings()
     other = make_napari_viewer()
     _, w2 = other.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
     assert w2.time_budget.value() == 123 and w2.tile_size.value() == 384
+    # the edge term and test-time augmentation reach the engine's configs
+    assert w2.train_config().edge_weight == 2.5 and w2.predict_config().tta
 
 
 def test_closing_the_viewer_mid_training_leaves_no_running_thread(qtbot, widget, viewer):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import ModelConfig, NormConfig, TrainConfig, UserInputError
-from .data import annotated_slices, class_values_of, labels_to_zyx, to_zcyx
+from .data import annotated_slices, class_values_of, labels_to_zyx, thin_classes, to_zcyx
 
 
 @dataclass
@@ -171,10 +171,13 @@ def train(
     rng = np.random.default_rng(config.seed)
     sampler = PatchSampler(slices, len(class_values), rng, balanced=config.balanced_sampling)
     augmenter = PatchAugmenter(slices, config.patch_size, config.augment, device)
-    return _loop(model, sampler, augmenter, config, device, use_bf16(device, config.precision), should_stop)
+    # a Potts term shortens boundaries, so it erases thin structures where their contrast is
+    # faint: with a class painted only as thin lines (membranes) the edge term stays off
+    thin = thin_classes(slices, len(class_values)) if config.edge_weight > 0 else ()
+    return _loop(model, sampler, augmenter, config, device, use_bf16(device, config.precision), should_stop, thin)
 
 
-def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, should_stop):
+def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, should_stop, thin=()):
     import torch
 
     from .device import autocast
@@ -204,7 +207,7 @@ def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, sh
             with autocast(device, bf16):
                 logits = net(x).float()
             loss = weighted_cross_entropy(logits, target, weight)
-            edge = _edge_factor(config, step)
+            edge = 0.0 if thin else _edge_factor(config, step)
             if edge > 0:
                 aff = pair_affinities(x, config.edge_sigma)
                 loss = loss + edge * edge_potts_loss(torch.softmax(logits, dim=1), aff)
@@ -215,7 +218,7 @@ def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, sh
             loss_value = float(loss.detach())
             elapsed = time.perf_counter() - start
             progress = _progress(config, step, elapsed)
-            _record(model, config, step, loss_value)
+            _record(model, config, step, loss_value, thin)
             yield TrainEvent(
                 step=step,
                 total_steps=config.steps,
@@ -253,7 +256,7 @@ def _optimizer(net, config: TrainConfig, device):
     return torch.optim.AdamW(net.parameters(), **kwargs)
 
 
-def _record(model, config: TrainConfig, step: int, loss: float) -> None:
+def _record(model, config: TrainConfig, step: int, loss: float, thin=()) -> None:
     h = model.history
     if step == 1:
         h["runs"] = int(h.get("runs", 0)) + 1
@@ -261,6 +264,7 @@ def _record(model, config: TrainConfig, step: int, loss: float) -> None:
     h["steps"] = h["start_steps"] + step
     h["loss"] = loss
     h["train_config"] = config.to_dict()
+    h["thin_classes"] = [int(model.class_values[k]) for k in thin]  # the edge term was off for them
 
 
 def fit(images, labels, config: TrainConfig | None = None, model=None, model_config=None,
