@@ -146,10 +146,10 @@ def parse_variant(spec: str) -> tuple[str, dict]:
     over = dict(OLD) if name == "old" else {}
     for kv in filter(None, rest.split(",")):
         k, v = kv.split("=")
-        over[k] = v.lower() in ("1", "true") if k in ("balanced_sampling", "class_balance") else float(v)
-    for k in ("edge_warmup",):
-        if k in over:
-            over[k] = int(over[k])
+        if k in ("balanced_sampling", "class_balance"):
+            over[k] = v.lower() in ("1", "true")
+        else:
+            over[k] = int(v) if k == "edge_warmup" else float(v)
     return name, over
 
 

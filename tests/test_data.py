@@ -86,3 +86,17 @@ def test_only_slices_with_strokes_are_used(rng):
     slices = annotated_slices([stack], [lab], (1, 2), NormConfig())
     assert len(slices) == 1
     assert (slices[0].weight[lab[2] == 0] == 0).all() and (slices[0].weight[lab[2] > 0] > 0).all()
+
+
+def test_unbalanced_sampling_follows_the_stroke_pixels():
+    """Balanced: each painted class is a patch centre equally often; otherwise in proportion to its pixels."""
+    from napari_unet.data import PatchSampler, Slice2D
+
+    target = np.full((50, 50), -1)
+    target[:45, :] = 0  # 2250 pixels of class 0
+    target[48, :25] = 1  # 25 pixels of class 1
+    slices = [Slice2D(None, target, None)]
+    for balanced, share in ((True, 0.5), (False, 25 / 2275)):
+        centres = PatchSampler(slices, 2, np.random.default_rng(0), balanced=balanced).sample(4000)
+        got = np.mean(target[centres[:, 1], centres[:, 2]] == 1)
+        assert abs(got - share) < 0.03

@@ -45,8 +45,9 @@ def pair_affinities(image: torch.Tensor, sigma: float, offsets=PAIR_OFFSETS) -> 
     """How alike each pixel is to its partner at every offset: ``exp(-d^2 / (2 s^2))``.
 
     ``d`` is the colour distance on the image smoothed by a 3x3 binomial filter (noise should
-    not count as an edge; the filter keeps a step's largest difference where the step is), ``s^2 = sigma^2`` times the image's mean ``d^2`` between direct
-    neighbours, so the scale follows each patch's contrast. No gradient.
+    not count as an edge; the filter keeps a step's largest difference where the step is), and
+    ``s^2`` is ``sigma^2`` times the image's mean ``d^2`` between direct neighbours, so the scale
+    follows each patch's contrast. No gradient.
     """
     with torch.no_grad():
         g = _binomial3(image.float())
@@ -54,7 +55,7 @@ def pair_affinities(image: torch.Tensor, sigma: float, offsets=PAIR_OFFSETS) -> 
         for dy, dx in offsets:
             a, b = _pair(g, dy, dx)
             d2.append((a - b).square().sum(1))
-        near = [d for (dy, dx), d in zip(offsets, d2) if max(abs(dy), abs(dx)) == 1 and 0 in (dy, dx)]
+        near = [d for (dy, dx), d in zip(offsets, d2) if abs(dy) + abs(dx) == 1]
         scale = torch.stack([d.mean(dim=(1, 2)) for d in near]).mean(0).clamp(min=1e-8)
         denom = (-0.5 / (sigma**2 * scale)).view(-1, 1, 1)
         return [torch.exp(d * denom) for d in d2]
