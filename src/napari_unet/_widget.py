@@ -179,7 +179,7 @@ class UNetWidget(QWidget):
                                     "put the boundary where the image has an edge (0 = off)")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
-        self.tta = QCheckBox("Test-time augmentation (8 flips/rotations, 8x slower)")
+        self.tta = QCheckBox("Test-time augmentation (8 flips/rotations; about 6x slower)")
         self.tta.setToolTip("Average the prediction over the 8 flips and 90-degree rotations of each tile")
         self.probabilities = QCheckBox("Also show class probabilities")
         self.current_slice = QCheckBox("Predict only the current slice of a z-stack")

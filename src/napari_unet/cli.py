@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=4, help="tiles per batch")
     p.add_argument("--probabilities", action="store_true", help="also write DIR/<stem>_probabilities.tif (or .zarr)")
     p.add_argument("--tta", action="store_true",
-                   help="test-time augmentation: average the 8 flips and rotations of every tile (8x slower)")
+                   help="test-time augmentation: average the 8 flips and rotations of every tile (8 network passes; "
+                        "5-7x the prediction time)")
     p.add_argument("--format", choices=["tif", "zarr"], default=None,
                    help="output format; zarr is written tile row by tile row, for images larger than memory "
                         "(default: zarr for zarr images, tif otherwise)")

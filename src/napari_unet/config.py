@@ -211,7 +211,7 @@ class PredictConfig:
     tile_size: int = 256
     overlap: float = 0.25
     batch_size: int = 4
-    tta: bool = False  # average the 8 flips and 90-degree rotations of every tile (8x the work)
+    tta: bool = False  # average the 8 flips and 90-degree rotations of every tile (8 network passes)
     device: str = "auto"
     precision: str = "auto"
 
