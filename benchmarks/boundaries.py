@@ -39,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-OLD = {"edge_weight": 0.0, "balanced_sampling": True, "class_balance": True}
+OLD = {"edge_weight": 0.0, "balanced_sampling": True, "class_balance": True, "outline": 0}
 
 
 # ---- data -------------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def parse_variant(spec: str) -> tuple[str, dict]:
         if k in ("balanced_sampling", "class_balance"):
             over[k] = v.lower() in ("1", "true")
         else:
-            over[k] = int(v) if k == "edge_warmup" else float(v)
+            over[k] = int(v) if k in ("edge_warmup", "outline") else float(v)
     return name, over
 
 

@@ -37,6 +37,28 @@ def test_gaps_separate_touching_objects():
     assert label(fg, connectivity=1).max() == 2  # the gap cuts the pair in two
 
 
+def test_an_object_alone_keeps_all_its_pixels():
+    strokes = np.zeros((64, 64), np.int32)
+    strokes[disk((32, 32), 10, shape=strokes.shape)] = 7
+    t = semantic_targets(strokes)
+    assert (t[strokes == 7] == OBJECT).all()  # no "gap" without a second object
+    gap = (semantic_targets(touching_disks()) == BACKGROUND) & (touching_disks() > 0)
+    assert 0 < gap.sum() < 60 and (np.nonzero(gap)[1] >= 30).all() and (np.nonzero(gap)[1] <= 33).all()
+
+
+def test_outline_marks_the_ring_outside_a_painted_object_as_background():
+    strokes = touching_disks()
+    strokes[:3] = 1
+    t = semantic_targets(strokes, outline=2)
+    from scipy import ndimage as ndi
+
+    d = ndi.distance_transform_edt(touching_disks() == 0)
+    assert (t[(d > 0) & (d <= 2)] == BACKGROUND).all()  # the ring, up to 2 px out
+    assert (t[(d > 2.5) & (strokes == 0)] == 0).all()  # further out: still unannotated
+    assert (t[strokes >= 2] == semantic_targets(strokes)[strokes >= 2]).all()  # objects untouched
+    assert (semantic_targets(strokes, outline=0)[(d > 0) & (d <= 2) & (strokes == 0)] == 0).all()
+
+
 def test_border_weight_peaks_in_the_gap_and_decays():
     objects = touching_disks()
     w = border_weights(objects, w0=10, sigma=5)
@@ -148,3 +170,14 @@ def test_touching_cells_come_out_as_separate_objects(tmp_path):
     for a, b in centres:
         assert labels[a] > 0 and labels[b] > 0 and labels[a] != labels[b]
     assert labels.max() == 2 * len(centres)
+
+
+def test_objects_without_a_sure_core_are_dropped():
+    fg = np.zeros((40, 60), bool)
+    fg[5:15, 5:15] = fg[25:35, 30:40] = fg[2:4, 50:53] = True  # two objects and a speck
+    core = np.zeros_like(fg)
+    core[9:11, 9:11] = core[29, 34] = True  # the speck is nowhere sure
+    objects = objects_from_foreground(fg, min_size=4, core=core)
+    assert objects.max() == 2 and objects[10, 10] and objects[30, 35] and not objects[3, 51]
+    assert sorted(np.unique(objects)) == [0, 1, 2]
+    assert objects_from_foreground(fg, min_size=4).max() == 3  # without a core: all three

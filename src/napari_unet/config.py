@@ -163,6 +163,7 @@ class TrainConfig:
     mode: str | None = None  # "semantic" or "instance"; None: the model's mode, semantic for new models
     border_w0: float = 10.0  # instance mode: weight of the border term (paper: w0 = 10)
     border_sigma: float = 5.0  # instance mode: its width in pixels (paper: sigma ~ 5 px)
+    outline: int = 2  # instance mode: unpainted pixels this close to a painted object are background
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
@@ -188,6 +189,8 @@ class TrainConfig:
                 f"the edge term needs weight >= 0 (--edge-weight; 0 turns it off), sigma > 0 and warm-up >= 0 "
                 f"steps; got weight {self.edge_weight}, sigma {self.edge_sigma}, warm-up {self.edge_warmup}."
             )
+        if self.outline < 0:
+            raise UserInputError(f"outline must be 0 (off) or a number of pixels, got {self.outline}.")
         _check_device(self.device, self.precision)
         if self.mode not in (None, *MODES):
             raise UserInputError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}.")
@@ -212,6 +215,7 @@ class PredictConfig:
     overlap: float = 0.25
     batch_size: int = 4
     tta: bool = False  # average the 8 flips and 90-degree rotations of every tile (8 network passes)
+    min_confidence: float = 0.9  # instance mode: an object needs a pixel this sure of being one
     device: str = "auto"
     precision: str = "auto"
 
@@ -222,6 +226,8 @@ class PredictConfig:
             raise UserInputError(f"overlap must be in [0, 1), got {self.overlap}.")
         if self.batch_size < 1:
             raise UserInputError(f"batch size must be at least 1, got {self.batch_size}.")
+        if not 0.5 <= self.min_confidence <= 1.0:
+            raise UserInputError(f"min_confidence must be between 0.5 and 1, got {self.min_confidence}.")
         _check_device(self.device, self.precision)
 
     def to_dict(self) -> dict[str, Any]:

@@ -5,8 +5,11 @@ object. Training sees two classes, background (1) and object (2); where two pain
 touch, the pixels on their common border become background ("gaps"), and the loss weight map
 adds the paper's border term w0 * exp(-(d1 + d2)^2 / (2 sigma^2)), with d1 and d2 the distances
 to the nearest and second-nearest painted object, so the network learns the thin separations.
+An object painted whole also says where it ends: a thin ring of unpainted pixels around it is
+background (``TrainConfig.outline``), so every painted object teaches the true edge.
 Predicted objects are the connected components of the object class, split further by a
-seeded watershed on the distance transform when two objects still touch.
+seeded watershed on the distance transform when two objects still touch; objects without a
+pixel the network is sure of (``PredictConfig.min_confidence``) are dropped.
 """
 
 from __future__ import annotations
@@ -38,17 +41,27 @@ def object_borders(objects: np.ndarray) -> np.ndarray:
     """Pixels of a painted object that touch a different painted object (8-connectivity)."""
     from scipy import ndimage as ndi
 
-    big = np.iinfo(np.int64).max
     lab = objects.astype(np.int64)
+    big = int(lab.max()) + 1  # above every label (a dtype maximum overflows inside the filter)
     hi = ndi.maximum_filter(lab, size=3, mode="nearest")
     lo = ndi.minimum_filter(np.where(lab > 0, lab, big), size=3, mode="nearest")
     return (lab > 0) & ((hi != lab) | (lo != lab))
 
 
-def semantic_targets(strokes: np.ndarray) -> np.ndarray:
-    """Instance strokes of one 2D slice -> 0 (ignore) / 1 (background, incl. gaps) / 2 (object)."""
+def semantic_targets(strokes: np.ndarray, outline: int = 0) -> np.ndarray:
+    """Instance strokes of one 2D slice -> 0 (ignore) / 1 (background, incl. gaps) / 2 (object).
+
+    An object painted whole also tells where it ends: unpainted pixels up to ``outline`` pixels
+    outside it become background, so the network sees the true edge of every painted object,
+    not only the distant background strokes.
+    """
     objects = np.where(strokes >= 2, strokes, 0)
     out = np.where(strokes == 1, BACKGROUND, 0).astype(np.uint8)
+    if outline > 0 and objects.any():
+        from scipy import ndimage as ndi
+
+        ring = ndi.distance_transform_edt(objects == 0) <= outline
+        out[ring & (strokes == 0)] = BACKGROUND
     out[objects > 0] = OBJECT
     out[object_borders(objects)] = BACKGROUND
     return out
@@ -81,14 +94,15 @@ def border_weights(objects: np.ndarray, w0: float = 10.0, sigma: float = 5.0) ->
     return np.where(np.isfinite(term), term, 0).astype(np.float32)
 
 
-def instance_training_data(strokes_zyx: np.ndarray, w0: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+def instance_training_data(strokes_zyx: np.ndarray, w0: float, sigma: float,
+                           outline: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Semantic targets (0/1/2) and border weights (zero where not annotated) for a stack."""
     targets = np.zeros(strokes_zyx.shape, np.uint8)
     border = np.zeros(strokes_zyx.shape, np.float32)
     for z, s in enumerate(strokes_zyx):
         if not s.any():
             continue
-        targets[z] = semantic_targets(s)
+        targets[z] = semantic_targets(s, outline)
         objects = np.where(targets[z] == OBJECT, s, 0)  # distances to the objects as separated by gaps
         if w0 > 0 and objects.any():
             border[z] = np.where(targets[z] > 0, border_weights(objects, w0, sigma), 0)
@@ -96,12 +110,15 @@ def instance_training_data(strokes_zyx: np.ndarray, w0: float, sigma: float) -> 
 
 
 def objects_from_foreground(foreground: np.ndarray, min_size: int = 8, split: bool = True,
-                            depth: float = 2.0) -> np.ndarray:
+                            depth: float = 2.0, core: np.ndarray | None = None) -> np.ndarray:
     """Label connected objects in a 2D foreground mask, one value (1, 2, …) per object.
 
     With ``split``, objects that still touch are separated by a watershed on the (smoothed)
     distance transform, seeded at its maxima at least ``depth`` pixels higher than the neck
     that joins them (h-maxima), so round objects are not split and touching pairs are.
+    With ``core`` (where the network is sure of the object class), an object without any core
+    pixel is dropped: specks of texture and slivers split off a nucleus are unsure throughout,
+    whatever their size, while real objects of any size have a sure middle.
     """
     from scipy import ndimage as ndi
     from skimage.measure import label
@@ -112,7 +129,7 @@ def objects_from_foreground(foreground: np.ndarray, min_size: int = 8, split: bo
     small[0] = False
     fg &= ~small[comps]
     if not split or not fg.any():
-        return label(fg, connectivity=1).astype(np.int32)
+        return _with_core(label(fg, connectivity=1), core).astype(np.int32)
     from skimage.morphology import h_maxima
     from skimage.segmentation import watershed
 
@@ -128,5 +145,17 @@ def objects_from_foreground(foreground: np.ndarray, min_size: int = 8, split: bo
         ys, xs = np.nonzero(comps[box] == m)
         markers[box][ys[len(ys) // 2], xs[len(ys) // 2]] = next_id
         next_id += 1
-    out = watershed(-smooth, markers, mask=fg)
-    return label(out, connectivity=1).astype(np.int32)
+    out = label(watershed(-smooth, markers, mask=fg), connectivity=1)
+    return _with_core(out, core).astype(np.int32)
+
+
+def _with_core(objects: np.ndarray, core: np.ndarray | None) -> np.ndarray:
+    """``objects`` without those that have no ``core`` pixel, renumbered 1, 2, …"""
+    if core is None or not objects.any():
+        return objects
+    keep = np.zeros(objects.max() + 1, bool)
+    keep[np.unique(objects[core & (objects > 0)])] = True
+    keep[0] = False
+    lut = np.zeros(len(keep), np.int64)
+    lut[keep] = np.arange(1, keep.sum() + 1)
+    return lut[objects]

@@ -158,6 +158,7 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
     imp = torch.from_numpy(importance_map(th, tw)).to(device)
     values = model.class_values
     instance = model.mode == "instance"
+    obj = values.index(2) if instance else None  # the object class (instance mode)
     labels = out if out is not None else np.zeros((z, h, w), dtype=label_dtype(model))
     planar = labels.ndim == 2  # a (Y, X) output for a single-plane image
     if probabilities is True:
@@ -175,8 +176,10 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
         # accumulators for one band of rows, reused down the slice: rows still owed
         # contributions by the next tile row move to the top, the rest start again at zero
         acc = torch.zeros((k, min(th, h), w), dtype=torch.float32, device=device)
-        # the weight sum only scales probabilities; labels are the argmax of ``acc`` alone
-        wsum = torch.zeros(acc.shape[1:], dtype=torch.float32, device=device) if probs_out is not None else None
+        # the weight sum scales probabilities (asked for, or to find sure object pixels);
+        # labels are the argmax of ``acc`` alone
+        need_sum = probs_out is not None or instance
+        wsum = torch.zeros(acc.shape[1:], dtype=torch.float32, device=device) if need_sum else None
         for i, y in enumerate(ys):
             ya, yb = max(y, 0), min(y + th, h)
             rows = reflect_index(np.arange(y, y + th), h)
@@ -202,7 +205,11 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
             for xa in range(0, w, _FINISH_COLUMNS):  # column blocks bound the temporaries
                 xb = min(xa + _FINISH_COLUMNS, w)
                 cls = _best_values(acc[:, :final, xa:xb], values, out_dtype)  # as for acc / wsum
-                best[:, xa:xb] = (cls == 2).cpu().numpy() if instance else cls.cpu().numpy()
+                if instance:  # 0 background, 1 object, 2 object with at least min_confidence
+                    sure = acc[obj, :final, xa:xb] >= config.min_confidence * wsum[:final, xa:xb]
+                    best[:, xa:xb] = ((cls == 2).to(torch.uint8) + (sure & (cls == 2))).cpu().numpy()
+                else:
+                    best[:, xa:xb] = cls.cpu().numpy()
                 if probs is not None:
                     probs[:, :, xa:xb] = (acc[:, :final, xa:xb] / wsum[:final, xa:xb]).cpu().numpy()
             if instance:
@@ -216,7 +223,7 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
         if instance:
             from .instances import objects_from_foreground
 
-            objects = objects_from_foreground(classes.astype(bool))
+            objects = objects_from_foreground(classes > 0, core=classes == 2)
             if planar:
                 labels[...] = objects
             else:
