@@ -88,3 +88,37 @@ def test_an_ome_zarr_time_series_is_a_clear_error(tmp_path):
     group.attrs["ome"] = {"multiscales": [{"axes": [{"name": "t"}, {"name": "y"}, {"name": "x"}]}]}
     with pytest.raises(UserInputError, match="3 time points"):
         read_image(tmp_path / "movie.zarr")
+
+
+def test_newer_and_incomplete_model_files_are_clear_errors(trained, tmp_path):
+    path = save_model(trained, tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    torch.save({**payload, "format_version": payload["format_version"] + 1}, tmp_path / "newer.pt")
+    with pytest.raises(UserInputError, match="newer napari-unet; upgrade"):
+        load_model(tmp_path / "newer.pt")
+    torch.save({k: v for k, v in payload.items() if k != "state_dict"}, tmp_path / "no_weights.pt")
+    with pytest.raises(UserInputError, match="incomplete or corrupt"):
+        load_model(tmp_path / "no_weights.pt")
+    cut = dict(payload["state_dict"])
+    cut.pop(next(iter(cut)))
+    torch.save({**payload, "state_dict": cut}, tmp_path / "cut_weights.pt")
+    with pytest.raises(UserInputError, match="incomplete or corrupt"):
+        load_model(tmp_path / "cut_weights.pt")
+
+
+def test_zarr_output_replaces_a_zarr_but_never_another_file(tmp_path):
+    from napari_unet.io import create_zarr
+
+    first = create_zarr(tmp_path / "out.zarr", (8, 8), "uint8")
+    first[:] = 3
+    again = create_zarr(tmp_path / "out.zarr", (4, 6), "uint8")
+    assert again.shape == (4, 6) and not again[:].any()
+    (tmp_path / "notes.zarr").write_text("a user's file")
+    with pytest.raises(UserInputError, match="not a zarr folder"):
+        create_zarr(tmp_path / "notes.zarr", (8, 8), "uint8")
+    assert (tmp_path / "notes.zarr").read_text() == "a user's file"
+    (tmp_path / "folder.zarr").mkdir()
+    (tmp_path / "folder.zarr" / "thesis.docx").write_text("precious")
+    with pytest.raises(UserInputError, match="not a zarr folder"):
+        create_zarr(tmp_path / "folder.zarr", (8, 8), "uint8")
+    assert (tmp_path / "folder.zarr" / "thesis.docx").read_text() == "precious"

@@ -210,8 +210,8 @@ def create_zarr(path: str | os.PathLike, shape: tuple[int, ...], dtype, chunk: i
     import zarr
 
     path = Path(path)
-    if path.exists():
-        if not is_zarr(path):
+    if path.exists():  # replace only a folder that zarr wrote (its metadata says so), never other files
+        if not (path.is_dir() and any((path / f).is_file() for f in ("zarr.json", ".zarray", ".zgroup"))):
             raise UserInputError(f"{path} exists and is not a zarr folder; move it away or choose another --out-dir.")
         shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
