@@ -163,7 +163,7 @@ class TrainConfig:
     mode: str | None = None  # "semantic" or "instance"; None: the model's mode, semantic for new models
     border_w0: float = 10.0  # instance mode: weight of the border term (paper: w0 = 10)
     border_sigma: float = 5.0  # instance mode: its width in pixels (paper: sigma ~ 5 px)
-    outline: int = 2  # instance mode: unpainted pixels this close to a painted object are background
+    outline: int = 3  # instance mode: unpainted pixels this close to a painted object are background
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
