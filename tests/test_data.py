@@ -24,6 +24,27 @@ def test_axes(shape, expected):
     assert to_zcyx(np.zeros(shape, np.uint16)).shape == expected
 
 
+def _encoded(shape, names):
+    """An array whose every value spells its own index along each named axis (digits z, c, y, x)."""
+    scale = {"z": 1000, "c": 100, "y": 10, "x": 1}
+    grids = np.indices(shape)
+    return sum(g * scale[n] for g, n in zip(grids, names)).astype(np.int32)
+
+
+@pytest.mark.parametrize(
+    "shape, names, kwargs",
+    [((3, 4), "yx", {}), ((6, 5, 3), "yxc", {}), ((2, 3, 4), "zyx", {}), ((2, 3, 4, 2), "zyxc", {}),
+     ((3, 3, 4), "cyx", {"channel_axis": 0}), ((2, 2, 3, 4), "zcyx", {"channel_axis": 1}),
+     ((5, 3, 4), "zyx", {"rgb": False})],
+)
+def test_axes_move_the_values_not_just_the_shape(shape, names, kwargs):
+    a = _encoded(shape, names)
+    out = to_zcyx(a, **kwargs)
+    z, c, y, x = np.indices(out.shape)
+    want = {"z": z * 1000, "c": c * 100, "y": y * 10, "x": x}
+    np.testing.assert_array_equal(out, sum(want[n] for n in names))
+
+
 def test_normalisation_maps_percentiles_to_unit_range(rng):
     img = to_zcyx(rng.integers(100, 4000, (64, 64)).astype(np.uint16))
     out = normalize(img, NormConfig(1, 99))

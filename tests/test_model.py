@@ -43,13 +43,16 @@ def test_inference_copy_folds_batch_norm_without_changing_the_function(trained, 
 
     from napari_unet.model import inference_copy
 
-    net = trained.net.train()  # e.g. predicting while it trains
-    fast = inference_copy(net)
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
-    # the model itself is untouched: BatchNorm still there, still in training mode
-    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
-    assert all(m.training for m in net.modules())
-    net.eval()
+    net = trained.net
+    try:
+        net.train()  # e.g. predicting while it trains
+        fast = inference_copy(net)
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+        # the model itself is untouched: BatchNorm still there, still in training mode
+        assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+        assert all(m.training for m in net.modules())
+    finally:
+        net.eval()  # the model is shared with other tests
     x = torch.from_numpy(sample.image[None, None, :64, :72].astype(np.float32) / 255)
     with torch.inference_mode():
         ref = net(x)

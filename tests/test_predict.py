@@ -32,8 +32,9 @@ def test_prediction_uses_painted_values_and_finds_cells(trained, sample):
     assert set(np.unique(result.labels)) <= {1, 2}
     assert result.probabilities.shape == (1, 2, *sample.image.shape)
     np.testing.assert_allclose(result.probabilities.sum(1), 1, atol=1e-4)
-    accuracy = np.mean(result.labels == sample.truth)
-    assert accuracy > 0.8
+    # foreground IoU: background is 89 % of the sample, so predicting it everywhere scores IoU 0
+    fg, truth = result.labels == 2, sample.truth == 2
+    assert (fg & truth).sum() / (fg | truth).sum() > 0.7
 
 
 def test_image_smaller_than_a_tile(trained, sample):
@@ -118,16 +119,47 @@ def test_zarr_input_and_zarr_output_equal_the_in_memory_result(trained, sample, 
     np.testing.assert_array_equal(probs[:], in_memory.probabilities)
 
 
-def test_dask_z_stack_stays_lazy_and_is_predicted_like_numpy(trained, sample):
+class Recorded:
+    """An on-demand array (like zarr or h5py) that logs every read or write: (kind, z, rows)."""
+
+    def __init__(self, data, log, kind, chunks=None):
+        self.data, self.log, self.kind, self.chunks = data, log, kind, chunks
+        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
+
+    def _note(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        z, rows = key[0], key[-2] if len(key) == self.ndim else slice(None)
+        self.log.append((self.kind, z.start if isinstance(z, slice) else z, rows))
+
+    def __getitem__(self, key):
+        self._note(key)
+        return self.data[key]
+
+    def __setitem__(self, key, value):
+        self._note(key)
+        self.data[key] = value
+
+
+def test_on_demand_z_stack_is_streamed_band_by_band_and_predicted_like_numpy(trained, sample):
+    """Prediction reads a slice a band of rows at a time while it writes finished rows: it never
+    loads the slice (or the stack) first. Reads are whole storage chunks."""
     import dask.array as da
 
-    from napari_unet.data import to_zcyx
-
-    stack = np.stack([sample.image, sample.image[::-1]])
-    lazy = da.from_array(stack, chunks=(1, 32, 128))
-    assert isinstance(to_zcyx(lazy, lazy=True), da.Array)  # nothing is read until a band is sliced
+    stack = np.stack([sample.image, sample.image[::-1], sample.image[:, ::-1]])
     cfg = PredictConfig(tile_size=64, overlap=0.25, device="cpu")
-    np.testing.assert_array_equal(predict_labels(trained, lazy, cfg).labels, predict_labels(trained, stack, cfg).labels)
+    expected = predict_labels(trained, stack, cfg).labels
+    log = []
+    image = Recorded(stack, log, "read", chunks=(1, 32, 128))
+    out = Recorded(np.zeros_like(expected), log, "write")
+    predict_labels(trained, image, cfg, out=out)
+    np.testing.assert_array_equal(out.data, expected)
+    for z in range(len(stack)):
+        first_write = next(i for i, (kind, zz, _) in enumerate(log) if kind == "write" and zz == z)
+        later_reads = [rows for kind, zz, rows in log[first_write:] if kind == "read" and zz == z]
+        assert later_reads, f"slice {z} was read completely before its first rows were written"
+        assert all(r.stop - r.start <= 64 for r in later_reads)  # a chunk, or a band of chunks
+    lazy = da.from_array(stack, chunks=(1, 32, 128))
+    np.testing.assert_array_equal(predict_labels(trained, lazy, cfg).labels, expected)
 
 
 def test_best_class_values_match_torch_argmax_including_ties():
