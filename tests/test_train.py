@@ -126,3 +126,20 @@ def test_fused_optimizer_updates_like_the_plain_one(tiny_model_config, tiny_trai
             opt.step()
     for a, b in zip(net.parameters(), plain.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_several_images_train_one_model_from_all_their_strokes(sample, tiny_model_config, tiny_train_config):
+    """Strokes of class 1 on one image only and of class 2 on the other: one model with both classes."""
+    only_bg = np.where(sample.strokes == 1, 1, 0).astype(np.uint8)
+    only_fg = np.where(sample.strokes == 2, 2, 0).astype(np.uint8)
+    result = fit([sample.image, sample.image[::-1]], [only_bg, only_fg[::-1]], tiny_train_config,
+                 model_config=tiny_model_config)
+    assert result.model.class_values == (1, 2) and result.steps == tiny_train_config.steps
+
+
+def test_several_images_with_mismatched_counts_or_channels_are_clear_errors(sample, tiny_train_config):
+    with pytest.raises(UserInputError, match="2 image.*but 1 label"):
+        fit([sample.image, sample.image], [sample.strokes], tiny_train_config)
+    rgb = np.stack([sample.image] * 3, axis=-1)
+    with pytest.raises(UserInputError, match="channel"):
+        fit([sample.image, rgb], [sample.strokes, sample.strokes], tiny_train_config)

@@ -70,6 +70,13 @@ def test_new_annotation_layer_is_ready_to_paint(widget, viewer):
     assert widget.labels_combo.currentText() == layer.name
 
 
+def _engine_prediction(w, image):
+    """What the engine predicts for ``image`` with the widget's model and settings."""
+    from napari_unet.predict import predict_labels
+
+    return predict_labels(w.model, image, w.predict_config()).labels
+
+
 def test_paint_train_predict_inspect(qtbot, widget, viewer):
     _train(qtbot, widget)
     assert widget.model is not None and widget.model.steps_trained == 15
@@ -77,20 +84,55 @@ def test_paint_train_predict_inspect(qtbot, widget, viewer):
     assert widget.predict_btn.isEnabled() and widget.train_btn.text() == "Train more"
     layer = _predict(qtbot, widget)
     image = viewer.layers["cells"]
-    assert layer.data.shape == image.data.shape
-    assert set(np.unique(layer.data)) <= {1, 2}
+    # the layer holds the model's prediction (how good it is: the clicking story below)
+    np.testing.assert_array_equal(layer.data, _engine_prediction(widget, image.data))
     np.testing.assert_array_equal(layer.scale, image.scale)
 
     # train more (fine-tuning the same model) and predict again: the same layer is updated
     _train(qtbot, widget)
     assert widget.model.steps_trained == 30
+    layer.data = np.zeros_like(layer.data)  # stale content that the new prediction must replace
     again = _predict(qtbot, widget)
-    assert again.data is not None and again.name == layer.name
+    assert again.unique_id == layer.unique_id  # the same layer object, not a new one
+    np.testing.assert_array_equal(again.data, _engine_prediction(widget, image.data))
     assert [lay.name for lay in viewer.layers].count("cells prediction") == 1
 
-    # the canvas shows the prediction over the image
+    # the canvas shows the prediction over the image: it looks different from the image alone
     shot = viewer.screenshot(canvas_only=True, flash=False)
-    assert shot.shape[-1] == 4 and shot[..., :3].std() > 10
+    again.visible = False
+    alone = viewer.screenshot(canvas_only=True, flash=False)
+    assert shot.shape == alone.shape
+    assert np.abs(shot[..., :3].astype(int) - alone[..., :3]).mean() > 5
+
+
+def test_a_user_clicks_paints_and_gets_the_cells(qtbot, viewer):
+    """The whole story through the real controls: the New annotation layer button, strokes
+    painted through the Labels layer, then Train and Predict clicked with the mouse."""
+    from qtpy.QtCore import Qt
+
+    from napari_unet._sample_data import make_sample
+
+    sample = make_sample(256, seed=0)
+    viewer.add_image(sample.image, name="cells")
+    w = _add_widget(viewer, steps=250)
+    qtbot.mouseClick(w.new_labels_btn, Qt.MouseButton.LeftButton)
+    layer = viewer.layers["cells strokes"]
+    assert layer.mode == "paint" and viewer.layers.selection.active is layer
+    layer.brush_size = 3
+    for value in (1, 2):  # the sample's strokes (down the middle of regions), painted dab by dab
+        ys, xs = np.nonzero(sample.strokes == value)
+        for y, x in list(zip(ys, xs))[::2]:
+            layer.paint((y, x), value, refresh=False)
+    layer.refresh()
+    assert set(np.unique(layer.data)) == {0, 1, 2}
+    qtbot.mouseClick(w.train_btn, Qt.MouseButton.LeftButton)
+    assert w._train_worker is not None
+    qtbot.waitUntil(lambda: w._train_worker is None, timeout=TIMEOUT)
+    assert w.model.steps_trained == 250
+    qtbot.mouseClick(w.predict_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w._predict_worker is None and "cells prediction" in viewer.layers, timeout=TIMEOUT)
+    fg, truth = viewer.layers["cells prediction"].data == 2, sample.truth == 2
+    assert (fg & truth).sum() / (fg | truth).sum() > 0.7  # all background would score 0
 
 
 def test_stop_mid_training_keeps_the_weights(qtbot, widget):
@@ -98,11 +140,14 @@ def test_stop_mid_training_keeps_the_weights(qtbot, widget):
     worker = widget.start_training()
     qtbot.waitUntil(lambda: widget.model is not None and widget.model.steps_trained >= 3, timeout=TIMEOUT)
     assert widget.stop_btn.isEnabled() and not widget.train_btn.isEnabled()
+    at_stop = widget.model.steps_trained
     widget.stop()
     qtbot.waitUntil(lambda: widget._train_worker is None, timeout=TIMEOUT)
     assert worker.abort_requested
     steps = widget.model.steps_trained
-    assert 3 <= steps < 100_000
+    assert at_stop <= steps <= at_stop + 2  # the step under way finishes, no further one starts
+    qtbot.wait(500)
+    assert widget.model.steps_trained == steps
     assert widget.predict_btn.isEnabled() and widget.train_btn.isEnabled()
     assert "Stopped" in widget.status.text()
 
@@ -117,6 +162,38 @@ def test_save_then_load_reproduces_the_prediction(qtbot, widget, viewer, tmp_pat
     widget.load_model(str(path))
     assert widget.model.steps_trained == 15
     np.testing.assert_array_equal(_predict(qtbot, widget).data, first)
+
+
+def test_load_of_a_corrupt_model_keeps_the_trained_one(qtbot, widget, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
+    _train(qtbot, widget)
+    trained = widget.model
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model")
+    assert widget.load_model(str(junk)) is None
+    assert shown and "corrupt" in shown[-1]
+    assert widget.model is trained and widget.predict_btn.isEnabled()
+
+
+def test_strokes_of_another_shape_are_refused_clearly(qtbot, widget, viewer, monkeypatch):
+    shown = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
+    viewer.add_labels(np.ones((40, 50), np.uint8), name="small strokes")
+    widget.labels_combo.setCurrentText("small strokes")
+    assert widget.start_training() is None
+    assert shown and "has shape (40, 50)" in shown[-1] and "New annotation layer" in shown[-1]
+    assert (viewer.layers["small strokes"].data == 1).all() and widget.model is None
+
+
+def test_probabilities_layers_match_the_labels(qtbot, widget, viewer):
+    _train(qtbot, widget)
+    widget.probabilities.setChecked(True)
+    labels = _predict(qtbot, widget).data
+    p1, p2 = (viewer.layers[f"cells p(class {v})"].data for v in (1, 2))
+    assert p1.shape == labels.shape and not viewer.layers["cells p(class 1)"].visible
+    np.testing.assert_allclose(p1 + p2, 1, atol=1e-4)
+    np.testing.assert_array_equal(np.where(p2 > p1, 2, 1)[p1 != p2], labels[p1 != p2])
 
 
 def test_train_without_strokes_notifies_and_changes_nothing(qtbot, widget, viewer, monkeypatch):
@@ -166,15 +243,20 @@ def test_closing_the_viewer_mid_training_leaves_no_running_thread(qtbot, widget,
 
 def test_instance_mode_paints_objects_and_predicts_one_label_per_object(qtbot, viewer):
     viewer.open_sample("napari-unet", "cells-instances")
-    w = _add_widget(viewer, steps=30)
+    w = _add_widget(viewer, steps=100)
     w.mode.setCurrentText("instance")
     assert "one whole object" in w.hint.text()
     assert w.labels_combo.currentText() == "cells objects"
     _train(qtbot, w)
     assert w.model.mode == "instance" and not w.mode.isEnabled()
     layer = _predict(qtbot, w)
-    assert layer.data.dtype == np.int32 and layer.data.max() >= 2
-    assert "objects" in w.status.text()
+    from napari_unet._sample_data import make_sample
+
+    n_true = make_sample(256, seed=0).instances.max()  # the sample's cells
+    n = layer.data.max()
+    assert layer.data.dtype == np.int32 and 0.6 * n_true <= n <= 1.4 * n_true
+    assert len(np.unique(layer.data)) == n + 1  # one value per object, numbered 1..n
+    assert f"{n} objects" in w.status.text()
 
 
 def test_demo_opens_its_result_in_napari(monkeypatch, trained, sample, qtbot):
@@ -217,6 +299,17 @@ def test_z_stack_predicts_every_slice_or_just_the_current_one(qtbot, viewer, sam
     w.start_prediction()
     qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
     assert (viewer.layers["stack prediction"].data > 0).all()
+    # the current slice alone, into the existing layer: the other slices keep what they hold
+    layer.data[0] = 7  # e.g. corrected by hand
+    viewer.dims.set_current_step(0, 1)
+    w.current_slice.setChecked(True)
+    w.start_prediction()
+    qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
+    assert viewer.layers["stack prediction"].unique_id == layer.unique_id and (layer.data[0] == 7).all()
+    from napari_unet.predict import predict_labels
+
+    expected = predict_labels(w.model, stack, w.predict_config(), z_slices=[1]).labels[1]
+    np.testing.assert_array_equal(layer.data[1], expected)
 
 
 def test_zarr_image_opened_lazily_is_predicted_without_loading_it(qtbot, viewer, sample, tmp_path):
