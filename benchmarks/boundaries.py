@@ -7,8 +7,10 @@
 
 Each variant is trained once per seed, in its own process, through the engine (``train`` /
 ``predict_labels``), and prints one JSON line per run. Variants: ``new`` (the current
-defaults), ``old`` (the defaults before the edge term: class-balanced sampling and
-inverse-frequency weights, no edge term), ``rf`` (random forest on the same strokes), ``dense``
+defaults), ``old`` (the training settings before the edge term: class-balanced sampling and
+inverse-frequency weights, no edge term, no outline ring; prediction and the rest of the code
+are the current ones, so for the exact earlier default run this script from a checkout of its
+commit with ``PYTHONPATH=<checkout>/src``), ``rf`` (random forest on the same strokes), ``dense``
 (the U-Net on dense labels: the ceiling), or any name followed by ``TrainConfig`` overrides,
 e.g. ``plain:balanced_sampling=0,class_balance=0,edge_weight=0``.
 
