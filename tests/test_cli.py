@@ -264,6 +264,14 @@ def test_instance_mode_from_the_command_line(sample, tmp_path, capsys):
                  "--out-dir", str(tmp_path)]) == 0
     objects = tifffile.imread(tmp_path / "cells_labels.tif")
     assert objects.dtype == np.int32 and len(np.unique(objects)) == objects.max() + 1  # 0 and 1..n
+    # a briefly trained model is unsure: a lower --min-confidence keeps more of its objects
+    assert main(["predict", "--model", str(model), "--images", str(tmp_path / "cells.tif"),
+                 "--out-dir", str(tmp_path / "all"), "--min-confidence", "0.5"]) == 0
+    assert tifffile.imread(tmp_path / "all" / "cells_labels.tif").max() > objects.max()
+    capsys.readouterr()
+    assert "min_confidence must be between 0.5 and 1" in _error(
+        capsys, ["predict", "--model", str(model), "--images", str(tmp_path / "cells.tif"), "--out-dir",
+                 str(tmp_path), "--min-confidence", "2"])
 
 
 def test_class_weights_and_out_folder_errors(files, tmp_path, capsys):

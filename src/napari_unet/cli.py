@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation: average the 8 flips and rotations of every tile (8 network passes; "
                         "5-7x the prediction time)")
+    p.add_argument("--min-confidence", type=float, default=0.9, metavar="P",
+                   help="instance mode: keep an object only if the network is this sure of at least one of its "
+                        "pixels (0.5 keeps every object; default: 0.9)")
     p.add_argument("--format", choices=["tif", "zarr"], default=None,
                    help="output format; zarr is written tile row by tile row, for images larger than memory "
                         "(default: zarr for zarr images, tif otherwise)")
@@ -193,7 +196,8 @@ def cmd_predict(args) -> int:
 
     model = load_model(args.model)
     config = PredictConfig(tile_size=args.tile_size, overlap=args.overlap, batch_size=args.batch_size,
-                           tta=args.tta, device=args.device, precision=args.precision)
+                           tta=args.tta, min_confidence=args.min_confidence, device=args.device,
+                           precision=args.precision)
     out_dir = Path(args.out_dir)
     for path in args.images:
         image = read_image(path)
