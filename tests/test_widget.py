@@ -257,6 +257,11 @@ def test_instance_mode_paints_objects_and_predicts_one_label_per_object(qtbot, v
     assert layer.data.dtype == np.int32 and 0.6 * n_true <= n <= 1.4 * n_true
     assert len(np.unique(layer.data)) == n + 1  # one value per object, numbered 1..n
     assert f"{n} objects" in w.status.text()
+    w.forget_model()  # a model trained for 5 steps is sure of nothing yet: the status says what to do
+    w.steps.setValue(5)
+    _train(qtbot, w)
+    assert _predict(qtbot, w).data.max() == 0
+    assert "no object yet that the model is 90% sure of" in w.status.text() and "Train more" in w.status.text()
 
 
 def test_demo_opens_its_result_in_napari(monkeypatch, trained, sample, qtbot):
