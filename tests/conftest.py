@@ -34,7 +34,7 @@ def trained(sample):
     from napari_unet.config import ModelConfig, TrainConfig
     from napari_unet.train import fit
 
-    cfg = TrainConfig(steps=150, batch_size=4, patch_size=64, seed=0, device="cpu")
+    cfg = TrainConfig(steps=300, batch_size=4, patch_size=64, seed=0, device="cpu")
     return fit(sample.image, sample.strokes, cfg, model_config=ModelConfig(depth=2, base_channels=8, dropout=0.0)).model
 
 

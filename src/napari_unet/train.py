@@ -207,7 +207,7 @@ def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, sh
             with autocast(device, bf16):
                 logits = net(x).float()
             loss = weighted_cross_entropy(logits, target, weight)
-            edge = _edge_factor(config, step, thin, frac)
+            edge = _edge_factor(config, step, thin)
             if edge > 0:
                 aff = pair_affinities(x, config.edge_sigma)
                 loss = loss + edge * edge_potts_loss(torch.softmax(logits, dim=1), aff)
@@ -235,18 +235,12 @@ def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, sh
     return TrainResult(model, step, loss_value, time.perf_counter() - start, stopped)
 
 
-def _edge_factor(config: TrainConfig, step: int, thin: tuple[int, ...] = (), frac: float = 0.0) -> float:
-    """Weight of the edge term: zero during the warm-up, then a linear ramp over as many steps.
-
-    Zero throughout when a class is thin (see :func:`train`), and in runs too short to settle
-    after the ramp (fewer than 3 warm-ups in all, as far as the progress ``frac`` tells): the
-    term first pulls unsure pixels to a side, and the strokes need steps to correct that.
-    """
+def _edge_factor(config: TrainConfig, step: int, thin: tuple[int, ...] = ()) -> float:
+    """Weight of the edge term: zero during the warm-up, then a linear ramp over as many steps;
+    zero throughout when a class is thin (see :func:`train`)."""
     if config.edge_weight <= 0 or thin:
         return 0.0
     w = config.edge_warmup
-    if w and frac > 0 and step / frac < 3 * w:
-        return 0.0
     return config.edge_weight * (1.0 if w == 0 else min(max(step - w, 0) / w, 1.0))
 
 
