@@ -15,15 +15,6 @@ from napari_unet.data import (
 )
 
 
-@pytest.mark.parametrize(
-    "shape, expected",
-    [((30, 40), (1, 1, 30, 40)), ((30, 40, 3), (1, 3, 30, 40)), ((5, 30, 40), (5, 1, 30, 40)),
-     ((5, 30, 40, 2), (5, 2, 30, 40))],
-)
-def test_axes(shape, expected):
-    assert to_zcyx(np.zeros(shape, np.uint16)).shape == expected
-
-
 def _encoded(shape, names):
     """An array whose every value spells its own index along each named axis (digits z, c, y, x)."""
     scale = {"z": 1000, "c": 100, "y": 10, "x": 1}

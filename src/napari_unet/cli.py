@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .config import UserInputError
+from .config import PredictConfig, UserInputError
 
 EXIT_USAGE = 2
 
@@ -75,9 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation: average the 8 flips and rotations of every tile (8 network passes; "
                         "5-7x the prediction time)")
-    p.add_argument("--min-confidence", type=float, default=0.9, metavar="P",
+    p.add_argument("--min-confidence", type=float, default=PredictConfig.min_confidence, metavar="P",
                    help="instance mode: keep an object only if the network is this sure of at least one of its "
-                        "pixels (0.5 keeps every object; default: 0.9)")
+                        "pixels (0.5 keeps every object; default: %(default)s)")
     p.add_argument("--format", choices=["tif", "zarr"], default=None,
                    help="output format; zarr is written tile row by tile row, for images larger than memory "
                         "(default: zarr for zarr images, tif otherwise)")
@@ -190,7 +190,6 @@ def cmd_train(args) -> int:
 def cmd_predict(args) -> int:
     from tqdm import tqdm
 
-    from .config import PredictConfig
     from .io import create_zarr, is_zarr, load_model, read_image, write_image
     from .predict import label_dtype, output_shape, predict
 

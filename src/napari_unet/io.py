@@ -109,7 +109,12 @@ def _plain(obj):
 def is_zarr(path: str | os.PathLike) -> bool:
     """Whether ``path`` names a zarr array or group (a folder ending in .zarr or holding zarr metadata)."""
     path = Path(path)
-    return path.suffix.lower() == ".zarr" or any((path / f).is_file() for f in ("zarr.json", ".zarray", ".zgroup"))
+    return path.suffix.lower() == ".zarr" or _holds_zarr(path)
+
+
+def _holds_zarr(path: Path) -> bool:
+    """Whether ``path`` is a folder with zarr metadata (one that zarr wrote)."""
+    return any((path / f).is_file() for f in ("zarr.json", ".zarray", ".zgroup"))
 
 
 def read_image(path: str | os.PathLike):
@@ -211,7 +216,7 @@ def create_zarr(path: str | os.PathLike, shape: tuple[int, ...], dtype, chunk: i
 
     path = Path(path)
     if path.exists():  # replace only a folder that zarr wrote (its metadata says so), never other files
-        if not (path.is_dir() and any((path / f).is_file() for f in ("zarr.json", ".zarray", ".zgroup"))):
+        if not _holds_zarr(path):
             raise UserInputError(f"{path} exists and is not a zarr folder; move it away or choose another --out-dir.")
         shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -207,7 +207,8 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
                 cls = _best_values(acc[:, :final, xa:xb], values, out_dtype)  # as for acc / wsum
                 if instance:  # 0 background, 1 object, 2 object with at least min_confidence
                     sure = acc[obj, :final, xa:xb] >= config.min_confidence * wsum[:final, xa:xb]
-                    best[:, xa:xb] = ((cls == 2).to(torch.uint8) + (sure & (cls == 2))).cpu().numpy()
+                    is_obj = cls == 2
+                    best[:, xa:xb] = (is_obj.to(torch.uint8) + (sure & is_obj)).cpu().numpy()
                 else:
                     best[:, xa:xb] = cls.cpu().numpy()
                 if probs is not None:
