@@ -21,9 +21,20 @@ FORMAT_VERSION = 1
 
 def save_model(model, path: str | os.PathLike) -> Path:
     """Write ``model`` to ``path`` (conventionally ``*.pt``), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(model_to_bytes(model))
+    os.replace(tmp, path)
+    return path
+
+
+def model_to_bytes(model) -> bytes:
+    """The bytes of a model file: what :func:`save_model` writes and :func:`model_from_bytes` reads."""
+    import io
+
     import torch
 
-    path = Path(path)
     state = {k: v.detach().cpu().clone() for k, v in model.net.state_dict().items()}
     payload = {
         "format": FORMAT,
@@ -35,11 +46,16 @@ def save_model(model, path: str | os.PathLike) -> Path:
         "history": _plain(model.history),
         "state_dict": state,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def model_from_bytes(data: bytes, source: str = "model data", device: str = "cpu"):
+    """A model from the bytes of a model file (read with ``weights_only=True``)."""
+    import io
+
+    return _read(io.BytesIO(data), source, device)
 
 
 def load_model(path: str | os.PathLike, device: str = "cpu"):
@@ -51,17 +67,22 @@ def load_model(path: str | os.PathLike, device: str = "cpu"):
         The file is missing, is not a napari-unet model, is corrupt, or carries pickled
         code (which is never run).
     """
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"model file not found: {path}; check the path or train a model first.")
+    return _read(path, str(path), device)
+
+
+def _read(source, path: str, device: str):
+    """A model from a model file's bytes (a path or a binary file object); ``path`` names it in errors."""
     import pickle
 
     import torch
 
     from .model import SegmentationModel
 
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"model file not found: {path}; check the path or train a model first.")
     try:
-        payload = torch.load(path, map_location=device, weights_only=True)
+        payload = torch.load(source, map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:
         raise UserInputError(
             f"refused to load {path}: it is not a plain napari-unet model file (it asks to run "

@@ -82,6 +82,7 @@ def predict(
     probabilities=False,
     z_slices: list[int] | None = None,
     out=None,
+    intensity_range: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Generator[PredictProgress, None, PredictResult]:
     """Predict class labels for ``image`` tile by tile, yielding progress after each batch.
 
@@ -107,6 +108,9 @@ def predict(
         Optional array to write the labels into, ``(Z, Y, X)`` or, for a single plane, ``(Y, X)``:
         e.g. a ``numpy.memmap`` or a zarr array (anything that takes slice assignment). It is
         returned as ``labels``.
+    intensity_range
+        Per-channel ``(low, high)`` values that normalisation maps to 0 and 1, instead of the
+        percentiles of ``image``: to predict a crop exactly as part of its whole image.
 
     Memory: besides the image and the labels, only one band of tiles is held (class scores for
     one tile height of rows), unless probabilities are asked for in memory. Instance mode
@@ -123,7 +127,7 @@ def predict(
             f"the model was trained on {c} channel(s) but the image has {img.shape[1]}; "
             "use an image with the same channels as the training images."
         )
-    lo, hi = percentiles(img, model.norm)
+    lo, hi = percentiles(img, model.norm) if intensity_range is None else intensity_range
     z, _, h, w = img.shape
     zs = list(range(z)) if z_slices is None else [int(i) for i in z_slices]
     if any(not 0 <= i < z for i in zs):

@@ -142,11 +142,36 @@ def train(
     """
     import torch
 
-    from .augment import PatchAugmenter
-    from .data import PatchSampler
     from .device import resolve_device, use_bf16
 
     config = config or TrainConfig()
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)  # weight initialisation and dropout
+    model, data = prepare(images, labels, config, model, model_config, device)
+    return _loop(model, data, config, device, use_bf16(device, config.precision), should_stop)
+
+
+@dataclass
+class TrainingData:
+    """What the loop draws its batches from. A live trainer swaps it between steps when the
+    strokes change (see :mod:`napari_unet.trainer`)."""
+
+    sampler: object  # PatchSampler
+    augmenter: object  # PatchAugmenter
+    thin: tuple[int, ...] = ()  # classes painted only as thin lines: the edge term stays off
+
+    def replace_with(self, other: TrainingData) -> None:
+        self.sampler, self.augmenter, self.thin = other.sampler, other.augmenter, other.thin
+
+
+def prepare(images, labels, config: TrainConfig, model=None, model_config: ModelConfig | None = None,
+            device=None, seed: int | None = None):
+    """Check images and strokes and return ``(model, TrainingData)`` (see :func:`train`)."""
+    from .augment import PatchAugmenter
+    from .data import PatchSampler
+    from .device import resolve_device
+
+    device = device if device is not None else resolve_device(config.device)
     imgs = [to_zcyx(im) for im in _as_list(images)]
     labs = _as_list(labels)
     if len(imgs) != len(labs):
@@ -162,22 +187,22 @@ def train(
         check_instance_strokes(labs)
         pairs = [instance_training_data(lab, config.border_w0, config.border_sigma, config.outline) for lab in labs]
         labs, border = [p[0].astype(np.int64) for p in pairs], [p[1] for p in pairs]
-    torch.manual_seed(config.seed)  # weight initialisation and dropout
     model, class_values = prepare_model(imgs, labs, model, model_config)
     model.mode = mode
     slices = annotated_slices(imgs, labs, class_values, model.norm, balance=config.class_balance,
                               extra_weights=config.class_weights, pixel_weights=border)
-    device = resolve_device(config.device)
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(config.seed if seed is None else seed)
     sampler = PatchSampler(slices, len(class_values), rng, balanced=config.balanced_sampling)
     augmenter = PatchAugmenter(slices, config.patch_size, config.augment, device)
     # a Potts term shortens boundaries, so it erases thin structures where their contrast is
     # faint: with a class painted only as thin lines (membranes) the edge term stays off
     thin = thin_classes(slices, len(class_values)) if config.edge_weight > 0 else ()
-    return _loop(model, sampler, augmenter, config, device, use_bf16(device, config.precision), should_stop, thin)
+    return model, TrainingData(sampler, augmenter, tuple(thin))
 
 
-def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, should_stop, thin=()):
+def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, should_stop, clock=time.perf_counter):
+    """Train until the budget is spent or ``should_stop``; ``clock`` measures the time budget
+    (a paused trainer passes one that stands still while paused)."""
     import torch
 
     from .device import autocast
@@ -188,12 +213,12 @@ def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, sh
     net = model.net.to(device).to(memory_format=torch.channels_last)
     net.train()
     opt = _optimizer(net, config, device)
-    pixels_per_step = config.batch_size * augmenter.patch**2
+    pixels_per_step = config.batch_size * data.augmenter.patch**2
     step, loss_value, stopped = 0, float("nan"), False
-    start = time.perf_counter()
+    start = clock()
     try:
         while True:
-            frac = _progress(config, step, time.perf_counter() - start)
+            frac = _progress(config, step, clock() - start)
             if frac >= 1.0:
                 break
             if should_stop is not None and should_stop():
@@ -202,12 +227,12 @@ def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, sh
             lr = _lr(config, step, frac)
             for group in opt.param_groups:
                 group["lr"] = lr
-            x, target, weight = augmenter.batch(sampler.sample(config.batch_size), gen)
+            x, target, weight = data.augmenter.batch(data.sampler.sample(config.batch_size), gen)
             x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device, bf16):
                 logits = net(x).float()
             loss = weighted_cross_entropy(logits, target, weight)
-            edge = _edge_factor(config, step, thin)
+            edge = _edge_factor(config, step, data.thin)
             if edge > 0:
                 aff = pair_affinities(x, config.edge_sigma)
                 loss = loss + edge * edge_potts_loss(torch.softmax(logits, dim=1), aff)
@@ -216,9 +241,9 @@ def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, sh
             opt.step()
             step += 1
             loss_value = float(loss.detach())
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
             progress = _progress(config, step, elapsed)
-            _record(model, config, step, loss_value, thin)
+            _record(model, config, step, loss_value, data.thin)
             yield TrainEvent(
                 step=step,
                 total_steps=config.steps,
@@ -232,7 +257,7 @@ def _loop(model, sampler, augmenter, config: TrainConfig, device, bf16: bool, sh
             )
     finally:
         net.eval()
-    return TrainResult(model, step, loss_value, time.perf_counter() - start, stopped)
+    return TrainResult(model, step, loss_value, clock() - start, stopped)
 
 
 def _edge_factor(config: TrainConfig, step: int, thin: tuple[int, ...] = ()) -> float:

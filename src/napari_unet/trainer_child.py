@@ -1,0 +1,179 @@
+"""The child side of :class:`napari_unet.trainer.Trainer`: train, obey commands, report.
+
+Runs in a spawned process. Between optimizer steps it reads every waiting command (while
+paused it waits for one), so a command takes effect within one step. Messages to the parent
+are plain tuples; weights travel as the bytes of a model file.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+class _Clock:
+    """``time.perf_counter`` that stands still while paused (the time budget counts training only)."""
+
+    def __init__(self):
+        self.paused_at: float | None = None
+        self.paused_for = 0.0
+
+    def __call__(self) -> float:
+        now = self.paused_at if self.paused_at is not None else time.perf_counter()
+        return now - self.paused_for
+
+    def pause(self) -> None:
+        if self.paused_at is None:
+            self.paused_at = time.perf_counter()
+
+    def resume(self) -> None:
+        if self.paused_at is not None:
+            self.paused_for += time.perf_counter() - self.paused_at
+            self.paused_at = None
+
+
+def main(spec: dict, commands, events) -> None:
+    """Process entry point; ``commands`` and ``events`` are the two ends of pipes."""
+    from .config import UserInputError
+
+    session = None
+    try:
+        session = _Session(spec, commands, events)
+        session.run()
+    except (EOFError, BrokenPipeError):
+        pass  # the parent is gone: nobody to report to
+    except BaseException as err:  # noqa: BLE001 (everything is reported, then the process ends)
+        if session is not None and session.step:
+            session.send_weights()
+        user = isinstance(err, UserInputError)
+        message = str(err) if user else _describe(err)
+        try:
+            events.send(("failed", message, user))
+        except (BrokenPipeError, OSError):
+            pass
+    finally:
+        events.close()
+
+
+def _describe(err: BaseException) -> str:
+    if "out of memory" in str(err).lower():
+        return ("The device ran out of memory. Lower the batch size, patch size or tile size, "
+                "or choose the CPU as device.")
+    return f"{type(err).__name__}: {err}"
+
+
+class _Session:
+    def __init__(self, spec: dict, commands, events):
+        import torch
+
+        from .config import ModelConfig, TrainConfig
+        from .device import resolve_device, use_bf16
+        from .io import model_from_bytes
+        from .train import prepare
+
+        self.commands, self.events = commands, events
+        self.images = [np.load(p, mmap_mode="r") for p in spec["images"]]
+        self.stroke_files = spec["strokes"]
+        self.config = TrainConfig.from_dict(spec["config"])
+        self.snapshot_every = float(spec["snapshot_every"])
+        model = model_from_bytes(spec["model"], "the model to continue") if spec["model"] else None
+        model_config = ModelConfig.from_dict(spec["model_config"]) if spec["model_config"] else None
+        self.device = resolve_device(self.config.device)
+        self.bf16 = use_bf16(self.device, self.config.precision)
+        torch.manual_seed(self.config.seed)
+        self.model, self.data = prepare(self.images, self._strokes(), self.config, model, model_config, self.device)
+        self.clock = _Clock()
+        self.step, self.stop, self.paused, self.dirty = 0, False, False, False
+        self.ranges: dict[int, tuple] = {}  # per image: intensity range for predictions
+
+    def _strokes(self) -> list[np.ndarray]:
+        return [np.array(np.load(p, mmap_mode="r")) for p in self.stroke_files]
+
+    def send(self, *message) -> None:
+        self.events.send(message)
+
+    def send_weights(self) -> None:
+        from .io import model_to_bytes
+
+        self.send("weights", model_to_bytes(self.model), self.model.steps_trained)
+
+    def run(self) -> None:
+        from .train import _loop
+
+        loop = _loop(self.model, self.data, self.config, self.device, self.bf16, lambda: self.stop, self.clock)
+        last_weights = time.monotonic()
+        result = None
+        while result is None:
+            self._obey()
+            if self.dirty:
+                self._reload_strokes()
+            try:
+                event = next(loop)
+            except StopIteration as done:
+                result = done.value
+                break
+            self.step = event.step
+            self.send("progress", event.step, event.total_steps, event.loss, event.elapsed, event.steps_per_s,
+                      event.progress)
+            if time.monotonic() - last_weights >= self.snapshot_every:
+                self.send_weights()
+                last_weights = time.monotonic()
+        self.send_weights()
+        self.send("finished", result.steps, result.loss, result.elapsed, result.stopped)
+
+    def _obey(self) -> None:
+        """Carry out every waiting command; while paused, wait for the next."""
+        while self.commands.poll(None if self.paused and not self.stop else 0):
+            kind, *args = self.commands.recv()
+            if kind == "stop":
+                self.stop = True
+                self.paused = False
+            elif kind == "pause":
+                self.paused = True
+                self.clock.pause()
+            elif kind == "resume":
+                self.paused = False
+                self.clock.resume()
+            elif kind == "snapshot":
+                self.send_weights()
+            elif kind == "strokes":
+                self.dirty = True
+            elif kind == "predict":
+                self._predict(*args)
+
+    def _reload_strokes(self) -> None:
+        """Use the strokes as they are now (the loop keeps its model, optimiser and schedule)."""
+        from .config import UserInputError
+        from .train import prepare
+
+        self.dirty = False
+        try:
+            _, data = prepare(self.images, self._strokes(), self.config, self.model, None, self.device,
+                              seed=self.config.seed + self.step)
+        except UserInputError as err:
+            self.send("notice", f"The new strokes are not used yet: {err}")
+            return
+        self.data.replace_with(data)
+
+    def _predict(self, request: int, index: int, z: int, box: tuple, predict_config: dict) -> None:
+        """Labels for a region, predicted with the current weights and the whole image's
+        normalisation, from a window with context around it."""
+        from .config import PredictConfig
+        from .data import percentiles, to_zcyx
+        from .predict import predict
+        from .train import drain
+
+        image = to_zcyx(self.images[index])
+        if index not in self.ranges:
+            self.ranges[index] = percentiles(image, self.model.norm)
+        h, w = image.shape[-2:]
+        y0, y1, x0, x1 = max(0, box[0]), min(h, box[1]), max(0, box[2]), min(w, box[3])
+        margin = 4 * self.model.config.multiple  # context, so the region does not see a cut edge
+        ya, yb, xa, xb = max(0, y0 - margin), min(h, y1 + margin), max(0, x0 - margin), min(w, x1 + margin)
+        window = np.moveaxis(np.asarray(image[z : z + 1, :, ya:yb, xa:xb]), 1, -1)  # (1, Y, X, C)
+        config = PredictConfig.from_dict({**predict_config, "device": self.config.device})
+        result = drain(predict(self.model, window, config, intensity_range=self.ranges[index]))
+        labels = np.asarray(result.labels).reshape(yb - ya, xb - xa)[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+        self.send("prediction", request, index, z, (y0, y1, x0, x1), np.ascontiguousarray(labels),
+                  self.model.steps_trained)
