@@ -48,3 +48,11 @@ def isbi_dir() -> Path:
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def recovery_file(tmp_path, monkeypatch):
+    """Each test autosaves into its own recovery file, never the user's."""
+    path = tmp_path / "recovery" / "recovery-model.pt"
+    monkeypatch.setenv("NAPARI_UNET_RECOVERY", str(path))
+    return path

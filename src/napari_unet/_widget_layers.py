@@ -1,0 +1,123 @@
+"""Reading napari layers for the engine, and writing its results back (GUI thread only)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+PREDICTION = " prediction"
+
+
+def full_resolution(layer):
+    """An image layer's data, at full resolution if it is multiscale."""
+    return layer.data[0] if layer.multiscale else layer.data
+
+
+def spatial_shape(image) -> tuple[int, ...]:
+    shape = full_resolution(image).shape
+    return shape[:-1] if image.rgb else shape
+
+
+def prediction_input(layer):
+    """What the prediction worker reads: a copy of in-memory data (the user may keep painting or
+    editing), or, for a lazily loaded image (dask/zarr, e.g. opened from a .zarr), the lazy array
+    itself, read band by band off the GUI thread. A multiscale image is predicted at full resolution."""
+    from .data import is_lazy
+
+    data = full_resolution(layer)
+    return data if is_lazy(data) else np.array(data)
+
+
+def layers_of(viewer, kind: str) -> list:
+    from napari.layers import Image, Labels
+
+    cls = {"image": Image, "labels": Labels}[kind]
+    return [layer for layer in viewer.layers if isinstance(layer, cls) and not layer.name.endswith(PREDICTION)]
+
+
+def training_pairs(viewer, image, strokes, every: bool) -> list[tuple]:
+    """``(image, strokes)`` layers to train on: the chosen pair first, then (with ``every``) each
+    other image with a painted Labels layer of its shape named after it ('<image> strokes')."""
+    pairs = [(image, strokes)]
+    if not every:
+        return pairs
+    for other in layers_of(viewer, "image"):
+        if other is image:
+            continue
+        for labels in layers_of(viewer, "labels"):
+            if labels is not strokes and labels.name.startswith(other.name + " ") \
+                    and labels.data.shape == spatial_shape(other) and np.any(labels.data):
+                pairs.append((other, labels))
+                break
+    return pairs
+
+
+def prediction_layer(viewer, image, shape: tuple[int, ...], dtype):
+    """The image's prediction layer, made (empty) if it is missing or of another shape."""
+    name = image.name + PREDICTION
+    layer = viewer.layers[name] if name in viewer.layers else None
+    if layer is not None and layer.data.shape == tuple(shape):
+        return layer
+    if layer is not None:
+        viewer.layers.remove(layer)
+    n = len(shape)
+    return viewer.add_labels(np.zeros(shape, dtype), name=name, opacity=0.5,
+                             scale=image.scale[-n:], translate=image.translate[-n:])
+
+
+def show_prediction(viewer, image, result, model, z_slices, min_confidence: float) -> str:
+    """Put a prediction into the image's prediction layer (and probability layers); returns the status."""
+    labels = result.labels
+    layer = viewer.layers[image.name + PREDICTION] if image.name + PREDICTION in viewer.layers else None
+    fresh = layer is None or layer.data.shape != labels.shape
+    layer = prediction_layer(viewer, image, labels.shape, labels.dtype)
+    if z_slices is None or fresh:
+        layer.data = labels
+    else:
+        for z in z_slices:
+            layer.data[z] = labels[z]
+        layer.refresh()
+    n = labels.ndim
+    layer.scale, layer.translate = image.scale[-n:], image.translate[-n:]
+    if result.probabilities is not None:
+        _show_probabilities(viewer, image, result.probabilities, model, n)
+    name = layer.name
+    if model.mode == "instance":
+        counted = labels if z_slices is None else labels[z_slices]
+        count = sum(len(np.unique(plane)) - 1 for plane in counted.reshape(-1, *labels.shape[-2:]))
+        if count:
+            return f"Prediction in '{name}': {count} objects. Paint corrections and Train again."
+        return (f"Prediction in '{name}': no object yet that the model is {min_confidence:.0%} sure of. "
+                "Train more, or paint more objects and background.")
+    values, counts = np.unique(labels, return_counts=True)
+    share = ", ".join(f"{v}: {c / labels.size:.0%}" for v, c in zip(values, counts) if v)
+    return f"Prediction in '{name}' (class shares {share}). Paint corrections and Train again."
+
+
+def _show_probabilities(viewer, image, probabilities, model, ndim: int) -> None:
+    spatial = dict(scale=image.scale[-ndim:], translate=image.translate[-ndim:])
+    for k, value in enumerate(model.class_values):
+        name = f"{image.name} p(class {value})"
+        probs = probabilities[:, k]
+        probs = probs[0] if ndim == probs.ndim - 1 else probs
+        existing = viewer.layers[name] if name in viewer.layers else None
+        if existing is not None and existing.data.shape == probs.shape:
+            existing.data = probs
+            continue
+        if existing is not None:
+            viewer.layers.remove(existing)
+        viewer.add_image(probs, name=name, colormap="magma", blending="additive", contrast_limits=(0, 1),
+                         visible=False, **spatial)
+
+
+def visible_box(viewer, image) -> tuple[int, int, int, int]:
+    """The part of the image's last two axes on screen, as (y0, y1, x0, x1) in pixels."""
+    corners = np.asarray(image.corner_pixels)  # (2, ndim) in data coordinates, clipped to the data
+    axes = slice(-3, -1) if image.rgb else slice(-2, None)
+    (y0, x0), (y1, x1) = corners[0, axes], corners[1, axes]
+    h, w = spatial_shape(image)[-2:]
+    return int(max(0, y0)), int(min(h, y1 + 1)), int(max(0, x0)), int(min(w, x1 + 1))
+
+
+def current_z(viewer, image) -> int:
+    """The slice on screen of a z-stack (0 for a single plane)."""
+    return int(viewer.dims.current_step[-3]) if len(spatial_shape(image)) == 3 else 0
