@@ -283,3 +283,35 @@ def test_class_weights_and_out_folder_errors(files, tmp_path, capsys):
                                                                     "--class-weights", "1,2,3"])
     assert "is a folder" in _error(capsys, [*args, "--out", str(tmp_path)])
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_an_unwritable_out_path_is_refused_before_training(files, tmp_path, capsys, monkeypatch):
+    img, lab = files
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    trained = []
+    monkeypatch.setattr("napari_unet.cli._run_training", lambda *a, **k: trained.append(1))
+    err = _error(capsys, ["train", "--images", str(img), "--labels", str(lab), *FAST,
+                          "--out", str(blocker / "m.pt")])
+    assert f"cannot write the model to {blocker / 'm.pt'}" in err and "folder you can write to" in err
+    assert not trained
+
+
+def test_a_model_that_cannot_be_saved_is_kept_in_the_recovery_file(files, tmp_path, capsys, monkeypatch,
+                                                                    recovery_file):
+    import napari_unet.io
+    from napari_unet.io import load_model
+
+    img, lab = files
+    out, save = tmp_path / "m.pt", napari_unet.io.save_model
+
+    def full_disk(model, path):
+        if path == out:
+            raise OSError(28, "No space left on device")
+        return save(model, path)
+
+    monkeypatch.setattr(napari_unet.io, "save_model", full_disk)
+    assert main(["train", "--images", str(img), "--labels", str(lab), *FAST, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and f"it is kept in {recovery_file}" in err
+    assert load_model(recovery_file).steps_trained == 20 and not out.exists()

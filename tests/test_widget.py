@@ -387,3 +387,34 @@ def _left():
     from qtpy.QtCore import Qt
 
     return Qt.MouseButton.LeftButton
+
+
+def test_every_image_with_strokes_trains_together(qtbot, viewer, sample):
+    viewer.add_image(sample.image, name="a")
+    viewer.add_labels(sample.strokes, name="a strokes")
+    viewer.add_image(sample.image[::-1].copy(), name="b")
+    viewer.add_labels(sample.strokes[::-1].copy(), name="b strokes")
+    viewer.add_image(sample.image[:50], name="c")  # no strokes layer of its shape: not used
+    viewer.add_labels(np.zeros((10, 10), np.uint8), name="c strokes")
+    w = _add_widget(viewer)
+    w.image_combo.setCurrentText("a")
+    w.labels_combo.setCurrentText("a strokes")
+    assert w.all_images.isChecked()  # the default
+    trainer = _train(qtbot, w)
+    assert len(trainer.images) == 2
+    np.testing.assert_array_equal(trainer.strokes[1], sample.strokes[::-1])
+    w.all_images.setChecked(False)
+    assert len(_train(qtbot, w).images) == 1
+
+
+def test_an_autosaved_model_is_offered_back_after_a_crash(qtbot, widget, viewer, make_napari_viewer, tmp_path,
+                                                          recovery_file):
+    _train(qtbot, widget)
+    assert recovery_file.is_file() and widget.restore_btn.isHidden()
+    # napari is gone without the model being saved; a new session offers it back
+    other = make_napari_viewer(show=True)
+    _, w2 = other.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
+    assert not w2.restore_btn.isHidden() and "autosaved at" in w2.restore_btn.text()
+    assert w2.restore_model().steps_trained == 15 and w2.restore_btn.isHidden()
+    w2.save_model(str(tmp_path / "mine.pt"))  # the user's own copy: the autosaved one goes
+    assert not recovery_file.exists()

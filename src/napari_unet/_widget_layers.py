@@ -40,11 +40,11 @@ def training_pairs(viewer, image, strokes, every: bool) -> list[tuple]:
     pairs = [(image, strokes)]
     if not every:
         return pairs
-    for other in layers_of(viewer, "image"):
-        if other is image:
+    for other in layers_of(viewer, "image"):  # compared by name: a plugin sees layers through proxies
+        if other.name == image.name:
             continue
         for labels in layers_of(viewer, "labels"):
-            if labels is not strokes and labels.name.startswith(other.name + " ") \
+            if labels.name != strokes.name and labels.name.startswith(other.name + " ") \
                     and labels.data.shape == spatial_shape(other) and np.any(labels.data):
                 pairs.append((other, labels))
                 break

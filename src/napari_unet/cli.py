@@ -168,7 +168,8 @@ def _run_training(images, labels, config, model=None, model_config=None):
 
 
 def cmd_train(args) -> int:
-    from .io import load_model, read_image, save_model
+    from .io import check_writable, load_model, read_image, save_model
+    from .recovery import recovery_file
 
     if len(args.images) != len(args.labels):
         raise UserInputError(
@@ -178,11 +179,15 @@ def cmd_train(args) -> int:
     labels = [read_image(p) for p in args.labels]
     model = load_model(args.init) if args.init else None
     config = _train_config(args, default_steps=1000, default_budget=None)
-    out = Path(args.out)
-    if out.is_dir():
-        raise UserInputError(f"--out {out} is a folder; give a file name such as {out / 'model.pt'}.")
+    out = check_writable(args.out)  # before training, not after
     result = _run_training(images, labels, config, model=model, model_config=_model_config(args))
-    save_model(result.model, out)
+    try:
+        save_model(result.model, out)
+    except OSError as err:
+        kept = save_model(result.model, recovery_file())
+        print(f"error: could not save the model to {out} ({err.strerror or err}); it is kept in {kept}. "
+              f"Copy it from there, or pass it to --init to train on.", file=sys.stderr)
+        return 1
     print(f"model saved to {out}")
     return 0
 

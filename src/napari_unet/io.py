@@ -29,6 +29,22 @@ def save_model(model, path: str | os.PathLike) -> Path:
     return path
 
 
+def check_writable(path: str | os.PathLike) -> Path:
+    """Make sure a model can be written to ``path`` (before spending time on training it)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserInputError(f"{path} is a folder; give a file name such as {path / 'model.pt'}.")
+    probe = path.with_name(path.name + ".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise UserInputError(f"cannot write the model to {path} ({err.strerror or err}); "
+                             "choose a file in a folder you can write to.") from None
+    return path
+
+
 def model_to_bytes(model) -> bytes:
     """The bytes of a model file: what :func:`save_model` writes and :func:`model_from_bytes` reads."""
     import io
