@@ -19,7 +19,13 @@ def wait(predicate, timeout=600):
 
 
 def main(out: Path) -> None:
+    import tempfile
+
+    from qtpy.QtCore import QSettings
+
     out.mkdir(parents=True, exist_ok=True)
+    # the widget's defaults, not the settings a user left behind
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
     viewer = napari.Viewer(title="napari-unet")
     viewer.window._qt_window.resize(1500, 950)
     viewer.open_sample("napari-unet", "cells")
@@ -27,11 +33,11 @@ def main(out: Path) -> None:
     w.steps.setValue(600)
     w.device.setCurrentText("cpu")
     viewer.layers["cells strokes"].opacity = 1.0
-    w.start_training()
-    wait(lambda: w.model is not None and w.model.steps_trained >= 250)
+    trainer = w.start_training()
+    wait(lambda: trainer.step >= 250)
     wait(lambda: False, timeout=0.3)
     viewer.screenshot(str(out / "widget-training.png"), canvas_only=False)
-    wait(lambda: w._train_worker is None)
+    wait(lambda: not w.controller.busy)
     w.start_prediction()
     wait(lambda: w._predict_worker is None)
     viewer.layers["cells strokes"].visible = False
@@ -40,7 +46,27 @@ def main(out: Path) -> None:
     w.advanced.expand(animate=False)
     wait(lambda: False, timeout=0.3)
     viewer.screenshot(str(out / "widget-advanced.png"), canvas_only=False)
+    w.advanced.collapse(animate=False)
+    live(viewer, w, out)
     viewer.close()
+
+
+def live(viewer, w, out: Path) -> None:
+    """Live mode: a new stroke across a cell, and the preview refreshed after it."""
+    strokes = viewer.layers["cells strokes"]
+    strokes.visible = True
+    w.live_btn.click()
+    wait(lambda: w.controller.trainer is not None and w.controller.trainer.step >= 30)
+    strokes.brush_size = 5
+    with strokes.block_history():  # one background stroke, as a user's drag makes it
+        for x in range(150, 200):
+            strokes.paint((60, x), 1, refresh=False)
+    strokes.refresh()
+    wait(lambda: len(w.live.latencies) > 0)
+    wait(lambda: False, timeout=0.3)
+    viewer.screenshot(str(out / "widget-live.png"), canvas_only=False)
+    w.live_btn.click()
+    wait(lambda: not w.controller.busy)
 
 
 if __name__ == "__main__":

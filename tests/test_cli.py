@@ -161,6 +161,8 @@ def test_ctrl_c_stops_training_and_still_saves_the_model(files, tmp_path):
          "--out", str(model), "--steps", "1000000", "--patch-size", "64", "--depth", "2", "--base-channels", "8",
          "--device", "cpu"],
         stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+        # a suite started in the background inherits an ignored SIGINT; a user's terminal does not
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     import re
 

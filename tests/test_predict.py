@@ -175,3 +175,15 @@ def test_best_class_values_match_torch_argmax_including_ties():
     assert torch.equal(_best_values(a, values, torch.int32), lut[a.argmax(0)].int())
     block = a[:2, :, 7:40]  # a strided view, as in prediction
     assert torch.equal(_best_values(block, (1, 2), torch.uint8), torch.tensor([1, 2])[block.argmax(0)].to(torch.uint8))
+
+
+def test_uncertainty_is_zero_when_sure_and_one_when_undecided():
+    from napari_unet.predict import uncertainty
+
+    p = np.zeros((1, 3, 2, 2), np.float32)
+    p[0, 0, 0] = 1  # row 0: sure of class 0
+    p[0, :, 1] = 1 / 3  # row 1: all three equally likely
+    u = uncertainty(p)
+    assert u.shape == (1, 2, 2)
+    np.testing.assert_allclose(u[0, 0], 0, atol=1e-5)
+    np.testing.assert_allclose(u[0, 1], 1, atol=1e-5)

@@ -90,13 +90,14 @@ def test_live_strokes_region_predictions_pause_and_resume(sample, tiny_model_con
             trainer.poll(timeout=0.5)
         trainer.update_strokes(0, (slice(None), slice(64, None)), sample.strokes[:, 64:])
         trainer.update_strokes(0, (slice(0, 4), slice(0, 4)), np.full((4, 4), 7, strokes.dtype))  # unknown class
-        request = trainer.predict_region(0, 0, (10, 50, 70, 128))
+        request = trainer.predict_region(0, 0, (10, 50, 70, 128), uncertainty=True)
         got = []
         while not any(isinstance(e, RegionPrediction) for e in got):
             got += trainer.poll(timeout=0.5)
         answer = next(e for e in got if isinstance(e, RegionPrediction))
         assert answer.request == request and answer.box == (10, 50, 70, 128) and answer.labels.shape == (40, 58)
         assert set(np.unique(answer.labels)) <= {1, 2}
+        assert answer.uncertainty.shape == (40, 58) and 0 <= answer.uncertainty.min() <= answer.uncertainty.max() <= 1
         assert any(isinstance(e, Notice) and "value(s) [7]" in e.message for e in got + trainer.poll(timeout=2))
         trainer.pause()
         time.sleep(1.0)

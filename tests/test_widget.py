@@ -185,14 +185,21 @@ def test_strokes_of_another_shape_are_refused_clearly(qtbot, widget, viewer, mon
     assert (viewer.layers["small strokes"].data == 1).all() and widget.model is None
 
 
-def test_probabilities_layers_match_the_labels(qtbot, widget, viewer):
+def test_probabilities_and_uncertainty_layers_match_the_labels(qtbot, widget, viewer):
     _train(qtbot, widget)
+    widget.uncertainty.setChecked(True)
+    labels = _predict(qtbot, widget).data
+    assert "cells p(class 1)" not in viewer.layers  # asked for the uncertainty only
+    hesitation = viewer.layers["cells uncertainty"].data
     widget.probabilities.setChecked(True)
     labels = _predict(qtbot, widget).data
     p1, p2 = (viewer.layers[f"cells p(class {v})"].data for v in (1, 2))
     assert p1.shape == labels.shape and not viewer.layers["cells p(class 1)"].visible
     np.testing.assert_allclose(p1 + p2, 1, atol=1e-4)
     np.testing.assert_array_equal(np.where(p2 > p1, 2, 1)[p1 != p2], labels[p1 != p2])
+    from napari_unet.predict import uncertainty
+
+    np.testing.assert_allclose(hesitation, uncertainty(np.stack([p1, p2])[None])[0], atol=1e-5)
 
 
 def test_train_without_strokes_notifies_and_changes_nothing(qtbot, widget, viewer, monkeypatch):
@@ -361,6 +368,7 @@ def test_live_mode_uses_each_stroke_and_refreshes_the_visible_prediction(qtbot, 
     """Live on, a stroke painted as a user would (one undo step): the trainer gets the changed
     region without restarting and the preview of the visible region comes back."""
     strokes = viewer.layers["cells strokes"]
+    widget.uncertainty.setChecked(True)
     qtbot.mouseClick(widget.live_btn, _left())
     trainer = widget.controller.trainer
     assert widget.controller.live and widget.live_btn.isChecked() and not widget.train_btn.isEnabled()
@@ -368,7 +376,12 @@ def test_live_mode_uses_each_stroke_and_refreshes_the_visible_prediction(qtbot, 
     preview = viewer.layers["cells prediction"]
     assert preview.data.shape == strokes.data.shape and set(np.unique(preview.data)) <= {0, 1, 2}
     before = preview.data.copy()
-    assert (before > 0).all()  # the whole image is on screen, so the whole image was predicted
+    from napari_unet._widget_layers import visible_box
+
+    y0, y1, x0, x1 = visible_box(viewer, viewer.layers["cells"])
+    assert y1 - y0 >= 64 and x1 - x0 >= 64 and (before[y0:y1, x0:x1] > 0).all()  # what is on screen was predicted
+    hesitation = viewer.layers["cells uncertainty"].data[y0:y1, x0:x1]
+    assert 0 <= hesitation.min() < hesitation.max() <= 1
     strokes.selected_label, strokes.brush_size = 2, 5
     with strokes.block_history():  # one finished stroke = one paint event
         for x in range(20, 60):
@@ -414,7 +427,7 @@ def test_an_autosaved_model_is_offered_back_after_a_crash(qtbot, widget, viewer,
     # napari is gone without the model being saved; a new session offers it back
     other = make_napari_viewer(show=True)
     _, w2 = other.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    assert not w2.restore_btn.isHidden() and "autosaved at" in w2.restore_btn.text()
+    assert not w2.restore_btn.isHidden() and "autosaved at" in w2.restore_btn.toolTip()
     assert w2.restore_model().steps_trained == 15 and w2.restore_btn.isHidden()
     w2.save_model(str(tmp_path / "mine.pt"))  # the user's own copy: the autosaved one goes
     assert not recovery_file.exists()

@@ -138,11 +138,11 @@ class Controller:
         if self.trainer is not None and self.state == "training":
             self.trainer.update_strokes(index, region, values)
 
-    def request_preview(self, index: int, z: int, box: tuple[int, int, int, int],
-                        config: PredictConfig) -> int | None:
+    def request_preview(self, index: int, z: int, box: tuple[int, int, int, int], config: PredictConfig,
+                        uncertainty: bool = False) -> int | None:
         if self.trainer is None or self.state != "training":
             return None
-        return self.trainer.predict_region(index, z, box, config)
+        return self.trainer.predict_region(index, z, box, config, uncertainty)
 
     # ------------------------------------------------------------------ prediction and models
     def begin_prediction(self) -> Status | None:

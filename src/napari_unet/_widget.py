@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from qtpy.QtCore import QSettings, QTimer
-from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QVBoxLayout, QWidget
 
 from ._controller import Controller, check_strokes, describe_end, describe_model
 from ._widget_layers import (
@@ -26,15 +26,16 @@ from ._widget_layers import (
     training_pairs,
 )
 from ._widget_live import LivePreview
-from ._widget_panels import DataPanel, ModelPanel, PredictPanel, TrainPanel, wrapped_label
+from ._widget_panels import DataPanel, ModelPanel, PredictPanel, Scroll, TrainPanel, wrapped_label
 
 if TYPE_CHECKING:
     import napari
 
-UI_INTERVAL = 0.25  # seconds between progress redraws
+UI_INTERVAL = 1.0  # seconds between progress redraws (each recomposes the window: docs/benchmarks.md)
 POLL_MS = 100  # how often the trainer's events are collected
 SETTINGS_KEYS = ("mode", "time_budget", "device", "model_size", "tile_size", "steps", "batch_size", "patch_size",
-                 "learning_rate", "edge_weight", "seed", "tta", "probabilities", "current_slice", "all_images")
+                 "learning_rate", "edge_weight", "seed", "tta", "probabilities", "current_slice", "all_images",
+                 "uncertainty")
 
 
 class UNetWidget(QWidget):
@@ -85,9 +86,7 @@ class UNetWidget(QWidget):
         for w in (self.data_panel, self.train_panel, self.status, self.predict_panel, self.model_panel):
             layout.addWidget(w)
         layout.addStretch(1)
-        scroll = QScrollArea()  # a short dock scrolls instead of squeezing the panels together
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(content)
+        scroll = Scroll(content)  # a short dock scrolls instead of squeezing the panels together
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
@@ -277,8 +276,9 @@ class UNetWidget(QWidget):
         z_slices = None
         if self.current_slice.isChecked() and img.ndim - int(image.rgb) == 3:
             z_slices = [int(self.viewer.dims.current_step[-3])]
-        worker = create_worker(_predict_job, self.model, img, self.predict_config(), self.probabilities.isChecked(),
-                               z_slices, _start_thread=False, _ignore_errors=True)
+        wants = self.probabilities.isChecked() or self.uncertainty.isChecked()
+        worker = create_worker(_predict_job, self.model, img, self.predict_config(), wants, z_slices,
+                               _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(self._on_predict_progress)
         worker.returned.connect(lambda result: self._show_prediction(image, result, z_slices))
         worker.errored.connect(self._on_error)
@@ -300,7 +300,8 @@ class UNetWidget(QWidget):
             self._update_activity(int(1000 * progress.fraction))
 
     def _show_prediction(self, image, result, z_slices):
-        text = show_prediction(self.viewer, image, result, self.model, z_slices, self.predict_config().min_confidence)
+        text = show_prediction(self.viewer, image, result, self.model, z_slices, self.predict_config().min_confidence,
+                               self.probabilities.isChecked(), self.uncertainty.isChecked())
         self.status.setText(text)
         self.progress.setValue(1000)
 
@@ -381,7 +382,7 @@ class UNetWidget(QWidget):
         text = describe(self.controller.recovery)
         self.restore_btn.setVisible(text is not None)
         if text is not None:
-            self.restore_btn.setText(f"Restore {text}")
+            self.restore_btn.setToolTip(f"Load {text}; saving a model yourself removes the autosaved copy")
 
     def restore_model(self):
         if self.load_model(str(self.controller.recovery), what="Restored the model autosaved at") is not None:

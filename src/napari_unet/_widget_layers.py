@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 PREDICTION = " prediction"
+OUTPUTS = (PREDICTION, " uncertainty")  # layers the widget writes: never offered as input
 
 
 def full_resolution(layer):
@@ -31,7 +32,7 @@ def layers_of(viewer, kind: str) -> list:
     from napari.layers import Image, Labels
 
     cls = {"image": Image, "labels": Labels}[kind]
-    return [layer for layer in viewer.layers if isinstance(layer, cls) and not layer.name.endswith(PREDICTION)]
+    return [layer for layer in viewer.layers if isinstance(layer, cls) and not layer.name.endswith(OUTPUTS)]
 
 
 def training_pairs(viewer, image, strokes, every: bool) -> list[tuple]:
@@ -64,8 +65,10 @@ def prediction_layer(viewer, image, shape: tuple[int, ...], dtype):
                              scale=image.scale[-n:], translate=image.translate[-n:])
 
 
-def show_prediction(viewer, image, result, model, z_slices, min_confidence: float) -> str:
-    """Put a prediction into the image's prediction layer (and probability layers); returns the status."""
+def show_prediction(viewer, image, result, model, z_slices, min_confidence: float, probabilities: bool = False,
+                    uncertainty: bool = False) -> str:
+    """Put a prediction into the image's prediction layer (and probability and uncertainty
+    layers, when asked for); returns the status line."""
     labels = result.labels
     layer = viewer.layers[image.name + PREDICTION] if image.name + PREDICTION in viewer.layers else None
     fresh = layer is None or layer.data.shape != labels.shape
@@ -78,8 +81,19 @@ def show_prediction(viewer, image, result, model, z_slices, min_confidence: floa
         layer.refresh()
     n = labels.ndim
     layer.scale, layer.translate = image.scale[-n:], image.translate[-n:]
-    if result.probabilities is not None:
+    if probabilities and result.probabilities is not None:
         _show_probabilities(viewer, image, result.probabilities, model, n)
+    if uncertainty and result.probabilities is not None:
+        from .predict import uncertainty as entropy
+
+        values = entropy(result.probabilities)
+        layer_u = uncertainty_layer(viewer, image, labels.shape)
+        if z_slices is None:
+            layer_u.data = values.reshape(labels.shape)
+        else:
+            for z in z_slices:
+                layer_u.data[z] = values[z]
+            layer_u.refresh()
     name = layer.name
     if model.mode == "instance":
         counted = labels if z_slices is None else labels[z_slices]
@@ -91,6 +105,19 @@ def show_prediction(viewer, image, result, model, z_slices, min_confidence: floa
     values, counts = np.unique(labels, return_counts=True)
     share = ", ".join(f"{v}: {c / labels.size:.0%}" for v, c in zip(values, counts) if v)
     return f"Prediction in '{name}' (class shares {share}). Paint corrections and Train again."
+
+
+def uncertainty_layer(viewer, image, shape: tuple[int, ...]):
+    """The image's uncertainty overlay, made (all zero) if it is missing or of another shape."""
+    name = image.name + " uncertainty"
+    layer = viewer.layers[name] if name in viewer.layers else None
+    if layer is not None and layer.data.shape == tuple(shape):
+        return layer
+    if layer is not None:
+        viewer.layers.remove(layer)
+    n = len(shape)
+    return viewer.add_image(np.zeros(shape, np.float32), name=name, colormap="magma", blending="additive",
+                            contrast_limits=(0, 1), opacity=0.7, scale=image.scale[-n:], translate=image.translate[-n:])
 
 
 def _show_probabilities(viewer, image, probabilities, model, ndim: int) -> None:

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from ._controller import changed_region
-from ._widget_layers import current_z, prediction_layer, spatial_shape, visible_box
+from ._widget_layers import current_z, prediction_layer, spatial_shape, uncertainty_layer, visible_box
 
 REFRESH_S = 3.0  # seconds between refreshes of the preview while nothing is painted
 
@@ -62,7 +62,7 @@ class LivePreview:
         if box[1] <= box[0] or box[3] <= box[2]:
             return None
         request = widget.controller.request_preview(0, current_z(widget.viewer, self.image), box,
-                                                    widget.predict_config())
+                                                    widget.predict_config(), widget.uncertainty.isChecked())
         if request is not None:
             self.pending, self.asked_at = request, time.monotonic()
         return request
@@ -74,8 +74,14 @@ class LivePreview:
         layer = prediction_layer(self.widget.viewer, self.image, spatial_shape(self.image), event.labels.dtype)
         y0, y1, x0, x1 = event.box
         target = layer.data[event.z] if layer.data.ndim == 3 else layer.data
-        target[y0:y1, x0:x1] = event.labels
-        layer.refresh()
+        if not np.array_equal(target[y0:y1, x0:x1], event.labels):  # a redraw costs the viewer time
+            target[y0:y1, x0:x1] = event.labels
+            layer.refresh()
+        if event.uncertainty is not None:
+            overlay = uncertainty_layer(self.widget.viewer, self.image, spatial_shape(self.image))
+            plane = overlay.data[event.z] if overlay.data.ndim == 3 else overlay.data
+            plane[y0:y1, x0:x1] = event.uncertainty
+            overlay.refresh()
         if event.request == self.pending:
             self.pending = None
         if self.stroke is not None and event.request >= self.stroke[1]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from qtpy.QtCore import QPointF
+from qtpy.QtCore import QPointF, QSize, Qt
 from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -62,6 +63,27 @@ def _buttons(*buttons: QPushButton) -> QHBoxLayout:
     for b in buttons:
         row.addWidget(b)
     return row
+
+
+class Scroll(QScrollArea):
+    """Scrolls vertically in a short dock; asks for the full width of what it holds, so the
+    dock is made wide enough (Qt's scroll area would otherwise squeeze it)."""
+
+    def __init__(self, content: QWidget):
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(content)
+
+    def _extra(self) -> int:
+        return self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        return QSize(self.widget().minimumSizeHint().width() + self._extra(), 120)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        hint = self.widget().sizeHint()
+        return QSize(hint.width() + self._extra(), hint.height())
 
 
 class DataPanel(QGroupBox):
@@ -160,11 +182,15 @@ class PredictPanel(QGroupBox):
         self.tile_size = _spin(32, 4096, 256, step=32, tip="Prediction tile size; larger is faster if memory allows")
         form.addRow("Tile size", self.tile_size)
         layout.addLayout(form)
-        self.tta = QCheckBox("Test-time augmentation (8 flips/rotations; about 6x slower)")
+        self.tta = QCheckBox("Test-time augmentation (about 6x slower)")
         self.tta.setToolTip("Average the prediction over the 8 flips and 90-degree rotations of each tile")
         self.probabilities = QCheckBox("Also show class probabilities")
         self.current_slice = QCheckBox("Predict only the current slice of a z-stack")
-        for box in (self.tta, self.probabilities, self.current_slice):
+        self.uncertainty = QCheckBox("Show where the model hesitates")
+        self.uncertainty.setToolTip("An overlay of the prediction's uncertainty (entropy of the class probabilities: "
+                                    "dark = sure, bright = undecided), also in Live mode: strokes help most where "
+                                    "it is bright")
+        for box in (self.tta, self.probabilities, self.current_slice, self.uncertainty):
             layout.addWidget(box)
         self.predict_btn = QPushButton("Predict")
         self.predict_btn.setToolTip("Predict the whole image (or the current slice) with the current model")
@@ -184,7 +210,7 @@ class ModelPanel(QGroupBox):
         self.save_btn = QPushButton("Save model…")
         self.load_btn = QPushButton("Load model…")
         layout.addLayout(_buttons(self.new_model_btn, self.save_btn, self.load_btn))
-        self.restore_btn = QPushButton("Restore the model autosaved while training")
+        self.restore_btn = QPushButton("Restore autosaved model")
         self.restore_btn.setToolTip("A model is autosaved every minute while training and when training ends; "
                                     "saving it yourself removes the autosaved copy")
         self.restore_btn.setVisible(False)

@@ -241,6 +241,15 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
 _FINISH_COLUMNS = 4096
 
 
+def uncertainty(probabilities: np.ndarray) -> np.ndarray:
+    """How undecided a prediction is: the entropy of the class probabilities ``(Z, K, Y, X)``
+    divided by its maximum log(K), so 0 = sure of one class and 1 = all classes equally likely.
+    Returns ``(Z, Y, X)`` float32."""
+    p = np.clip(np.asarray(probabilities, np.float32), 1e-7, 1.0)
+    k = p.shape[1]
+    return (-(p * np.log(p)).sum(axis=1) / np.log(max(k, 2))).astype(np.float32)
+
+
 def class_probabilities(net, x, tta: bool = False):
     """Softmax of ``net(x)``; with ``tta`` the mean over the 8 flips and 90-degree rotations of
     ``x``, each mapped back (the U-Net paper's test-time augmentation)."""

@@ -67,6 +67,7 @@ class RegionPrediction:
     box: tuple[int, int, int, int]  # y0, y1, x0, x1
     labels: np.ndarray
     step: int  # the weights' step
+    uncertainty: np.ndarray | None = None  # normalised entropy, 0 (sure) to 1, when asked for
 
 
 @dataclass
@@ -237,12 +238,13 @@ class Trainer:
         self.update_strokes(index, (slice(None),) * strokes.ndim, strokes)
 
     def predict_region(self, index: int, z: int, box: tuple[int, int, int, int],
-                       config: PredictConfig | None = None) -> int:
-        """Ask the child for labels of ``box`` = (y0, y1, x0, x1) in slice ``z`` of image ``index``,
-        predicted with its newest weights; returns the request number of the
-        :class:`RegionPrediction` that answers it."""
+                       config: PredictConfig | None = None, uncertainty: bool = False) -> int:
+        """Ask the child for labels of ``box`` = (y0, y1, x0, x1) in slice ``z`` of image ``index``
+        (and, with ``uncertainty``, their uncertainty), predicted with its newest weights;
+        returns the request number of the :class:`RegionPrediction` that answers it."""
         request = next(self._requests)
-        self._send("predict", request, index, int(z), tuple(int(v) for v in box), (config or PredictConfig()).to_dict())
+        self._send("predict", request, index, int(z), tuple(int(v) for v in box), (config or PredictConfig()).to_dict(),
+                   bool(uncertainty))
         return request
 
     def _send(self, *command) -> None:

@@ -35,8 +35,12 @@ class _Clock:
 
 def main(spec: dict, commands, events) -> None:
     """Process entry point; ``commands`` and ``events`` are the two ends of pipes."""
+    import os
+
     from .config import UserInputError
 
+    if hasattr(os, "nice"):  # a viewer waiting for the CPU stutters; training a little later does not
+        os.nice(10)
     session = None
     try:
         session = _Session(spec, commands, events)
@@ -156,12 +160,12 @@ class _Session:
             return
         self.data.replace_with(data)
 
-    def _predict(self, request: int, index: int, z: int, box: tuple, predict_config: dict) -> None:
+    def _predict(self, request: int, index: int, z: int, box: tuple, predict_config: dict, uncertain: bool) -> None:
         """Labels for a region, predicted with the current weights and the whole image's
         normalisation, from a window with context around it."""
         from .config import PredictConfig
         from .data import percentiles, to_zcyx
-        from .predict import predict
+        from .predict import predict, uncertainty
         from .train import drain
 
         image = to_zcyx(self.images[index])
@@ -173,7 +177,9 @@ class _Session:
         ya, yb, xa, xb = max(0, y0 - margin), min(h, y1 + margin), max(0, x0 - margin), min(w, x1 + margin)
         window = np.moveaxis(np.asarray(image[z : z + 1, :, ya:yb, xa:xb]), 1, -1)  # (1, Y, X, C)
         config = PredictConfig.from_dict({**predict_config, "device": self.config.device})
-        result = drain(predict(self.model, window, config, intensity_range=self.ranges[index]))
-        labels = np.asarray(result.labels).reshape(yb - ya, xb - xa)[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+        result = drain(predict(self.model, window, config, probabilities=uncertain, intensity_range=self.ranges[index]))
+        inner = (slice(y0 - ya, y1 - ya), slice(x0 - xa, x1 - xa))
+        labels = np.asarray(result.labels).reshape(yb - ya, xb - xa)[inner]
+        spread = uncertainty(result.probabilities)[0][inner].astype(np.float16) if uncertain else None
         self.send("prediction", request, index, z, (y0, y1, x0, x1), np.ascontiguousarray(labels),
-                  self.model.steps_trained)
+                  self.model.steps_trained, spread)
