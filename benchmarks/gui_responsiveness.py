@@ -16,11 +16,15 @@ import numpy as np
 from qtpy.QtCore import QEventLoop, QTimer
 
 
-def run_until_finished(worker):
-    """Run the Qt event loop (idle between events, as in napari) until ``worker`` finishes."""
+def run_until_idle(widget):
+    """Run the Qt event loop (idle between events, as in napari) until the widget's job ends."""
     loop = QEventLoop()
-    worker.finished.connect(loop.quit)
+    check = QTimer()
+    check.setInterval(50)
+    check.timeout.connect(lambda: None if widget.controller.busy else loop.quit())
+    check.start()
     loop.exec()
+    check.stop()
 
 
 def gaps_ms(ticks):
@@ -39,6 +43,12 @@ def main():
     ap.add_argument("--tick-ms", type=int, default=10, help="timer interval (ms)")
     args = ap.parse_args()
 
+    import tempfile
+
+    from qtpy.QtCore import QSettings
+
+    # the widget's defaults, not the settings a user left behind
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
     viewer = napari.Viewer(title="responsiveness")
     viewer.open_sample("napari-unet", "cells")
     _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
@@ -51,7 +61,8 @@ def main():
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
 
     timer.start()
-    run_until_finished(w.start_training())
+    w.start_training()
+    run_until_idle(w)
     timer.stop()
     train = gaps_ms(ticks)
     train["steps"] = w.model.steps_trained
@@ -64,7 +75,8 @@ def main():
     ticks.clear()
     t0 = time.perf_counter()
     timer.start()
-    run_until_finished(w.start_prediction())
+    w.start_prediction()
+    run_until_idle(w)
     timer.stop()
     pred = gaps_ms(ticks)
     pred["seconds"] = round(time.perf_counter() - t0, 1)

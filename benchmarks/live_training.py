@@ -46,15 +46,10 @@ def widget_rate(viewer, w, budget: float) -> float:
     w.forget_model()
     w.steps.setValue(0)
     w.time_budget.setValue(int(budget))
-    trainer = w.start_training()
-    ends = []
-    original = w._training_ended
-    w._training_ended = lambda event: (ends.append(event), original(event))
+    w.start_training()
     wait(lambda: not w.controller.busy)
-    w._training_ended = original
-    end = ends[-1]
+    end = w.training.last_end
     assert isinstance(end, Finished), end
-    del trainer
     return end.steps / end.elapsed
 
 
@@ -102,6 +97,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--budget", type=float, default=20.0)
     parser.add_argument("--strokes", type=int, default=10)
+    parser.add_argument("--no-activity", action="store_true",
+                        help="leave out the widget's entry in napari's activity dock (to measure what it costs)")
+    parser.add_argument("--no-live", action="store_true", help="only compare training speeds")
     args = parser.parse_args()
 
     import napari
@@ -123,6 +121,8 @@ def main() -> None:
         viewer.add_labels(sample.strokes, name="cells strokes")
         _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
         w.device.setCurrentText("cpu")
+        if args.no_activity:
+            w._start_activity = lambda *a: None
         # a user's napari has drawn its window long before Train is pressed: let it do that
         # first-draw work now, not inside the first measured round
         wait(lambda: False, timeout=10)
@@ -135,6 +135,8 @@ def main() -> None:
         viewer.close()
     print(f"napari / CLI: {np.mean(child) / np.mean(cli):.2f} (rounds: "
           f"{', '.join(f'{a / b:.2f}' for a, b in zip(child, cli))})")
+    if args.no_live:
+        return
     latencies, gaps = live_latency(args.strokes, every=3.0)
     print(f"live, 1024² image, {len(latencies)} strokes: stroke to preview median {np.median(latencies):.2f} s, "
           f"p90 {np.percentile(latencies, 90):.2f} s, max {latencies.max():.2f} s")

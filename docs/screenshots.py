@@ -55,6 +55,7 @@ def live(viewer, w, out: Path) -> None:
     """Live mode: a new stroke across a cell, and the preview refreshed after it."""
     strokes = viewer.layers["cells strokes"]
     strokes.visible = True
+    w.uncertainty.setChecked(True)  # the overlay of where the model hesitates, refreshed with the preview
     w.live_btn.click()
     wait(lambda: w.controller.trainer is not None and w.controller.trainer.step >= 30)
     strokes.brush_size = 5

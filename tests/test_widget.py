@@ -431,3 +431,24 @@ def test_an_autosaved_model_is_offered_back_after_a_crash(qtbot, widget, viewer,
     assert w2.restore_model().steps_trained == 15 and w2.restore_btn.isHidden()
     w2.save_model(str(tmp_path / "mine.pt"))  # the user's own copy: the autosaved one goes
     assert not recovery_file.exists()
+
+
+def test_a_killed_trainer_is_reported_and_nothing_is_lost(qtbot, widget, viewer, monkeypatch):
+    import os
+    import signal
+
+    shown = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
+    strokes = viewer.layers["cells strokes"].data.copy()
+    names = [layer.name for layer in viewer.layers]
+    widget.controller.snapshot_every = 0.3
+    widget.steps.setValue(100_000)
+    trainer = widget.start_training()
+    qtbot.waitUntil(lambda: trainer.model_step > 0, timeout=TIMEOUT)
+    os.kill(trainer.pid, signal.SIGKILL)  # as the system does when memory runs out
+    qtbot.waitUntil(lambda: not widget.controller.busy, timeout=TIMEOUT)
+    assert shown and "killed (SIGKILL" in shown[-1] and "strokes are unchanged" in shown[-1]
+    assert widget.model is not None and widget.model.steps_trained >= 1  # the last snapshot
+    assert widget.predict_btn.isEnabled() and widget.train_btn.isEnabled()
+    assert [layer.name for layer in viewer.layers] == names
+    np.testing.assert_array_equal(viewer.layers["cells strokes"].data, strokes)

@@ -8,34 +8,22 @@ decided by the Qt-free :class:`~napari_unet._controller.Controller`.
 
 from __future__ import annotations
 
-import math
-import time
 from typing import TYPE_CHECKING
 
 import numpy as np
-from qtpy.QtCore import QSettings, QTimer
-from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from ._controller import Controller, check_strokes, describe_end, describe_model
-from ._widget_layers import (
-    full_resolution,
-    layers_of,
-    prediction_input,
-    show_prediction,
-    spatial_shape,
-    training_pairs,
-)
+from ._controller import Controller, describe_model
+from ._widget_layers import layers_of, spatial_shape
 from ._widget_live import LivePreview
+from ._widget_models import ModelFiles
 from ._widget_panels import DataPanel, ModelPanel, PredictPanel, Scroll, TrainPanel, wrapped_label
+from ._widget_predict import Prediction
+from ._widget_settings import load_settings, save_settings
+from ._widget_training import Training
 
 if TYPE_CHECKING:
     import napari
-
-UI_INTERVAL = 1.0  # seconds between progress redraws (each recomposes the window: docs/benchmarks.md)
-POLL_MS = 100  # how often the trainer's events are collected
-SETTINGS_KEYS = ("mode", "time_budget", "device", "model_size", "tile_size", "steps", "batch_size", "patch_size",
-                 "learning_rate", "edge_weight", "seed", "tta", "probabilities", "current_slice", "all_images",
-                 "uncertainty")
 
 
 class UNetWidget(QWidget):
@@ -47,20 +35,15 @@ class UNetWidget(QWidget):
 
         self.viewer = viewer
         self.controller = Controller(recovery=recovery_file())
-        self._predict_worker = None
-        self._last_ui_update = 0.0
-        self._activity = None
-        self.live = LivePreview(self)
+        self.live, self.training = LivePreview(self), Training(self)
+        self.prediction, self.models = Prediction(self), ModelFiles(self)
         self._build()
-        self._load_settings()
+        load_settings(self)
         self._refresh_layers()
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed, viewer.layers.events.reordered):
             event.connect(self._refresh_layers)
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._poll)
         self.destroyed.connect(_stopper(self.controller))
-        self._offer_restore()
+        self.models.offer_restore()
         self._update_buttons()
 
     @property
@@ -93,7 +76,7 @@ class UNetWidget(QWidget):
 
         self.new_labels_btn.clicked.connect(self.new_annotation_layer)
         self.train_btn.clicked.connect(self.start_training)
-        self.live_btn.toggled.connect(self._live_toggled)
+        self.live_btn.toggled.connect(lambda on: self.training.live_toggled(on))
         self.stop_btn.clicked.connect(self.stop)
         self.predict_btn.clicked.connect(self.start_prediction)
         self.new_model_btn.clicked.connect(self.forget_model)
@@ -170,232 +153,37 @@ class UNetWidget(QWidget):
 
         return PredictConfig(tile_size=self.tile_size.value(), tta=self.tta.isChecked(), device=self.device.currentText())
 
-    # ----------------------------------------------------------------- training
+    # ----------------------------------------------------------------- jobs and model files
     def start_training(self, live: bool = False):
         """Start training in a child process on snapshots of the strokes; returns the trainer."""
-        from .config import UserInputError, model_preset
+        return self.training.start(live)
 
-        if self.controller.busy:
-            return None
-        image, labels = self.image_layer(), self.labels_layer()
-        if image is None or labels is None:
-            return self._error("Choose an image and a strokes layer (press 'New annotation layer' and paint).")
-        try:
-            config, model_config = self.train_config(), model_preset(self.model_size.currentText())
-            pairs = training_pairs(self.viewer, image, labels, self.all_images.isChecked() and not live)
-            for img_layer, lab_layer in pairs:
-                check_strokes(np.asarray(lab_layer.data), spatial_shape(img_layer), lab_layer.name, img_layer.name,
-                              config.mode)
-            # snapshots on the GUI thread: the child gets copies, never the layers
-            images = [np.array(full_resolution(i)) for i, _ in pairs]
-            strokes = [np.array(s.data) for _, s in pairs]
-        except UserInputError as err:
-            return self._error(str(err))
-        self._save_settings()
-        self.loss_plot.clear()
-        status = self.controller.start_training(images, strokes, config, model_config, live=live)
-        if live:
-            self.live.begin(image, labels, strokes[0])
-        self._start_activity(config.steps or 1000, "Training U-Net (live)" if live else "Training U-Net")
-        self.status.setText(status.text + (f" ({len(pairs)} images)" if len(pairs) > 1 else ""))
-        self.progress.setFormat("live" if live else "training %p%")
-        self.progress.setValue(0)
-        self._timer.start()
-        self._update_buttons()
-        return self.controller.trainer
-
-    def _live_toggled(self, on: bool):
-        if on and not self.controller.live:
-            if self.start_training(live=True) is None:
-                self.live_btn.setChecked(False)
-        elif not on and self.controller.live:
-            self.stop()
-
-    def _poll(self):
-        from .trainer import TERMINAL, Notice, Progress, RegionPrediction
-
-        events = self.controller.poll()
-        progress = [e for e in events if isinstance(e, Progress)]
-        for event in progress:
-            self.loss_plot.add(event.loss)
-        if progress:
-            self._show_progress(progress[-1])
-        for event in events:
-            if isinstance(event, RegionPrediction):
-                self.live.show(event)
-            elif isinstance(event, Notice):
-                self._error(event.message)
-            elif isinstance(event, TERMINAL):
-                self._training_ended(event)
-        if self.controller.live:
-            self.live.tick()
-
-    def _show_progress(self, event):
-        now = time.monotonic()
-        # redraw a few times a second: every repaint of a napari window also recomposes its canvas
-        if now - self._last_ui_update < UI_INTERVAL and event.progress < 1.0:
-            return
-        self._last_ui_update = now
-        if self.controller.live:
-            self.status.setText(f"Live: step {event.step}, loss {event.loss:.4f}, {event.steps_per_s:.1f} steps/s. "
-                                "Paint; the visible region's prediction follows.")
-        else:
-            self.progress.setValue(int(1000 * event.progress))
-            self._update_activity(event.step if event.total_steps else int(1000 * event.progress))
-            left = f"{event.eta:.0f} s left" if math.isfinite(event.eta) else ""
-            self.status.setText(f"Training: step {event.step}, loss {event.loss:.4f}, "
-                                f"{event.steps_per_s:.1f} steps/s, {left}")
-        self.loss_plot.update()
-
-    def _training_ended(self, event):
-        self._timer.stop()
-        self.live.end()
-        self.live_btn.blockSignals(True)
-        self.live_btn.setChecked(False)
-        self.live_btn.blockSignals(False)
-        status = describe_end(event, self.model)
-        (self._error if status.error else self.status.setText)(status.text)
-        if not status.error:
-            self.progress.setValue(1000)
-        self._close_activity()
-        self.loss_plot.update()
-        self._show_model_info()
-        self._update_buttons()
-
-    # ----------------------------------------------------------------- prediction
     def start_prediction(self):
-        from napari.qt.threading import create_worker
+        """Predict the chosen image in a worker thread; returns the worker."""
+        return self.prediction.start()
 
-        image = self.image_layer()
-        if image is None:
-            return self._error("Choose an image to predict.")
-        refused = self.controller.begin_prediction()
-        if refused is not None:
-            return self._error(refused.text) if self.model is None else None
-        img = prediction_input(image)
-        z_slices = None
-        if self.current_slice.isChecked() and img.ndim - int(image.rgb) == 3:
-            z_slices = [int(self.viewer.dims.current_step[-3])]
-        wants = self.probabilities.isChecked() or self.uncertainty.isChecked()
-        worker = create_worker(_predict_job, self.model, img, self.predict_config(), wants, z_slices,
-                               _start_thread=False, _ignore_errors=True)
-        worker.yielded.connect(self._on_predict_progress)
-        worker.returned.connect(lambda result: self._show_prediction(image, result, z_slices))
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_predict_finished)
-        self._predict_worker = worker
-        self._start_activity(1000, "Predicting")
-        self.status.setText("Predicting…")
-        self.progress.setFormat("predicting %p%")
-        self.progress.setValue(0)
-        self._update_buttons()
-        worker.start()
-        return worker
+    @property
+    def _predict_worker(self):
+        return self.prediction.worker
 
-    def _on_predict_progress(self, progress):
-        now = time.monotonic()
-        if now - self._last_ui_update > UI_INTERVAL or progress.done == progress.total:
-            self._last_ui_update = now
-            self.progress.setValue(int(1000 * progress.fraction))
-            self._update_activity(int(1000 * progress.fraction))
-
-    def _show_prediction(self, image, result, z_slices):
-        text = show_prediction(self.viewer, image, result, self.model, z_slices, self.predict_config().min_confidence,
-                               self.probabilities.isChecked(), self.uncertainty.isChecked())
-        self.status.setText(text)
-        self.progress.setValue(1000)
-
-    def _on_predict_finished(self):
-        self._predict_worker = None
-        self.controller.end_prediction()
-        self._close_activity()
-        self._update_buttons()
-
-    # ----------------------------------------------------------------- activity dock
-    def _start_activity(self, total: int, desc: str):
-        """A determinate progress bar in napari's activity dock."""
-        from napari.utils import progress
-
-        self._close_activity()
-        self._activity = progress(total=total, desc=desc)
-
-    def _update_activity(self, n: int):
-        if self._activity is not None:
-            self._activity.n = n
-            self._activity.refresh()
-
-    def _close_activity(self):
-        if self._activity is not None:
-            self._activity.close()
-            self._activity = None
-
-    # ----------------------------------------------------------------- model files
     def forget_model(self):
-        if self.controller.forget_model():
-            self.loss_plot.clear()
-            self._show_model_info()
-            self._update_buttons()
+        self.models.forget()
 
     def save_model(self, path: str | None = None):
-        from .config import UserInputError
-        from .io import save_model
-        from .recovery import discard
+        return self.models.save(path)
 
-        if self.model is None:
-            return self._error("No model to save yet: train one first.")
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Save model", "unet-model.pt", "napari-unet model (*.pt)")
-            if not path:
-                return None
-        try:
-            saved = save_model(self.model, path)
-        except (OSError, UserInputError) as err:
-            return self._error(f"Could not save the model to {path}: {err}. It is still here; choose another place.")
-        discard(self.controller.recovery)  # the user's own copy replaces the autosaved one
-        self.restore_btn.setVisible(False)
-        self.status.setText(f"Model saved to {saved}")
-        return saved
-
-    def load_model(self, path: str | None = None, what: str = "Loaded"):
-        from .config import UserInputError
-        from .io import load_model
-
-        if self.controller.busy:
-            return None
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, "Load model", "", "napari-unet model (*.pt);;All files (*)")
-            if not path:
-                return None
-        try:
-            self.controller.set_model(load_model(path))
-        except UserInputError as err:
-            return self._error(str(err))
-        self.loss_plot.clear()
-        self.status.setText(f"{what} {path}. Predict, or paint strokes and Train to fine-tune it.")
-        self._show_model_info()
-        self._update_buttons()
-        return self.model
-
-    def _offer_restore(self):
-        from .recovery import describe
-
-        text = describe(self.controller.recovery)
-        self.restore_btn.setVisible(text is not None)
-        if text is not None:
-            self.restore_btn.setToolTip(f"Load {text}; saving a model yourself removes the autosaved copy")
+    def load_model(self, path: str | None = None):
+        return self.models.load(path)
 
     def restore_model(self):
-        if self.load_model(str(self.controller.recovery), what="Restored the model autosaved at") is not None:
-            self.restore_btn.setVisible(False)
-        return self.model
+        return self.models.restore()
 
     # ----------------------------------------------------------------- state
     def stop(self):
         status = self.controller.stop()
         if status is not None:
             self.status.setText(status.text)
-        if self._predict_worker is not None:
-            self._predict_worker.quit()
+        self.prediction.stop()
         self.stop_btn.setEnabled(False)
 
     def _update_buttons(self, *_):
@@ -431,38 +219,8 @@ class UNetWidget(QWidget):
         self.status.setText(message)
         show_error(message)
 
-    # ----------------------------------------------------------------- settings
-    def _widgets(self) -> dict[str, QWidget]:
-        return {k: getattr(self, k) for k in SETTINGS_KEYS}
-
     def _save_settings(self):
-        s = QSettings("napari-unet", "widget")
-        for key, w in self._widgets().items():
-            if isinstance(w, QComboBox):
-                s.setValue(key, w.currentText())
-            elif isinstance(w, QCheckBox):
-                s.setValue(key, int(w.isChecked()))
-            else:
-                s.setValue(key, w.value())
-
-    def _load_settings(self):
-        s = QSettings("napari-unet", "widget")
-        for key, w in self._widgets().items():
-            value = s.value(key)
-            if value is None:
-                continue
-            try:
-                if isinstance(w, QComboBox):
-                    if w.findText(str(value)) >= 0:
-                        w.setCurrentText(str(value))
-                elif isinstance(w, QCheckBox):
-                    w.setChecked(bool(int(value)))
-                elif isinstance(w, QDoubleSpinBox):
-                    w.setValue(float(value))
-                else:
-                    w.setValue(int(value))
-            except (TypeError, ValueError):
-                continue
+        save_settings(self)
 
     def closeEvent(self, event):  # noqa: N802 (Qt API)
         self.shutdown()
@@ -470,10 +228,10 @@ class UNetWidget(QWidget):
 
     def shutdown(self, timeout_ms: int = 10_000):
         """Stop running work and wait for it (used when the widget or viewer closes)."""
-        self._timer.stop()
+        self.training.timer.stop()
         self.live.end()
         self.controller.shutdown(timeout=timeout_ms / 1000)
-        _stop_and_wait([self._predict_worker], timeout_ms)
+        _stop_and_wait([self.prediction.worker], timeout_ms)
 
 
 def show_demo(image, strokes, labels, model) -> None:
@@ -509,9 +267,3 @@ def _stopper(controller: Controller):
 
     return stop
 
-
-def _predict_job(model, image, config, probabilities: bool, z_slices):
-    """Worker: predict a snapshot, yielding progress."""
-    from .predict import predict
-
-    return (yield from predict(model, image, config, probabilities=probabilities, z_slices=z_slices))

@@ -52,8 +52,9 @@ def training_pairs(viewer, image, strokes, every: bool) -> list[tuple]:
     return pairs
 
 
-def prediction_layer(viewer, image, shape: tuple[int, ...], dtype):
-    """The image's prediction layer, made (empty) if it is missing or of another shape."""
+def prediction_layer(viewer, image, shape: tuple[int, ...], dtype, data=None):
+    """The image's prediction layer, made (holding ``data``, else empty) if it is missing or of
+    another shape."""
     name = image.name + PREDICTION
     layer = viewer.layers[name] if name in viewer.layers else None
     if layer is not None and layer.data.shape == tuple(shape):
@@ -61,7 +62,7 @@ def prediction_layer(viewer, image, shape: tuple[int, ...], dtype):
     if layer is not None:
         viewer.layers.remove(layer)
     n = len(shape)
-    return viewer.add_labels(np.zeros(shape, dtype), name=name, opacity=0.5,
+    return viewer.add_labels(np.zeros(shape, dtype) if data is None else data, name=name, opacity=0.5,
                              scale=image.scale[-n:], translate=image.translate[-n:])
 
 
@@ -71,9 +72,9 @@ def show_prediction(viewer, image, result, model, z_slices, min_confidence: floa
     layers, when asked for); returns the status line."""
     labels = result.labels
     layer = viewer.layers[image.name + PREDICTION] if image.name + PREDICTION in viewer.layers else None
-    fresh = layer is None or layer.data.shape != labels.shape
-    layer = prediction_layer(viewer, image, labels.shape, labels.dtype)
-    if z_slices is None or fresh:
+    if layer is None or layer.data.shape != labels.shape:
+        layer = prediction_layer(viewer, image, labels.shape, labels.dtype, data=labels)
+    elif z_slices is None:
         layer.data = labels
     else:
         for z in z_slices:

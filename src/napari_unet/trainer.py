@@ -299,6 +299,10 @@ class Trainer:
     def _read(self, connection) -> None:
         """Thread: move the child's messages into a queue, so reading never blocks the caller."""
         try:
+            # the weights that come back need torch here too: import it now, while the child
+            # starts up, rather than on the caller's thread when the first model is asked for
+            import torch  # noqa: F401
+
             while True:
                 self._events.put(connection.recv())
         except (EOFError, OSError):
