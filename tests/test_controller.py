@@ -22,10 +22,13 @@ def test_buttons_follow_the_state(sample, tiny_model_config, tiny_train_config, 
     c = Controller(recovery=recovery_file)
     idle = c.enabled(has_image=True, has_strokes=True)
     assert idle["train"] and idle["live"] and not idle["stop"] and not idle["predict"] and idle["architecture"]
+    assert not idle["pause"] and c.pause(True) is None  # nothing to pause
     assert not c.enabled(has_image=True, has_strokes=False)["train"]
     c.start_training([sample.image], [sample.strokes], tiny_train_config, tiny_model_config)
     busy = c.enabled(True, True)
     assert c.state == "training" and busy["stop"] and not busy["train"] and not busy["live"] and not busy["load"]
+    assert busy["pause"] and c.pause(True).text.startswith("Paused") and c.paused
+    assert c.pause(False) is not None and not c.paused
     assert c.start_training([sample.image], [sample.strokes], tiny_train_config).error  # one job at a time
     events = _wait(c)
     assert isinstance(events[-1], Finished) and c.state == "idle" and c.trainer is None

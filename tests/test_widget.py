@@ -452,3 +452,24 @@ def test_a_killed_trainer_is_reported_and_nothing_is_lost(qtbot, widget, viewer,
     assert widget.predict_btn.isEnabled() and widget.train_btn.isEnabled()
     assert [layer.name for layer in viewer.layers] == names
     np.testing.assert_array_equal(viewer.layers["cells strokes"].data, strokes)
+
+
+def test_pause_holds_training_and_keeps_the_child(qtbot, widget):
+    widget.steps.setValue(100_000)
+    trainer = widget.start_training()
+    qtbot.waitUntil(lambda: trainer.step >= 3, timeout=TIMEOUT)
+    assert widget.pause_btn.isEnabled()
+    qtbot.mouseClick(widget.pause_btn, _left())
+    assert widget.controller.paused and "Paused" in widget.status.text()
+    qtbot.wait(1500)  # the step under way finishes and its progress arrives
+    held = trainer.step
+    qtbot.wait(1500)
+    assert trainer.step == held and trainer._process.is_alive()
+    qtbot.mouseClick(widget.pause_btn, _left())
+    assert not widget.controller.paused
+    qtbot.waitUntil(lambda: trainer.step > held, timeout=TIMEOUT)
+    qtbot.mouseClick(widget.pause_btn, _left())  # stopping while paused works too
+    widget.stop()
+    qtbot.waitUntil(lambda: not widget.controller.busy, timeout=TIMEOUT)
+    assert "Stopped" in widget.status.text() and not widget.pause_btn.isChecked()
+    assert not widget.pause_btn.isEnabled() and widget.model.steps_trained > held

@@ -32,6 +32,7 @@ class Controller:
     model: object | None = None  # SegmentationModel
     state: str = "idle"
     live: bool = False
+    paused: bool = False
     trainer: object | None = None  # Trainer
     snapshot_every: float = 5.0
     autosave_every: float = 60.0
@@ -51,6 +52,7 @@ class Controller:
             "train": idle and has_image and has_strokes,
             "live": (idle and has_image and has_strokes) or (self.live and self.state == "training"),
             "stop": self.state in ("training", "predicting") and not self.live,
+            "pause": self.state == "training",
             "predict": idle and has_image and model,
             "save": idle and model,
             "load": idle,
@@ -76,6 +78,15 @@ class Controller:
         self.state, self.live = "training", live
         self._last_autosave = time.monotonic()
         return Status("Live: training while you paint…" if live else "Starting the trainer…")
+
+    def pause(self, on: bool) -> Status | None:
+        """Pause or resume training; the child keeps its model (and answers previews) meanwhile."""
+        if self.state != "training" or self.trainer is None or on == self.paused:
+            return None
+        (self.trainer.pause if on else self.trainer.resume)()
+        self.paused = on
+        return Status("Paused: the model is kept; press Pause again to go on training." if on else
+                      ("Live: training while you paint…" if self.live else "Training again…"))
 
     def stop(self) -> Status | None:
         if self.state == "training" and self.trainer is not None:
@@ -106,7 +117,7 @@ class Controller:
         if self.recovery is not None and trainer.model_step:
             self.autosave(self.model)
         trainer.close(timeout=1.0)
-        self.state, self.live = "idle", False
+        self.state, self.live, self.paused = "idle", False, False
 
     def autosave(self, model=None) -> None:
         """Write the newest weights to the recovery file (atomically); errors are not fatal."""
@@ -131,7 +142,7 @@ class Controller:
             self.trainer = None
             if trainer.model is not None:
                 self.model = trainer.model
-            self.state, self.live = "idle", False
+            self.state, self.live, self.paused = "idle", False, False
 
     # ------------------------------------------------------------------ live strokes
     def send_strokes(self, index: int, region: tuple[slice, ...], values: np.ndarray) -> None:

@@ -77,6 +77,7 @@ class UNetWidget(QWidget):
         self.new_labels_btn.clicked.connect(self.new_annotation_layer)
         self.train_btn.clicked.connect(self.start_training)
         self.live_btn.toggled.connect(lambda on: self.training.live_toggled(on))
+        self.pause_btn.toggled.connect(self.pause)
         self.stop_btn.clicked.connect(self.stop)
         self.predict_btn.clicked.connect(self.start_prediction)
         self.new_model_btn.clicked.connect(self.forget_model)
@@ -179,6 +180,16 @@ class UNetWidget(QWidget):
         return self.models.restore()
 
     # ----------------------------------------------------------------- state
+    def pause(self, on: bool = True):
+        """Hold training (or go on): the child keeps the model and, in live mode, the previews."""
+        status = self.controller.pause(on)
+        if status is not None:
+            self.status.setText(status.text)
+        if self.pause_btn.isChecked() != self.controller.paused:
+            self.pause_btn.blockSignals(True)
+            self.pause_btn.setChecked(self.controller.paused)
+            self.pause_btn.blockSignals(False)
+
     def stop(self):
         status = self.controller.stop()
         if status is not None:
@@ -189,6 +200,7 @@ class UNetWidget(QWidget):
     def _update_buttons(self, *_):
         on = self.controller.enabled(self.image_layer() is not None, self.labels_layer() is not None)
         for name, button in (("train", self.train_btn), ("live", self.live_btn), ("stop", self.stop_btn),
+                             ("pause", self.pause_btn),
                              ("predict", self.predict_btn), ("save", self.save_btn), ("load", self.load_btn),
                              ("new_model", self.new_model_btn), ("new_layer", self.new_labels_btn),
                              ("architecture", self.model_size), ("architecture", self.mode),

@@ -160,9 +160,12 @@ class TrainPanel(QGroupBox):
         self.live_btn.setCheckable(True)
         self.live_btn.setToolTip("Keep training while you paint: each finished stroke is used at once, and the "
                                  "prediction of the visible region refreshes every few seconds")
+        self.pause_btn = QPushButton("Pause")
+        self.pause_btn.setCheckable(True)
+        self.pause_btn.setToolTip("Hold training (the model is kept, the time budget waits); press again to go on")
         self.stop_btn = QPushButton("Stop")
         self.stop_btn.setToolTip("Stop at the next step, keeping what was learned")
-        layout.addLayout(_buttons(self.train_btn, self.live_btn, self.stop_btn))
+        layout.addLayout(_buttons(self.train_btn, self.live_btn, self.pause_btn, self.stop_btn))
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)

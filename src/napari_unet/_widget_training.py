@@ -108,9 +108,10 @@ class Training:
         self.last_end = event
         self.timer.stop()
         w.live.end()
-        w.live_btn.blockSignals(True)
-        w.live_btn.setChecked(False)
-        w.live_btn.blockSignals(False)
+        for button in (w.live_btn, w.pause_btn):
+            button.blockSignals(True)
+            button.setChecked(False)
+            button.blockSignals(False)
         status = describe_end(event, w.model)
         (w._error if status.error else w.status.setText)(status.text)
         if not status.error:
