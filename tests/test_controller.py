@@ -1,5 +1,7 @@
 """The widget's state machine, without Qt (real child trainers)."""
 
+import time
+
 import numpy as np
 
 from napari_unet._controller import Controller, changed_region, check_strokes, describe_end
@@ -8,8 +10,6 @@ from napari_unet.trainer import Died, Finished
 
 
 def _wait(controller, timeout=120):
-    import time
-
     deadline = time.monotonic() + timeout
     events = []
     while controller.busy and time.monotonic() < deadline:
@@ -49,6 +49,7 @@ def test_live_training_runs_until_stopped_and_stop_is_reported(sample, tiny_mode
     assert c.trainer.config.steps is None and c.trainer.config.time_budget >= 24 * 3600
     while c.trainer.step < tiny_train_config.steps + 5:  # past the Train button's step count
         c.poll()
+        time.sleep(0.02)
     assert c.stop().text.startswith("Stopping")
     events = _wait(c)
     assert isinstance(events[-1], Finished) and events[-1].stopped and not c.live
@@ -63,6 +64,7 @@ def test_a_dead_trainer_leaves_the_last_snapshot(sample, tiny_model_config, tiny
     c.start_training([sample.image], [sample.strokes], tiny_train_config, tiny_model_config, live=True)
     while c.trainer.model_step == 0:
         c.poll()
+        time.sleep(0.02)
     os.kill(c.trainer.pid, signal.SIGKILL)
     events = _wait(c)
     assert isinstance(events[-1], Died) and c.state == "idle"
