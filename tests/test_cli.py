@@ -270,7 +270,20 @@ def test_instance_mode_from_the_command_line(sample, tmp_path, capsys):
     assert main(["predict", "--model", str(model), "--images", str(tmp_path / "cells.tif"),
                  "--out-dir", str(tmp_path / "all"), "--min-confidence", "0.5"]) == 0
     assert tifffile.imread(tmp_path / "all" / "cells_labels.tif").max() > objects.max()
+    # --measure: one row per object of the labels written next to it
+    assert main(["predict", "--model", str(model), "--images", str(tmp_path / "cells.tif"), "--out-dir",
+                 str(tmp_path / "m"), "--min-confidence", "0.5", "--measure", "--pixel-size", "0.5,0.25"]) == 0
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "m" / "cells_objects.csv")))
+    labels = tifffile.imread(tmp_path / "m" / "cells_labels.tif")
+    assert [int(r["label"]) for r in rows] == list(range(1, labels.max() + 1))
+    assert [int(r["area_px"]) for r in rows] == list(np.bincount(labels.ravel())[1:])
+    assert float(rows[0]["area"]) == int(rows[0]["area_px"]) * 0.125
     capsys.readouterr()
+    assert "--pixel-size takes two numbers" in _error(
+        capsys, ["predict", "--model", str(model), "--images", str(tmp_path / "cells.tif"), "--out-dir",
+                 str(tmp_path), "--measure", "--pixel-size", "x"])
     assert "min_confidence must be between 0.5 and 1" in _error(
         capsys, ["predict", "--model", str(model), "--images", str(tmp_path / "cells.tif"), "--out-dir",
                  str(tmp_path), "--min-confidence", "2"])
@@ -317,3 +330,13 @@ def test_a_model_that_cannot_be_saved_is_kept_in_the_recovery_file(files, tmp_pa
     err = capsys.readouterr().err
     assert "No space left on device" in err and f"it is kept in {recovery_file}" in err
     assert load_model(recovery_file).steps_trained == 20 and not out.exists()
+
+
+def test_measure_needs_an_instance_model(trained, files, tmp_path, capsys):
+    from napari_unet.io import save_model
+
+    model = save_model(trained, tmp_path / "semantic.pt")
+    err = _error(capsys, ["predict", "--model", str(model), "--images", str(files[0]), "--out-dir", str(tmp_path),
+                          "--measure"])
+    assert "is a semantic model" in err and "--mode instance" in err
+    assert not list(tmp_path.glob("*_labels.tif"))  # refused before predicting anything

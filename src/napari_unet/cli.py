@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-confidence", type=float, default=PredictConfig.min_confidence, metavar="P",
                    help="instance mode: keep an object only if the network is this sure of at least one of its "
                         "pixels (0.5 keeps every object; default: %(default)s)")
+    p.add_argument("--measure", action="store_true",
+                   help="instance mode: also write DIR/<stem>_objects.csv, one row per object (label, area, centroid, "
+                        "mean intensity)")
+    p.add_argument("--pixel-size", default=None, metavar="Y,X",
+                   help="pixel size for the calibrated columns of --measure (default: 1,1)")
     p.add_argument("--format", choices=["tif", "zarr"], default=None,
                    help="output format; zarr is written tile row by tile row, for images larger than memory "
                         "(default: zarr for zarr images, tif otherwise)")
@@ -199,6 +204,10 @@ def cmd_predict(args) -> int:
     from .predict import label_dtype, output_shape, predict
 
     model = load_model(args.model)
+    pixel_size = _pixel_size(args) if args.measure else None
+    if args.measure and model.mode != "instance":
+        raise UserInputError(f"--measure measures objects, but {args.model} is a semantic model; use a model "
+                             "trained with --mode instance, or leave out --measure.")
     config = PredictConfig(tile_size=args.tile_size, overlap=args.overlap, batch_size=args.batch_size,
                            tta=args.tta, min_confidence=args.min_confidence, device=args.device,
                            precision=args.precision)
@@ -226,6 +235,8 @@ def cmd_predict(args) -> int:
                     break
                 bar.total = ev.total
                 bar.update(ev.done - bar.n)
+        if args.measure:
+            _measure(result.labels, image, pixel_size, out_dir / f"{stem}_objects.csv")
         if fmt == "zarr":
             print(f"wrote {out_dir / f'{stem}_labels.zarr'}")
             if probs is not None:
@@ -235,6 +246,29 @@ def cmd_predict(args) -> int:
         if result.probabilities is not None:
             print(f"wrote {write_image(out_dir / f'{stem}_probabilities.tif', result.probabilities)}")
     return 0
+
+
+def _pixel_size(args) -> tuple[float, float]:
+    if args.pixel_size is None:
+        return (1.0, 1.0)
+    try:
+        y, x = (float(v) for v in args.pixel_size.split(","))
+    except ValueError:
+        raise UserInputError(f"--pixel-size takes two numbers Y,X (e.g. 0.5,0.5), got {args.pixel_size!r}.") from None
+    return y, x
+
+
+def _measure(labels, image, pixel_size, path: Path) -> None:
+    """Write the objects' table (the image gives mean intensities where its shape matches)."""
+    import numpy as np
+
+    from .data import is_lazy
+    from .measure import measure_objects, write_csv
+
+    labels = np.asarray(labels)
+    pixels = None if is_lazy(image) or tuple(image.shape[: labels.ndim]) != labels.shape else np.asarray(image)
+    table = measure_objects(labels, pixels, pixel_size)
+    print(f"wrote {write_csv(table, path)} ({len(table['label'])} objects)")
 
 
 def cmd_demo(args) -> int:
