@@ -53,6 +53,7 @@ class Controller:
             "live": (idle and has_image and has_strokes) or (self.live and self.state == "training"),
             "stop": self.state in ("training", "predicting") and not self.live,
             "pause": self.state == "training",
+            "correct": model and self.state != "predicting",  # copy the prediction into strokes, measure
             "predict": idle and has_image and model,
             "save": idle and model,
             "load": idle,

@@ -17,7 +17,8 @@ from ._controller import Controller, describe_model
 from ._widget_layers import layers_of, spatial_shape
 from ._widget_live import LivePreview
 from ._widget_models import ModelFiles
-from ._widget_panels import DataPanel, ModelPanel, PredictPanel, Scroll, TrainPanel, wrapped_label
+from ._widget_inspect import Inspect
+from ._widget_panels import DataPanel, InspectPanel, ModelPanel, PredictPanel, Scroll, TrainPanel, wrapped_label
 from ._widget_predict import Prediction
 from ._widget_settings import load_settings, save_settings
 from ._widget_training import Training
@@ -36,7 +37,7 @@ class UNetWidget(QWidget):
         self.viewer = viewer
         self.controller = Controller(recovery=recovery_file())
         self.live, self.training = LivePreview(self), Training(self)
-        self.prediction, self.models = Prediction(self), ModelFiles(self)
+        self.prediction, self.models, self.inspect = Prediction(self), ModelFiles(self), Inspect(self)
         self._build()
         load_settings(self)
         self._refresh_layers()
@@ -44,6 +45,7 @@ class UNetWidget(QWidget):
             event.connect(self._refresh_layers)
         self.destroyed.connect(_stopper(self.controller))
         self.models.offer_restore()
+        self._bind_keys()
         self._update_buttons()
 
     @property
@@ -57,16 +59,17 @@ class UNetWidget(QWidget):
     # ----------------------------------------------------------------- layout
     def _build(self):
         self.data_panel, self.train_panel = DataPanel(), TrainPanel()
-        self.predict_panel, self.model_panel = PredictPanel(), ModelPanel()
+        self.predict_panel, self.inspect_panel, self.model_panel = PredictPanel(), InspectPanel(), ModelPanel()
+        panels = (self.data_panel, self.train_panel, self.predict_panel, self.inspect_panel, self.model_panel)
         # the controls are reached as attributes of the widget (settings, tests, scripts)
-        for panel in (self.data_panel, self.train_panel, self.predict_panel, self.model_panel):
+        for panel in panels:
             for name, value in vars(panel).items():
                 if isinstance(value, QWidget):
                     setattr(self, name, value)
         self.status = wrapped_label("Paint strokes of at least two classes, then press Train.", 3)
         content = QWidget()
         layout = QVBoxLayout(content)
-        for w in (self.data_panel, self.train_panel, self.status, self.predict_panel, self.model_panel):
+        for w in (*panels[:2], self.status, *panels[2:]):
             layout.addWidget(w)
         layout.addStretch(1)
         scroll = Scroll(content)  # a short dock scrolls instead of squeezing the panels together
@@ -84,8 +87,24 @@ class UNetWidget(QWidget):
         self.save_btn.clicked.connect(lambda: self.save_model())
         self.load_btn.clicked.connect(lambda: self.load_model())
         self.restore_btn.clicked.connect(self.restore_model)
+        self.to_strokes_btn.clicked.connect(lambda: self.inspect.use_as_strokes())
+        self.measure_btn.clicked.connect(lambda: self.inspect.measure())
+        self.transparent.valueChanged.connect(self.inspect.restyle)
+        self.outlines.toggled.connect(self.inspect.restyle)
+        self.opacity.valueChanged.connect(self.inspect.restyle)
         self.image_combo.currentIndexChanged.connect(self._image_changed)
         self.labels_combo.currentIndexChanged.connect(self._update_buttons)
+
+    def _bind_keys(self):
+        """Key bindings on the viewer (napari's keymap), shown in the buttons' tooltips."""
+        self._keys = {"Alt-T": self.train_btn.click, "Alt-G": self.live_btn.click, "Alt-S": self.stop_btn.click,
+                      "Alt-R": self.predict_btn.click, "Alt-O": self.inspect.toggle}
+        for key, action in self._keys.items():
+            self.viewer.bind_key(key, lambda viewer, action=action: action(), overwrite=True)
+        for button, key in ((self.train_btn, "Alt-T"), (self.live_btn, "Alt-G"), (self.stop_btn, "Alt-S"),
+                            (self.predict_btn, "Alt-R")):
+            button.setToolTip(f"{button.toolTip()} ({key})")
+        self.opacity.setToolTip(f"{self.opacity.toolTip()}; Alt-O shows or hides the prediction")
 
     # ----------------------------------------------------------------- layers
     def _refresh_layers(self, event=None):
@@ -200,7 +219,8 @@ class UNetWidget(QWidget):
     def _update_buttons(self, *_):
         on = self.controller.enabled(self.image_layer() is not None, self.labels_layer() is not None)
         for name, button in (("train", self.train_btn), ("live", self.live_btn), ("stop", self.stop_btn),
-                             ("pause", self.pause_btn),
+                             ("pause", self.pause_btn), ("correct", self.to_strokes_btn),
+                             ("correct", self.measure_btn),
                              ("predict", self.predict_btn), ("save", self.save_btn), ("load", self.load_btn),
                              ("new_model", self.new_model_btn), ("new_layer", self.new_labels_btn),
                              ("architecture", self.model_size), ("architecture", self.mode),
@@ -240,6 +260,9 @@ class UNetWidget(QWidget):
 
     def shutdown(self, timeout_ms: int = 10_000):
         """Stop running work and wait for it (used when the widget or viewer closes)."""
+        for key in getattr(self, "_keys", {}):
+            self.viewer.bind_key(key, None)
+        self._keys = {}
         self.training.timer.stop()
         self.live.end()
         self.controller.shutdown(timeout=timeout_ms / 1000)

@@ -62,7 +62,7 @@ def prediction_layer(viewer, image, shape: tuple[int, ...], dtype, data=None):
     if layer is not None:
         viewer.layers.remove(layer)
     n = len(shape)
-    return viewer.add_labels(np.zeros(shape, dtype) if data is None else data, name=name, opacity=0.5,
+    return viewer.add_labels(np.zeros(shape, dtype) if data is None else data, name=name, opacity=0.6,
                              scale=image.scale[-n:], translate=image.translate[-n:])
 
 

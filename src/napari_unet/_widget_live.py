@@ -71,7 +71,10 @@ class LivePreview:
         """Write a region's prediction into the image's prediction layer."""
         if not self.active:
             return
+        new = self.image.name + " prediction" not in self.widget.viewer.layers
         layer = prediction_layer(self.widget.viewer, self.image, spatial_shape(self.image), event.labels.dtype)
+        if new:
+            self.widget.inspect.restyle()
         y0, y1, x0, x1 = event.box
         target = layer.data[event.z] if layer.data.ndim == 3 else layer.data
         if not np.array_equal(target[y0:y1, x0:x1], event.labels):  # a redraw costs the viewer time

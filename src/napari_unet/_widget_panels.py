@@ -19,6 +19,7 @@ from qtpy.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -198,6 +199,34 @@ class PredictPanel(QGroupBox):
         self.predict_btn = QPushButton("Predict")
         self.predict_btn.setToolTip("Predict the whole image (or the current slice) with the current model")
         layout.addWidget(self.predict_btn)
+
+
+class InspectPanel(QGroupBox):
+    """How the prediction is drawn; copy it into the strokes to correct it; measure objects."""
+
+    def __init__(self):
+        super().__init__("Inspect and correct")
+        form = QFormLayout(self)
+        self.transparent = _spin(0, 65535, 1, tip="This class is not drawn, so the image shows through "
+                                                  "(semantic mode; in instance mode the background is never drawn)")
+        self.transparent.setSpecialValueText("none")
+        self.outlines = QCheckBox("Outlines only")
+        self.outlines.setToolTip("Draw each region's edge over the untinted image")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(60)
+        self.opacity.setToolTip("Opacity of the prediction layer")
+        form.addRow("Transparent class", self.transparent)
+        form.addRow("Opacity", self.opacity)
+        form.addRow(self.outlines)
+        self.to_strokes_btn = QPushButton("Use prediction as strokes")
+        self.to_strokes_btn.setToolTip("Copy the prediction of the region on screen into the strokes layer where "
+                                       "nothing is painted yet (instance mode: each object its own value); then "
+                                       "erase or repaint what is wrong and train again. Ctrl-Z on the strokes "
+                                       "layer undoes it.")
+        self.measure_btn = QPushButton("Measurements…")
+        self.measure_btn.setToolTip("Save one row per predicted object (label, area, centroid, mean intensity) as CSV")
+        form.addRow(_buttons(self.to_strokes_btn, self.measure_btn))
 
 
 class ModelPanel(QGroupBox):

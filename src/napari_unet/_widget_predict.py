@@ -64,6 +64,7 @@ class Prediction:
         w = self.widget
         text = show_prediction(w.viewer, image, result, w.model, z_slices, w.predict_config().min_confidence,
                                w.probabilities.isChecked(), w.uncertainty.isChecked())
+        w.inspect.restyle()
         w.status.setText(text)
         w.progress.setValue(1000)
 

@@ -6,7 +6,8 @@ from qtpy.QtCore import QSettings
 from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox
 
 KEYS = ("mode", "time_budget", "device", "model_size", "tile_size", "steps", "batch_size", "patch_size",
-        "learning_rate", "edge_weight", "seed", "tta", "probabilities", "current_slice", "all_images", "uncertainty")
+        "learning_rate", "edge_weight", "seed", "tta", "probabilities", "current_slice", "all_images", "uncertainty",
+        "transparent", "outlines", "opacity")
 
 
 def save_settings(widget) -> None:
