@@ -47,8 +47,35 @@ def main(out: Path) -> None:
     wait(lambda: False, timeout=0.3)
     viewer.screenshot(str(out / "widget-advanced.png"), canvas_only=False)
     w.advanced.collapse(animate=False)
+    inspect_and_correct(viewer, w, out)
     live(viewer, w, out)
     viewer.close()
+
+
+def inspect_and_correct(viewer, w, out: Path) -> None:
+    """Outlines over the untinted image; then the prediction copied into the strokes."""
+    from napari_unet._widget_panels import Scroll
+
+    bar = w.findChild(Scroll).verticalScrollBar()
+    bar.setValue(bar.maximum())  # the dock scrolled down to the Inspect panel
+    w.outlines.setChecked(True)
+    wait(lambda: False, timeout=0.3)
+    viewer.screenshot(str(out / "widget-outlines.png"), canvas_only=False)
+    w.outlines.setChecked(False)
+    strokes = viewer.layers["cells strokes"]
+    strokes.visible, strokes.opacity = True, 0.5
+    viewer.scene.camera.zoom *= 2
+    wait(lambda: False, timeout=0.5)
+    w.inspect.use_as_strokes()
+    viewer.layers["cells prediction"].visible = False
+    viewer.layers.selection.active = strokes
+    wait(lambda: False, timeout=0.3)
+    viewer.screenshot(str(out / "widget-correct.png"), canvas_only=False)
+    strokes.undo()  # back to the sample's strokes for the live screenshot
+    strokes.opacity = 1.0
+    viewer.layers["cells prediction"].visible = True
+    viewer.reset_view()
+    bar.setValue(0)
 
 
 def live(viewer, w, out: Path) -> None:
