@@ -504,6 +504,7 @@ def test_inspect_background_is_transparent_and_outlines_leave_the_image_visible(
 def test_prediction_copied_into_unpainted_strokes_of_the_visible_region(qtbot, widget, viewer):
     from napari_unet._widget_layers import visible_box
 
+    widget.steps.setValue(200)  # long enough for cells to appear
     _train(qtbot, widget)
     prediction = _predict(qtbot, widget).data.copy()
     strokes = viewer.layers["cells strokes"]
@@ -523,10 +524,14 @@ def test_prediction_copied_into_unpainted_strokes_of_the_visible_region(qtbot, w
     np.testing.assert_array_equal(after[inside & ~painted], prediction[inside & ~painted])
     strokes.undo()  # one undo step takes it back
     np.testing.assert_array_equal(strokes.data, before)
-    strokes.redo()
+    widget.copy_what.setCurrentText("chosen object or class")  # only the cells, picked on the prediction
+    viewer.layers["cells prediction"].selected_label = 2
+    copied = widget.inspect.use_as_strokes()
+    assert copied == ((before == 0) & inside & (prediction == 2)).sum() > 0
+    np.testing.assert_array_equal(strokes.data[inside & ~painted & (prediction == 1)], 0)
     widget.steps.setValue(5)
     _train(qtbot, widget)  # training on the corrected strokes runs
-    assert widget.model.steps_trained == 20
+    assert widget.model.steps_trained == 205
 
 
 def test_measurements_of_the_predicted_objects(qtbot, viewer, tmp_path):

@@ -48,8 +48,9 @@ class Inspect:
             layer.visible = not layer.visible
 
     def use_as_strokes(self):
-        """Copy the prediction of the region on screen into the strokes where nothing is painted,
-        as one undo step of the strokes layer. Returns the number of pixels copied."""
+        """Copy the prediction of the region on screen (or only its pixels of the prediction
+        layer's selected label) into the strokes where nothing is painted, as one undo step of
+        the strokes layer. Returns the number of pixels copied."""
         w = self.widget
         image, strokes, layer = w.image_layer(), w.labels_layer(), self.prediction_layer()
         if layer is None or strokes is None or w.model is None:
@@ -62,10 +63,12 @@ class Inspect:
         if layer.data.ndim == 3:
             region = (int(w.viewer.dims.current_step[-3]), *region)
         predicted = np.asarray(layer.data[region]).astype(np.int64)
+        chosen = w.copy_what.currentIndex() == 1
+        keep = predicted == layer.selected_label if chosen else np.ones(predicted.shape, bool)
         if w.model.mode == "instance":  # background strokes = 1; each object a new value of its own
             top = max(int(np.asarray(strokes.data).max()), 1)
             predicted = np.where(predicted > 0, predicted + top, 1)
-        free = np.asarray(strokes.data[region]) == 0  # what the user painted stays
+        free = (np.asarray(strokes.data[region]) == 0) & keep  # what the user painted stays
         if predicted.max(initial=0) > np.iinfo(strokes.data.dtype).max:
             return w._error(f"the strokes layer's type {strokes.data.dtype} cannot hold {predicted.max()} values; "
                             "make a new annotation layer in instance mode (16-bit).")

@@ -226,6 +226,11 @@ class InspectPanel(QGroupBox):
                                        "layer undoes it.")
         self.measure_btn = QPushButton("Measurements…")
         self.measure_btn.setToolTip("Save one row per predicted object (label, area, centroid, mean intensity) as CSV")
+        self.copy_what = QComboBox()
+        self.copy_what.addItems(["visible region", "chosen object or class"])
+        self.copy_what.setToolTip("What 'Use prediction as strokes' copies: everything predicted on screen, or only "
+                                  "the prediction layer's selected label (pick it with the layer's colour picker)")
+        form.addRow("Copy", self.copy_what)
         form.addRow(_buttons(self.to_strokes_btn, self.measure_btn))
 
 

@@ -7,7 +7,7 @@ from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox
 
 KEYS = ("mode", "time_budget", "device", "model_size", "tile_size", "steps", "batch_size", "patch_size",
         "learning_rate", "edge_weight", "seed", "tta", "probabilities", "current_slice", "all_images", "uncertainty",
-        "transparent", "outlines", "opacity")
+        "transparent", "outlines", "opacity", "copy_what")
 
 
 def save_settings(widget) -> None:
