@@ -110,3 +110,30 @@ def test_live_strokes_region_predictions_pause_and_resume(sample, tiny_model_con
         trainer.stop()
         end = trainer.wait(timeout=60)
     assert isinstance(end, Finished) and end.stopped
+
+
+def test_an_image_added_while_training_is_used(sample, tiny_model_config):
+    from napari_unet.config import TrainConfig
+
+    config = TrainConfig(time_budget=600, batch_size=2, patch_size=64, device="cpu")
+    with Trainer([sample.image], [sample.strokes], config, model_config=tiny_model_config) as trainer:
+        while trainer.step < 2:
+            trainer.poll(timeout=0.5)
+        flipped = sample.image[:, ::-1].copy()
+        index = trainer.add_image(flipped, sample.strokes[:, ::-1].copy())
+        assert index == 1
+        request = trainer.predict_region(1, 0, (0, 128, 0, 128))  # the new image is known to the child
+        got = []
+        while not any(isinstance(e, RegionPrediction) for e in got):
+            got += trainer.poll(timeout=0.5)
+        assert next(e for e in got if isinstance(e, RegionPrediction)).request == request
+        bad = trainer.add_image(np.zeros((128, 128, 3), np.uint8), sample.strokes)  # 3 channels: not usable
+        notices = []
+        while not notices:
+            notices += [e for e in trainer.poll(timeout=0.5) if isinstance(e, Notice)]
+        assert bad == 2 and "added image is not used" in notices[0].message and "channels" in notices[0].message
+        trainer.update_strokes(0, (slice(0, 2), slice(0, 2)), np.ones((2, 2), sample.strokes.dtype))
+        later = trainer.poll(timeout=2) + trainer.poll(timeout=1)
+        assert not [e for e in later if isinstance(e, Notice)]  # later strokes are used again
+        trainer.stop()
+        assert isinstance(trainer.wait(timeout=60), Finished)

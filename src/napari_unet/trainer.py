@@ -7,7 +7,8 @@
 ...         print(event)
 >>> model = trainer.model  # the newest weights
 
-The child is a spawned process that holds the model and trains; napari (or a script) keeps
+The child is a spawned process that holds the model and trains from the moment it starts;
+napari (or a script) keeps
 its own interpreter, and whatever the child held, GPU memory included, goes when it exits.
 Images and strokes cross once, as memory-mapped files in a temporary folder; later stroke
 edits are written into the strokes file and announced as a changed region. The child sends
@@ -232,6 +233,20 @@ class Trainer:
         target = self._stroke_files[index]
         target[region] = values
         self._send("strokes", index)
+
+    def add_image(self, image: np.ndarray, strokes: np.ndarray) -> int:
+        """Train on one more image and its strokes from the next step on; returns its index
+        (for :meth:`update_strokes` and :meth:`predict_region`)."""
+        if self._folder is None:
+            raise RuntimeError("start the trainer before adding images to it.")
+        index = len(self.images)
+        folder = Path(self._folder.name)
+        np.save(folder / f"image{index}.npy", np.asarray(image))
+        self._stroke_files.append(_to_file(np.asarray(strokes), folder / f"strokes{index}.npy"))
+        self.images.append(image)
+        self.strokes.append(strokes)
+        self._send("add", str(folder / f"image{index}.npy"), str(folder / f"strokes{index}.npy"))
+        return index
 
     def set_strokes(self, index: int, strokes: np.ndarray) -> None:
         """Replace all strokes of image ``index`` (same shape)."""

@@ -90,6 +90,8 @@ class _Session:
         self.clock = _Clock()
         self.step, self.stop, self.paused, self.dirty = 0, False, False, False
         self.ranges: dict[int, tuple] = {}  # per image: intensity range for predictions
+        self.added: list[int] = []  # images added since the strokes were last read
+        self.unused: set[int] = set()  # added images that cannot be trained on (e.g. other channels)
 
     def _strokes(self) -> list[np.ndarray]:
         return [np.array(np.load(p, mmap_mode="r")) for p in self.stroke_files]
@@ -143,22 +145,37 @@ class _Session:
                 self.send_weights()
             elif kind == "strokes":
                 self.dirty = True
+            elif kind == "add":  # one more image and its strokes
+                self.images.append(np.load(args[0], mmap_mode="r"))
+                self.stroke_files.append(args[1])
+                self.added.append(len(self.images) - 1)
+                self.dirty = True
             elif kind == "predict":
                 self._predict(*args)
 
     def _reload_strokes(self) -> None:
-        """Use the strokes as they are now (the loop keeps its model, optimiser and schedule)."""
+        """Use the strokes (and images) as they are now; the loop keeps its model, optimiser and
+        schedule. An added image that cannot be used is left out, with a notice."""
         from .config import UserInputError
         from .train import prepare
 
         self.dirty = False
-        try:
-            _, data = prepare(self.images, self._strokes(), self.config, self.model, None, self.device,
-                              seed=self.config.seed + self.step)
-        except UserInputError as err:
-            self.send("notice", f"The new strokes are not used yet: {err}")
+        added, self.added = self.added, []
+        for attempt in ("all", "without the added images"):
+            use = [i for i in range(len(self.images)) if i not in self.unused]
+            strokes = self._strokes()
+            try:
+                _, data = prepare([self.images[i] for i in use], [strokes[i] for i in use], self.config, self.model,
+                                  None, self.device, seed=self.config.seed + self.step)
+            except UserInputError as err:
+                if attempt == "all" and added:
+                    self.send("notice", f"The added image is not used: {err}")
+                    self.unused.update(added)
+                    continue
+                self.send("notice", f"The new strokes are not used yet: {err}")
+                return
+            self.data.replace_with(data)
             return
-        self.data.replace_with(data)
 
     def _predict(self, request: int, index: int, z: int, box: tuple, predict_config: dict, uncertain: bool) -> None:
         """Labels for a region, predicted with the current weights and the whole image's
