@@ -93,3 +93,38 @@ def test_changed_region_from_paint_atoms_or_by_comparison():
     assert changed_region(atoms, data, sent) == (slice(2, 4), slice(5, 9))
     assert changed_region([((slice(None), slice(None)), 0, 1)], data, sent) == (slice(2, 4), slice(5, 9))
     assert changed_region(None, sent, sent) is None
+
+
+def test_a_new_session_keeps_the_last_sessions_autosave_until_restored(sample, tiny_model_config, tiny_train_config,
+                                                                       recovery_file):
+    from napari_unet.io import load_model
+    from napari_unet.recovery import previous
+
+    crashed = Controller(recovery=recovery_file)
+    crashed.start_training([sample.image], [sample.strokes], tiny_train_config, tiny_model_config)
+    _wait(crashed)
+    assert crashed.restore_path() is None  # its own autosave is not offered back to it
+    # the next session trains something else before restoring: the crashed model is set aside
+    session = Controller(recovery=recovery_file)
+    assert session.restore_path() == recovery_file
+    other = load_model(recovery_file)
+    other.history["steps"] = 3
+    session.autosave(other)
+    assert session.restore_path() == previous(recovery_file)
+    assert load_model(session.restore_path()).steps_trained == tiny_train_config.steps
+    assert load_model(recovery_file).steps_trained == 3
+    session.autosave(other)  # later autosaves of the session overwrite only its own file
+    assert load_model(previous(recovery_file)).steps_trained == tiny_train_config.steps
+
+
+def test_closing_mid_training_autosaves_the_final_weights(sample, tiny_model_config, tiny_train_config,
+                                                          recovery_file):
+    from napari_unet.io import load_model
+
+    c = Controller(recovery=recovery_file)
+    c.start_training([sample.image], [sample.strokes], tiny_train_config, tiny_model_config, live=True)
+    while c.trainer.step < 3:
+        c.poll()
+        time.sleep(0.02)
+    c.shutdown()
+    assert c.state == "idle" and load_model(recovery_file).steps_trained == c.model.steps_trained >= 3

@@ -137,3 +137,19 @@ def test_an_image_added_while_training_is_used(sample, tiny_model_config):
         assert not [e for e in later if isinstance(e, Notice)]  # later strokes are used again
         trainer.stop()
         assert isinstance(trainer.wait(timeout=60), Finished)
+
+
+def test_stale_preview_requests_are_dropped(sample, tiny_model_config):
+    from napari_unet.config import TrainConfig
+
+    config = TrainConfig(time_budget=600, batch_size=2, patch_size=64, device="cpu")
+    with Trainer([sample.image], [sample.strokes], config, model_config=tiny_model_config) as trainer:
+        while trainer.step < 2:
+            trainer.poll(timeout=0.5)
+        requests = [trainer.predict_region(0, 0, (0, 128, 0, 128)) for _ in range(5)]
+        answered = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and requests[-1] not in answered:
+            answered += [e.request for e in trainer.poll(timeout=0.5) if isinstance(e, RegionPrediction)]
+        trainer.stop()
+    assert requests[-1] in answered and len(answered) < 5  # the newest is answered, stale ones are not

@@ -392,6 +392,8 @@ def test_live_mode_uses_each_stroke_and_refreshes_the_visible_prediction(qtbot, 
     qtbot.waitUntil(lambda: len(widget.live.latencies) > 0, timeout=TIMEOUT)
     assert widget.live.latencies[0] < 30  # the benchmark measures it properly (docs/benchmarks.md)
     assert (preview.data != before).any() and trainer.pid == widget.controller.trainer.pid  # same child
+    strokes.undo()  # no paint event: the next refresh sends the difference
+    qtbot.waitUntil(lambda: np.array_equal(trainer._stroke_files[0], strokes.data), timeout=TIMEOUT)
     viewer.close()
     qtbot.waitUntil(lambda: not trainer._process.is_alive(), timeout=TIMEOUT)
     assert widget.model is not None and widget.model.steps_trained > 20
@@ -550,3 +552,31 @@ def test_measurements_of_the_predicted_objects(qtbot, viewer, tmp_path):
     assert len(rows) == labels.max() == len(counts) and f"{len(rows)} objects measured" in w.status.text()
     assert [int(r["area_px"]) for r in rows] == list(counts)
     assert float(rows[0]["area"]) == int(rows[0]["area_px"]) * 0.25
+
+
+def test_live_on_an_rgb_image_and_closing_its_layer_stops_it(qtbot, viewer, sample):
+    rgb = np.stack([sample.image // 256] * 3, axis=-1).astype(np.uint8)
+    viewer.add_image(rgb, name="colour", rgb=True)
+    viewer.add_labels(sample.strokes, name="colour strokes")
+    viewer.add_image(sample.image, name="other")
+    w = _add_widget(viewer)
+    w.image_combo.setCurrentText("colour")
+    w.labels_combo.setCurrentText("colour strokes")
+    w.live_btn.click()
+    trainer = w.controller.trainer
+    qtbot.waitUntil(lambda: "colour prediction" in viewer.layers, timeout=TIMEOUT)
+    assert viewer.layers["colour prediction"].data.shape == sample.strokes.shape
+    viewer.layers.remove("colour")  # another image remains: live training must still end
+    qtbot.waitUntil(lambda: not w.controller.busy, timeout=TIMEOUT)
+    assert not trainer._process.is_alive() and not w.live_btn.isChecked()
+
+
+def test_the_slice_on_screen_of_stacks_of_different_depths(viewer, sample):
+    from napari_unet._widget_layers import current_z
+
+    short = viewer.add_image(np.stack([sample.image] * 3), name="short")
+    deep = viewer.add_image(np.stack([sample.image] * 5), name="deep")
+    viewer.dims.set_current_step(0, 4)
+    assert current_z(viewer, deep) == 4 and current_z(viewer, short) is None
+    viewer.dims.set_current_step(0, 1)
+    assert current_z(viewer, short) == 1

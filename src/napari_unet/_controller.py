@@ -38,6 +38,7 @@ class Controller:
     autosave_every: float = 60.0
     recovery: object | None = None  # Path of the recovery file (None: no autosave)
     _last_autosave: float = field(default=0.0, repr=False)
+    autosaved: bool = False  # this session has written the recovery file
     _image_index: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ what is possible
@@ -123,18 +124,22 @@ class Controller:
     def autosave(self, model=None) -> None:
         """Write the newest weights to the recovery file (atomically); errors are not fatal."""
         from .io import save_model
+        from .recovery import set_aside
 
         model = model if model is not None else (self.trainer.model if self.trainer is not None else None)
         if model is None:
             return
         try:
+            if not self.autosaved:
+                set_aside(self.recovery)  # an earlier session's model, maybe not restored yet
             save_model(model, self.recovery)
+            self.autosaved = True
         except OSError:
             pass
         self._last_autosave = time.monotonic()
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop the trainer (keeping its final weights when they arrive in time)."""
+        """Stop the trainer (keeping its final weights when they arrive in time, and autosaving them)."""
         if self.trainer is not None:
             trainer = self.trainer
             trainer.close(timeout=timeout)
@@ -143,6 +148,8 @@ class Controller:
             self.trainer = None
             if trainer.model is not None:
                 self.model = trainer.model
+                if self.recovery is not None and trainer.model_step:
+                    self.autosave(self.model)
             self.state, self.live, self.paused = "idle", False, False
 
     # ------------------------------------------------------------------ live strokes
@@ -173,6 +180,17 @@ class Controller:
             return False
         self.model = None
         return True
+
+    def restore_path(self):
+        """The model to offer back: an earlier session's, set aside or still in place."""
+        from .recovery import previous
+
+        if self.recovery is None:
+            return None
+        aside = previous(self.recovery)
+        if aside.is_file():
+            return aside
+        return None if self.autosaved or not self.recovery.is_file() else self.recovery
 
     def set_model(self, model) -> bool:
         if self.busy:

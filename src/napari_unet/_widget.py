@@ -122,7 +122,9 @@ class UNetWidget(QWidget):
                 if matching:
                     combo.setCurrentText(matching[0])
             combo.blockSignals(False)
-        if self.controller.live and (self.image_layer() is None or self.labels_layer() is None):
+        live = self.live
+        if self.controller.live and live.active and not {live.image.name, live.labels.name} <= {
+                layer.name for layer in self.viewer.layers}:
             self.stop()  # the live image or strokes were closed
         self._update_buttons()
 

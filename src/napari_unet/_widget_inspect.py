@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from qtpy.QtWidgets import QFileDialog
 
-from ._widget_layers import PREDICTION, spatial_shape, visible_box
+from ._widget_layers import PREDICTION, current_z, spatial_shape, visible_box
 
 TRANSPARENT = (0.0, 0.0, 0.0, 0.0)
 
@@ -61,7 +61,10 @@ class Inspect:
         y0, y1, x0, x1 = visible_box(w.viewer, image)
         region = (slice(y0, y1), slice(x0, x1))
         if layer.data.ndim == 3:
-            region = (int(w.viewer.dims.current_step[-3]), *region)
+            z = current_z(w.viewer, image)
+            if z is None:
+                return w._error(f"the slice on screen is outside '{image.name}'; move the slider onto it.")
+            region = (z, *region)
         predicted = np.asarray(layer.data[region]).astype(np.int64)
         chosen = w.copy_what.currentIndex() == 1
         keep = predicted == layer.selected_label if chosen else np.ones(predicted.shape, bool)

@@ -139,13 +139,17 @@ def _show_probabilities(viewer, image, probabilities, model, ndim: int) -> None:
 
 def visible_box(viewer, image) -> tuple[int, int, int, int]:
     """The part of the image's last two axes on screen, as (y0, y1, x0, x1) in pixels."""
-    corners = np.asarray(image.corner_pixels)  # (2, ndim) in data coordinates, clipped to the data
-    axes = slice(-3, -1) if image.rgb else slice(-2, None)
-    (y0, x0), (y1, x1) = corners[0, axes], corners[1, axes]
+    corners = np.asarray(image.corner_pixels)  # (2, spatial ndim) in data coordinates, clipped to the data
+    (y0, x0), (y1, x1) = corners[0, -2:], corners[1, -2:]
     h, w = spatial_shape(image)[-2:]
     return int(max(0, y0)), int(min(h, y1 + 1)), int(max(0, x0)), int(min(w, x1 + 1))
 
 
-def current_z(viewer, image) -> int:
-    """The slice on screen of a z-stack (0 for a single plane)."""
-    return int(viewer.dims.current_step[-3]) if len(spatial_shape(image)) == 3 else 0
+def current_z(viewer, image) -> int | None:
+    """The slice of ``image`` on screen (0 for a single plane; None when the viewer shows a
+    plane outside a z-stack, e.g. a deeper stack's slider position)."""
+    shape = spatial_shape(image)
+    if len(shape) != 3:
+        return 0
+    z = int(round(float(image.world_to_data(viewer.dims.point)[-3])))
+    return z if 0 <= z < shape[0] else None

@@ -39,9 +39,26 @@ class LivePreview:
         self.pending, self.stroke = None, None
 
     def tick(self) -> None:
-        """Called on the widget's timer: refresh the preview every few seconds."""
+        """Called on the widget's timer: every few seconds, send edits that came without a paint
+        event (undo, redo, scripts), then refresh the preview."""
         if self.active and self.pending is None and time.monotonic() - self.asked_at >= REFRESH_S:
+            self._resync()
             self._ask()
+
+    def _resync(self) -> None:
+        """Send what differs from the strokes the trainer has: the whole plane of a 2D image, the
+        slice on screen of a z-stack (where undo and redo act)."""
+        data = self.labels.data
+        if data.ndim == 3:
+            z = current_z(self.widget.viewer, self.image)
+            if z is None:
+                return
+            inner = changed_region(None, np.asarray(data[z]), self.sent[z])
+            region = None if inner is None else (slice(z, z + 1), *inner)
+        else:
+            region = changed_region(None, np.asarray(data), self.sent)
+        if region is not None:
+            self._send(region)
 
     def _painted(self, event) -> None:
         """A stroke ended: send the changed region, then ask for a fresh preview."""
@@ -49,20 +66,22 @@ class LivePreview:
         region = changed_region(getattr(event, "value", None), data, self.sent)
         if region is None:
             return
-        values = np.array(data[region])
-        self.sent[region] = values
-        self.widget.controller.send_strokes(0, region, values)
+        self._send(region)
         request = self._ask()
         if request is not None:
             self.stroke = (time.monotonic(), request)
 
+    def _send(self, region: tuple[slice, ...]) -> None:
+        values = np.array(self.labels.data[region])
+        self.sent[region] = values
+        self.widget.controller.send_strokes(0, region, values)
+
     def _ask(self) -> int | None:
         widget = self.widget
-        box = visible_box(widget.viewer, self.image)
-        if box[1] <= box[0] or box[3] <= box[2]:
+        box, z = visible_box(widget.viewer, self.image), current_z(widget.viewer, self.image)
+        if z is None or box[1] <= box[0] or box[3] <= box[2]:
             return None
-        request = widget.controller.request_preview(0, current_z(widget.viewer, self.image), box,
-                                                    widget.predict_config(), widget.uncertainty.isChecked())
+        request = widget.controller.request_preview(0, z, box, widget.predict_config(), widget.uncertainty.isChecked())
         if request is not None:
             self.pending, self.asked_at = request, time.monotonic()
         return request

@@ -8,6 +8,7 @@ from qtpy.QtWidgets import QFileDialog
 class ModelFiles:
     def __init__(self, widget):
         self.widget = widget
+        self.restored = None  # (path, model) of an autosaved model restored in this session
 
     def forget(self) -> None:
         w = self.widget
@@ -32,8 +33,12 @@ class ModelFiles:
             saved = save_model(w.model, path)
         except (OSError, UserInputError) as err:
             return w._error(f"Could not save the model to {path}: {err}. It is still here; choose another place.")
-        discard(w.controller.recovery)  # the user's own copy replaces the autosaved one
-        w.restore_btn.setVisible(False)
+        # the user's own copy replaces the autosaved one it came from
+        if w.controller.autosaved:
+            discard(w.controller.recovery)
+        if self.restored is not None and self.restored[1] is w.model:
+            discard(self.restored[0])
+        self.offer_restore()
         w.status.setText(f"Model saved to {saved}")
         return saved
 
@@ -63,13 +68,19 @@ class ModelFiles:
         from .recovery import describe
 
         w = self.widget
-        text = describe(w.controller.recovery)
+        path = w.controller.restore_path()
+        text = None if self.restored is not None and self.restored[0] == path else describe(path)
         w.restore_btn.setVisible(text is not None)
         if text is not None:
-            w.restore_btn.setToolTip(f"Load {text}; saving a model yourself removes the autosaved copy")
+            w.restore_btn.setToolTip(f"Load {text} (kept after a crash; saving it yourself removes it)")
 
     def restore(self):
         w = self.widget
-        if self.load(str(w.controller.recovery), what="Restored the autosaved model from") is not None:
+        path = w.controller.restore_path()
+        if path is None:
+            w.restore_btn.setVisible(False)
+            return w._error("The autosaved model is gone (saved or replaced since).")
+        if self.load(str(path), what="Restored the autosaved model from") is not None:
+            self.restored = (path, w.model)
             w.restore_btn.setVisible(False)
         return w.model

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from ._widget_layers import prediction_input, show_prediction
+from ._widget_layers import current_z, prediction_input, show_prediction
 
 UI_INTERVAL = 1.0  # seconds between progress redraws (each recomposes the window: docs/benchmarks.md)
 
@@ -30,7 +30,11 @@ class Prediction:
         img = prediction_input(image)
         z_slices = None
         if w.current_slice.isChecked() and img.ndim - int(image.rgb) == 3:
-            z_slices = [int(w.viewer.dims.current_step[-3])]
+            z = current_z(w.viewer, image)
+            if z is None:
+                w.controller.end_prediction()
+                return w._error(f"the slice on screen is outside '{image.name}'; move the slider onto it.")
+            z_slices = [z]
         wants = w.probabilities.isChecked() or w.uncertainty.isChecked()
         worker = create_worker(_predict_job, w.model, img, w.predict_config(), wants, z_slices,
                                _start_thread=False, _ignore_errors=True)

@@ -49,13 +49,13 @@ class Training:
         w._save_settings()
         w.loss_plot.clear()
         status = w.controller.start_training(images, strokes, config, model_config, live=live)
-        if live:
-            w.live.begin(image, labels, strokes[0])
+        self.timer.start()  # from here on the trainer's events are collected, whatever happens below
         w.status.setText(status.text + (f" ({len(pairs)} images)" if len(pairs) > 1 else ""))
         w.progress.setFormat("live" if live else "training %p%")
         w.progress.setValue(0)
-        self.timer.start()
         w._update_buttons()
+        if live:
+            w.live.begin(image, labels, strokes[0])
         return w.controller.trainer
 
     def live_toggled(self, on: bool):

@@ -2,7 +2,8 @@
 
 It is written every minute while training and when training ends, and removed when the
 user saves the model. After a crash (of napari, of the trainer, of the machine) the widget
-offers to restore it; the CLI writes it when the model cannot be saved where asked.
+offers to restore it; a new session's first autosave moves it aside (``*.previous.pt``)
+rather than overwriting it. The CLI writes it when the model cannot be saved where asked.
 """
 
 from __future__ import annotations
@@ -34,3 +35,14 @@ def discard(path: Path | None) -> None:
     """Remove the recovery model (the user saved their own copy)."""
     if path is not None:
         path.unlink(missing_ok=True)
+
+
+def previous(path: Path) -> Path:
+    """Where an earlier session's recovery model is kept once a new session autosaves."""
+    return path.with_name(path.stem + ".previous" + path.suffix)
+
+
+def set_aside(path: Path) -> None:
+    """Keep an earlier session's recovery model (replacing an older kept one)."""
+    if path.is_file():
+        path.replace(previous(path))

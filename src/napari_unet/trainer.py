@@ -256,7 +256,8 @@ class Trainer:
                        config: PredictConfig | None = None, uncertainty: bool = False) -> int:
         """Ask the child for labels of ``box`` = (y0, y1, x0, x1) in slice ``z`` of image ``index``
         (and, with ``uncertainty``, their uncertainty), predicted with its newest weights;
-        returns the request number of the :class:`RegionPrediction` that answers it."""
+        returns the request number of the :class:`RegionPrediction` that answers it. A newer
+        request for the same image replaces one still waiting in the child."""
         request = next(self._requests)
         self._send("predict", request, index, int(z), tuple(int(v) for v in box), (config or PredictConfig()).to_dict(),
                    bool(uncertainty))
@@ -320,9 +321,10 @@ class Trainer:
 
             while True:
                 self._events.put(connection.recv())
-        except (EOFError, OSError):
-            self._events.put(("eof",))
+        except BaseException:  # noqa: BLE001 (end of file, or a message that cannot be read)
+            pass
         finally:
+            self._events.put(("eof",))  # always: the caller then learns how the child ended
             connection.close()
 
     def _handle(self, item):

@@ -129,8 +129,10 @@ class _Session:
         self.send("finished", result.steps, result.loss, result.elapsed, result.stopped)
 
     def _obey(self) -> None:
-        """Carry out every waiting command; while paused, wait for the next."""
-        while self.commands.poll(None if self.paused and not self.stop else 0):
+        """Carry out every waiting command; while paused, wait for the next. Of several waiting
+        prediction requests for one image only the newest is answered (the others are stale)."""
+        predictions: dict[int, tuple] = {}
+        while self.commands.poll(None if self.paused and not self.stop and not predictions else 0):
             kind, *args = self.commands.recv()
             if kind == "stop":
                 self.stop = True
@@ -151,7 +153,9 @@ class _Session:
                 self.added.append(len(self.images) - 1)
                 self.dirty = True
             elif kind == "predict":
-                self._predict(*args)
+                predictions[args[1]] = args
+        for args in predictions.values():
+            self._predict(*args)
 
     def _reload_strokes(self) -> None:
         """Use the strokes (and images) as they are now; the loop keeps its model, optimiser and
@@ -177,7 +181,17 @@ class _Session:
             self.data.replace_with(data)
             return
 
-    def _predict(self, request: int, index: int, z: int, box: tuple, predict_config: dict, uncertain: bool) -> None:
+    def _predict(self, *request) -> None:
+        """Answer a prediction request; one that cannot be answered is reported, training goes on."""
+        try:
+            self._predict_region(*request)
+        except (EOFError, BrokenPipeError):
+            raise
+        except Exception as err:  # noqa: BLE001 (e.g. out of memory for a huge region)
+            self.send("notice", f"The preview could not be made: {_describe(err)}")
+
+    def _predict_region(self, request: int, index: int, z: int, box: tuple, predict_config: dict,
+                        uncertain: bool) -> None:
         """Labels for a region, predicted with the current weights and the whole image's
         normalisation, from a window with context around it."""
         from .config import PredictConfig
