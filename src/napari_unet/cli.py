@@ -174,7 +174,7 @@ def _run_training(images, labels, config, model=None, model_config=None):
 
 def cmd_train(args) -> int:
     from .io import check_writable, load_model, read_image, save_model
-    from .recovery import recovery_file
+    from .recovery import recovery_file, set_aside
 
     if len(args.images) != len(args.labels):
         raise UserInputError(
@@ -189,6 +189,7 @@ def cmd_train(args) -> int:
     try:
         save_model(result.model, out)
     except OSError as err:
+        set_aside(recovery_file())  # a model autosaved by napari, maybe not restored yet
         kept = save_model(result.model, recovery_file())
         print(f"error: could not save the model to {out} ({err.strerror or err}); it is kept in {kept}. "
               f"Copy it from there, or pass it to --init to train on.", file=sys.stderr)
