@@ -41,9 +41,15 @@ def test_stop_returns_the_weights_trained_so_far(sample, tiny_model_config):
     from napari_unet.config import TrainConfig
 
     config = TrainConfig(time_budget=600, batch_size=2, patch_size=64, device="cpu")
-    with Trainer([sample.image], [sample.strokes], config, model_config=tiny_model_config) as trainer:
+    with Trainer([sample.image], [sample.strokes], config, model_config=tiny_model_config,
+                 snapshot_every=600) as trainer:  # no periodic snapshot during this test
         while trainer.step < 5:
             trainer.poll(timeout=0.5)
+        trainer.request_snapshot()  # the weights now
+        got = []
+        while not any(isinstance(e, Snapshot) for e in got):
+            got += trainer.poll(timeout=0.5)
+        assert next(e for e in got if isinstance(e, Snapshot)).step >= 5 and trainer.model.steps_trained >= 5
         trainer.stop()
         end = trainer.wait(timeout=60)
     assert isinstance(end, Finished) and end.stopped and end.steps >= 5
@@ -112,7 +118,8 @@ def test_live_strokes_region_predictions_pause_and_resume(sample, tiny_model_con
     assert isinstance(end, Finished) and end.stopped
 
 
-def test_an_image_added_while_training_is_used(sample, tiny_model_config):
+def test_an_image_added_while_training_is_known_to_the_child_and_an_unusable_one_left_out(sample,
+                                                                                        tiny_model_config):
     from napari_unet.config import TrainConfig
 
     config = TrainConfig(time_budget=600, batch_size=2, patch_size=64, device="cpu")

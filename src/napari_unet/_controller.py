@@ -39,7 +39,6 @@ class Controller:
     recovery: object | None = None  # Path of the recovery file (None: no autosave)
     _last_autosave: float = field(default=0.0, repr=False)
     autosaved: bool = False  # this session has written the recovery file
-    _image_index: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ what is possible
     @property

@@ -52,18 +52,29 @@ def training_pairs(viewer, image, strokes, every: bool) -> list[tuple]:
     return pairs
 
 
-def prediction_layer(viewer, image, shape: tuple[int, ...], dtype, data=None):
-    """The image's prediction layer, made (holding ``data``, else empty) if it is missing or of
-    another shape."""
-    name = image.name + PREDICTION
+def _reusable(viewer, name: str, shape: tuple[int, ...]):
+    """The layer called ``name`` if it has ``shape``; one of another shape is removed (None then)."""
     layer = viewer.layers[name] if name in viewer.layers else None
     if layer is not None and layer.data.shape == tuple(shape):
         return layer
     if layer is not None:
         viewer.layers.remove(layer)
-    n = len(shape)
+    return None
+
+
+def _spatial(image, ndim: int) -> dict:
+    return dict(scale=image.scale[-ndim:], translate=image.translate[-ndim:])
+
+
+def prediction_layer(viewer, image, shape: tuple[int, ...], dtype, data=None):
+    """The image's prediction layer, made (holding ``data``, else empty) if it is missing or of
+    another shape."""
+    name = image.name + PREDICTION
+    layer = _reusable(viewer, name, shape)
+    if layer is not None:
+        return layer
     return viewer.add_labels(np.zeros(shape, dtype) if data is None else data, name=name, opacity=0.6,
-                             scale=image.scale[-n:], translate=image.translate[-n:])
+                             **_spatial(image, len(shape)))
 
 
 def show_prediction(viewer, image, result, model, z_slices, min_confidence: float, probabilities: bool = False,
@@ -111,30 +122,24 @@ def show_prediction(viewer, image, result, model, z_slices, min_confidence: floa
 def uncertainty_layer(viewer, image, shape: tuple[int, ...]):
     """The image's uncertainty overlay, made (all zero) if it is missing or of another shape."""
     name = image.name + " uncertainty"
-    layer = viewer.layers[name] if name in viewer.layers else None
-    if layer is not None and layer.data.shape == tuple(shape):
-        return layer
+    layer = _reusable(viewer, name, shape)
     if layer is not None:
-        viewer.layers.remove(layer)
-    n = len(shape)
+        return layer
     return viewer.add_image(np.zeros(shape, np.float32), name=name, colormap="magma", blending="additive",
-                            contrast_limits=(0, 1), opacity=0.7, scale=image.scale[-n:], translate=image.translate[-n:])
+                            contrast_limits=(0, 1), opacity=0.7, **_spatial(image, len(shape)))
 
 
 def _show_probabilities(viewer, image, probabilities, model, ndim: int) -> None:
-    spatial = dict(scale=image.scale[-ndim:], translate=image.translate[-ndim:])
     for k, value in enumerate(model.class_values):
         name = f"{image.name} p(class {value})"
         probs = probabilities[:, k]
         probs = probs[0] if ndim == probs.ndim - 1 else probs
-        existing = viewer.layers[name] if name in viewer.layers else None
-        if existing is not None and existing.data.shape == probs.shape:
-            existing.data = probs
-            continue
+        existing = _reusable(viewer, name, probs.shape)
         if existing is not None:
-            viewer.layers.remove(existing)
-        viewer.add_image(probs, name=name, colormap="magma", blending="additive", contrast_limits=(0, 1),
-                         visible=False, **spatial)
+            existing.data = probs
+        else:
+            viewer.add_image(probs, name=name, colormap="magma", blending="additive", contrast_limits=(0, 1),
+                             visible=False, **_spatial(image, ndim))
 
 
 def visible_box(viewer, image) -> tuple[int, int, int, int]:

@@ -248,10 +248,6 @@ class Trainer:
         self._send("add", str(folder / f"image{index}.npy"), str(folder / f"strokes{index}.npy"))
         return index
 
-    def set_strokes(self, index: int, strokes: np.ndarray) -> None:
-        """Replace all strokes of image ``index`` (same shape)."""
-        self.update_strokes(index, (slice(None),) * strokes.ndim, strokes)
-
     def predict_region(self, index: int, z: int, box: tuple[int, int, int, int],
                        config: PredictConfig | None = None, uncertainty: bool = False) -> int:
         """Ask the child for labels of ``box`` = (y0, y1, x0, x1) in slice ``z`` of image ``index``

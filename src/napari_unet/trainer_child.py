@@ -109,8 +109,7 @@ class _Session:
 
         loop = _loop(self.model, self.data, self.config, self.device, self.bf16, lambda: self.stop, self.clock)
         last_weights = time.monotonic()
-        result = None
-        while result is None:
+        while True:
             self._obey()
             if self.dirty:
                 self._reload_strokes()
