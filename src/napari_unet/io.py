@@ -19,12 +19,13 @@ FORMAT = "napari-unet-model"
 FORMAT_VERSION = 1
 
 
-def save_model(model, path: str | os.PathLike) -> Path:
-    """Write ``model`` to ``path`` (conventionally ``*.pt``), atomically."""
+def save_model(model, path: str | os.PathLike, half: bool = False) -> Path:
+    """Write ``model`` to ``path`` (conventionally ``*.pt``), atomically; ``half`` stores the
+    weights in float16 (half the size; they are read back as float32)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    tmp.write_bytes(model_to_bytes(model))
+    tmp.write_bytes(model_to_bytes(model, half))
     os.replace(tmp, path)
     return path
 
@@ -45,13 +46,15 @@ def check_writable(path: str | os.PathLike) -> Path:
     return path
 
 
-def model_to_bytes(model) -> bytes:
+def model_to_bytes(model, half: bool = False) -> bytes:
     """The bytes of a model file: what :func:`save_model` writes and :func:`model_from_bytes` reads."""
     import io
 
     import torch
 
     state = {k: v.detach().cpu().clone() for k, v in model.net.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -60,6 +63,7 @@ def model_to_bytes(model) -> bytes:
         "normalization": model.norm.to_dict(),
         "mode": model.mode,
         "history": _plain(model.history),
+        "info": _plain(getattr(model, "info", {})),
         "state_dict": state,
     }
     buffer = io.BytesIO()
@@ -75,7 +79,9 @@ def model_from_bytes(data: bytes, source: str = "model data", device: str = "cpu
 
 
 def load_model(path: str | os.PathLike, device: str = "cpu"):
-    """Read a model file written by :func:`save_model`.
+    """Read a model file written by :func:`save_model`, or a named model: a shipped base
+    model (``"nuclei"``, ``"em-membranes"``) or one saved with
+    :func:`napari_unet.named_models.save_named`.
 
     Raises
     ------
@@ -83,7 +89,11 @@ def load_model(path: str | os.PathLike, device: str = "cpu"):
         The file is missing, is not a napari-unet model, is corrupt, or carries pickled
         code (which is never run).
     """
+    from .named_models import looks_like_name, resolve
+
     path = Path(path)
+    if not path.is_file() and looks_like_name(str(path)):
+        path = resolve(str(path))
     if not path.is_file():
         raise UserInputError(f"model file not found: {path}; check the path or train a model first.")
     return _read(path, str(path), device)
@@ -122,8 +132,9 @@ def _read(source, path: str, device: str):
             norm=NormConfig.from_dict(payload["normalization"]),
             mode=payload.get("mode", "semantic"),
             history=payload.get("history", {}),
+            info=payload.get("info", {}),
         )
-        model.net.load_state_dict(payload["state_dict"])
+        model.net.load_state_dict(payload["state_dict"])  # float16 weights are copied into float32
     except (KeyError, RuntimeError, TypeError, ValueError) as err:
         raise UserInputError(f"model file {path} is incomplete or corrupt: {str(err).splitlines()[0][:200]}") from None
     model.net.eval()

@@ -224,9 +224,13 @@ class SegmentationModel:
         ``"semantic"`` (one label value per class).
     history
         Training record: total steps, last loss, the training settings used.
+    info
+        What the model is: its name, class names (``{"1": "background", ...}``, keyed by label
+        value), training data, licence and citation (empty for a model trained from scratch).
     """
 
-    def __init__(self, config: ModelConfig, class_values, norm=None, mode: str = "semantic", history=None):
+    def __init__(self, config: ModelConfig, class_values, norm=None, mode: str = "semantic", history=None,
+                 info=None):
         from .config import NormConfig
 
         if len(class_values) != config.n_classes:
@@ -236,7 +240,20 @@ class SegmentationModel:
         self.norm = norm if norm is not None else NormConfig()
         self.mode = mode
         self.history = dict(history or {"steps": 0})
+        self.info = dict(info or {})
         self.net = UNet(config)
+
+    def class_name(self, value: int) -> str:
+        """The name of the class painted with ``value`` ("class 3" when the model names none)."""
+        default = {1: "background", 2: "object"}.get(int(value)) if self.mode == "instance" else None
+        return str(self.info.get("class_names", {}).get(str(int(value)), default or f"class {int(value)}"))
+
+    def paint_guide(self) -> str:
+        """What to paint for this model: '1 = membrane, 2 = cell interior', or in instance mode
+        '1 = background, 2, 3, 4, … = one whole nucleus each'."""
+        if self.mode == "instance":
+            return f"1 = {self.class_name(1)}, 2, 3, 4, … = one whole {self.class_name(2)} each"
+        return ", ".join(f"{v} = {self.class_name(v)}" for v in self.class_values)
 
     @property
     def steps_trained(self) -> int:
