@@ -56,3 +56,11 @@ def recovery_file(tmp_path, monkeypatch):
     path = tmp_path / "recovery" / "recovery-model.pt"
     monkeypatch.setenv("NAPARI_UNET_RECOVERY", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def user_models(tmp_path, monkeypatch):
+    """Named models saved by a test go to its own folder, never the user's."""
+    path = tmp_path / "user-models"
+    monkeypatch.setenv("NAPARI_UNET_MODELS", str(path))
+    return path

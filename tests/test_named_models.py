@@ -1,0 +1,113 @@
+"""Base models shipped with the package, and models saved under a name."""
+
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from napari_unet.config import TrainConfig, UserInputError
+from napari_unet.io import load_model, save_model
+from napari_unet.named_models import SHIPPED, available, resolve, save_named, shipped_dir
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name, mode, classes", [("nuclei", "instance", {"1": "background", "2": "nucleus"}),
+                                                 ("em-membranes", "semantic", {"1": "membrane", "2": "cell interior"})])
+def test_base_models_ship_with_classes_licence_and_record(name, mode, classes):
+    import torch
+
+    path = shipped_dir() / f"{name}.pt"
+    assert path.stat().st_size < 10 * 2**20
+    raw = torch.load(path, weights_only=True)  # plain containers only
+    assert {v.dtype for v in raw["state_dict"].values() if v.is_floating_point()} == {torch.float16}
+    model = load_model(name)
+    assert model.mode == mode and model.info["class_names"] == classes and model.class_values == (1, 2)
+    assert model.info["licence"] and model.info["citation"] and model.info["training_data"]
+    assert model.steps_trained >= 1000 and model.history["train_config"]["augment"]["scale_range"] > 0.1
+    assert next(model.net.parameters()).dtype == torch.float32
+
+
+def test_nuclei_base_model_finds_the_cells_without_training(sample):
+    from napari_unet.predict import predict_labels
+
+    labels = predict_labels(load_model("nuclei"), sample.image).labels
+    fg, truth = labels > 0, sample.truth == 2
+    assert (fg & truth).sum() / (fg | truth).sum() > 0.7
+    assert 0.6 * sample.instances.max() <= labels.max() <= 1.4 * sample.instances.max()
+
+
+def test_half_precision_file_predicts_like_the_model(trained, tmp_path):
+    from napari_unet.predict import predict_labels
+
+    model = load_model(save_model(trained, tmp_path / "half.pt", half=True))
+    image = np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)
+    a = predict_labels(trained, image, probabilities=True).probabilities
+    b = predict_labels(model, image, probabilities=True).probabilities
+    assert np.abs(a - b).max() < 1e-2
+
+
+def test_a_model_saved_under_a_name_is_listed_and_loads_by_name(trained, user_models):
+    path = save_named(trained, "my-cells")
+    assert path.parent == user_models
+    assert [(e.name, e.shipped) for e in available()] == [*((n, True) for n in SHIPPED), ("my-cells", False)]
+    assert resolve("my-cells") == path and load_model("my-cells").class_values == trained.class_values
+
+
+@pytest.mark.parametrize("name, problem", [("nuclei", "shipped base model"), ("../x", "cannot name a model"),
+                                           ("", "cannot name a model")])
+def test_bad_names_are_refused(trained, name, problem):
+    with pytest.raises(UserInputError, match=problem):
+        save_named(trained, name)
+
+
+def test_an_unknown_name_lists_the_names_there_are():
+    with pytest.raises(UserInputError, match="named models: nuclei, em-membranes"):
+        load_model("nucleii")
+
+
+def test_strokes_the_base_model_does_not_know_name_its_classes(sample):
+    from napari_unet.train import train
+
+    strokes = sample.strokes.copy()
+    strokes[:4, :4] = 3
+    cfg = TrainConfig(steps=1, patch_size=32, device="cpu")
+    with pytest.raises(UserInputError, match=r"\[3\].*'em-membranes'.*1 = membrane, 2 = cell interior"):
+        train(sample.image, strokes, cfg, model=load_model("em-membranes"))
+    with pytest.raises(UserInputError, match="'em-membranes' was trained in semantic mode.*membrane"):
+        train(sample.image, sample.strokes, TrainConfig(steps=1, mode="instance", device="cpu"),
+              model=load_model("em-membranes"))
+
+
+def test_cli_lists_models_and_predicts_with_a_base_model_without_training(sample, tmp_path, capsys):
+    import tifffile
+
+    from napari_unet.cli import main
+
+    assert main(["models", "--add", "mine", str(shipped_dir() / "em-membranes.pt")]) == 0
+    out = capsys.readouterr().out
+    assert "nuclei: instance, paint 1 = background, 2, 3, 4, … = one whole nucleus each" in out
+    assert "em-membranes: semantic, paint 1 = membrane, 2 = cell interior" in out and "mine: semantic" in out
+    tifffile.imwrite(tmp_path / "cells.tif", sample.image)
+    assert main(["predict", "--model", "nuclei", "--images", str(tmp_path / "cells.tif"), "--out-dir",
+                 str(tmp_path / "out")]) == 0
+    assert tifffile.imread(tmp_path / "out" / "cells_labels.tif").max() > 5
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_base_models_and_they_load_from_the_installed_package(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(ROOT)], check=True)
+    (wheel,) = tmp_path.glob("napari_unet-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {f"napari_unet/base_models/{n}.pt" for n in SHIPPED} <= set(names)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+                   check=True)
+    code = ("import napari_unet.named_models as n; from napari_unet.io import load_model; "
+            "print(n.shipped_dir()); print(load_model('em-membranes').info['name'])")
+    out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(site), "PATH": "/usr/bin"},
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0].startswith(str(site)) and out[1] == "em-membranes"
