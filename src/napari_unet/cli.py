@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--labels", nargs="+", required=True, metavar="STROKES",
                    help="one stroke image per image: 0 = not annotated, 1, 2, ... = classes")
     t.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.pt)")
-    t.add_argument("--init", metavar="MODEL", help="continue training this model (fine-tuning)")
+    t.add_argument("--init", metavar="MODEL",
+                   help="start from this model and fine-tune it: a base model (nuclei, em-membranes), a named "
+                        "model (see 'napari-unet models') or a model file")
     t.add_argument("--mode", choices=["semantic", "instance"], default=None,
                    help="semantic: 1, 2, ... are classes; instance: 1 = background, each value >= 2 one whole "
                         "object, output one label per object (default: semantic, or the --init model's mode)")
@@ -65,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(t, steps=1000, budget=None)
 
     p = sub.add_parser("predict", help="predict labels for images")
-    p.add_argument("--model", required=True, help="model file written by 'napari-unet train'")
+    p.add_argument("--model", required=True,
+                   help="model file written by 'napari-unet train', or a named model: nuclei, em-membranes, "
+                        "or one of yours (see 'napari-unet models')")
     p.add_argument("--images", nargs="+", required=True, metavar="IMG")
     p.add_argument("--out-dir", required=True, metavar="DIR", help="writes DIR/<stem>_labels.tif (or .zarr)")
     p.add_argument("--tile-size", type=int, default=256, help="tile size in pixels (default: 256)")
@@ -88,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: zarr for zarr images, tif otherwise)")
     _add_device(p)
 
+    m = sub.add_parser("models", help="list the shipped base models and your named models, with their classes")
+    m.add_argument("--add", nargs=2, metavar=("NAME", "MODEL"),
+                   help="save the model file MODEL as your named model NAME (usable wherever a model is asked for)")
+
     d = sub.add_parser("demo", help="train on a synthetic sample, predict, report IoU")
     d.add_argument("--out-dir", default="napari-unet-demo", help="where to write the TIFFs and the model")
     d.add_argument("--napari", action="store_true", help="open the result in napari")
@@ -98,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "predict": cmd_predict, "demo": cmd_demo}[args.command](args)
+        return {"train": cmd_train, "predict": cmd_predict, "models": cmd_models, "demo": cmd_demo}[args.command](args)
     except UserInputError as err:
         print(f"napari-unet: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -270,6 +278,19 @@ def _measure(labels, image, pixel_size, path: Path) -> None:
     pixels = None if is_lazy(image) or tuple(image.shape[: labels.ndim]) != labels.shape else np.asarray(image)
     table = measure_objects(labels, pixels, pixel_size)
     print(f"wrote {write_csv(table, path)} ({len(table['label'])} objects)")
+
+
+def cmd_models(args) -> int:
+    from .io import load_model
+    from .named_models import available, save_named, summary, user_dir
+
+    if args.add:
+        name, path = args.add
+        print(f"saved {path} as the named model {name!r}: {save_named(load_model(path), name)}")
+    for entry in available():
+        print(summary(entry))
+    print(f"(your named models live in {user_dir()})")
+    return 0
 
 
 def cmd_demo(args) -> int:

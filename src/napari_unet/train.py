@@ -90,14 +90,19 @@ def prepare_model(
         unknown = painted - set(model.class_values)
         if unknown:
             raise UserInputError(
-                f"the strokes use label value(s) {sorted(unknown)} that the model does not know "
-                f"(it predicts {list(model.class_values)}); paint only those values or train a new model."
+                f"the strokes use label value(s) {sorted(unknown)} that {_model_name(model)} does not know "
+                f"(it predicts {model.paint_guide()}); paint only those values, or start a new model for other classes."
             )
         return model, model.class_values
     class_values = class_values_of(labels)
     base = model_config or ModelConfig()
     cfg = ModelConfig.from_dict({**base.to_dict(), "in_channels": c, "n_classes": len(class_values)})
     return SegmentationModel(cfg, class_values, norm=norm), class_values
+
+
+def _model_name(model) -> str:
+    name = model.info.get("name")
+    return f"the model {name!r}" if name else "the model"
 
 
 def _progress(config: TrainConfig, step: int, elapsed: float) -> float:
@@ -179,7 +184,8 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
     labs = [labels_to_zyx(lab, im, name=f"strokes of image {i + 1}") for i, (lab, im) in enumerate(zip(labs, imgs))]
     mode = config.mode or (model.mode if model is not None else "semantic")
     if model is not None and model.mode != mode:
-        raise UserInputError(f"the model was trained in {model.mode} mode; train it in that mode or start a new model.")
+        raise UserInputError(f"{_model_name(model)} was trained in {model.mode} mode: {model.paint_guide()}; train it "
+                             f"in that mode, or start a new model for {mode} mode.")
     border = None
     if mode == "instance":
         from .instances import check_instance_strokes, instance_training_data
@@ -287,6 +293,8 @@ def _record(model, config: TrainConfig, step: int, loss: float, thin=()) -> None
     if step == 1:
         h["runs"] = int(h.get("runs", 0)) + 1
         h["start_steps"] = int(h.get("steps", 0))
+        if model.info.get("name"):  # a named (base) model, now fine-tuned: no longer the model of that name
+            model.info["fine_tuned_from"] = model.info.pop("name")
     h["steps"] = h["start_steps"] + step
     h["loss"] = loss
     h["train_config"] = config.to_dict()
