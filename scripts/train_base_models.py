@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -100,7 +98,7 @@ def train_one(name: str, twin: bool, args) -> dict:
         learning_rate=2e-3, warmup_steps=100, edge_weight=0.0,  # dense labels: no unlabelled pixels to regularise
         mode=recipe["mode"], seed=args.seed, device=args.device,
         # stronger than the default so the model carries over to other microscopes and magnifications
-        augment=AugmentConfig(rotation_degrees=180.0, scale_range=0.4, intensity=0.3, noise=0.08),
+        augment=AugmentConfig(rotation_degrees=180.0, scale_range=args.scale_range, intensity=0.3, noise=0.08),
     )
     t0 = time.perf_counter()
     result = fit(images, labels, config, model_config=ModelConfig())
@@ -111,7 +109,9 @@ def train_one(name: str, twin: bool, args) -> dict:
         "name": full, "base": name, "description": recipe["description"], "class_names": recipe["class_names"],
         "training_data": source, "licence": recipe["licence"], "citation": recipe["citation"],
         "method_citation": UNET_CITATION,
-        "recipe": f"python scripts/train_base_models.py {shlex.join(sys.argv[1:])} (seed {args.seed})",
+        "recipe": f"python scripts/train_base_models.py --data DATA --only {name}{' --twins-only' if twin else ''} "
+                  f"--steps-scale {args.steps_scale:g} --scale-range {args.scale_range:g} --device {args.device} "
+                  f"--seed {args.seed}",
     }
     path = save_model(model, args.out / f"{full}.pt", half=True)
     record = {"name": full, "steps": result.steps, "seconds": round(seconds, 1), "loss": round(result.loss, 4),
@@ -129,6 +129,7 @@ def main(argv=None) -> int:
     ap.add_argument("--twins", action="store_true", help="also train the twins without the held-out images")
     ap.add_argument("--twins-only", action="store_true", help="train only the twins")
     ap.add_argument("--steps-scale", type=float, default=1.0, help="multiply every recipe's steps (smoke runs)")
+    ap.add_argument("--scale-range", type=float, default=0.4, help="patches are scaled by 1 +- this")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)

@@ -1,0 +1,149 @@
+"""Base model, zero-shot and fine-tuned on strokes, against training from scratch.
+
+    python benchmarks/fine_tune.py --task dsb|isbi --init MODEL.pt --split dev|eval [--seeds 0 1 2]
+        [--budget 60] [--checkpoints 15 30 45] [--variant NAME[:key=value,...]] ... [--out results.jsonl]
+    python benchmarks/fine_tune.py --summary results.jsonl
+
+The tasks, splits, strokes and scores are those of ``boundaries.py``: DSB2018 shifted split
+(train on 40 images of 256 x 256, a quarter of the nuclei painted whole plus background strokes;
+dev: 30 images of 360 x 360, eval: the 61 greyscale images of every other size) and ISBI 2012
+(2 % strokes down the middle of slices 00-09; dev 10-19, eval 20-29). ``--init`` should be a
+twin base model trained without the evaluation images (``scripts/train_base_models.py --twins``).
+
+Variants: ``zero-shot`` (the base model as it is, no training), ``scratch`` (the current
+default training from random weights), ``fine-tune`` (the current default fine-tune from the
+base model) and any name followed by ``TrainConfig`` overrides applied to the fine-tune, e.g.
+``lr5e-4:learning_rate=0.0005``. Each run reports the seconds from the call to training
+(data preparation included) and, with ``--checkpoints``, scores of the model at those
+seconds of the same run (the run's own schedule, as a user pressing Stop would get).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from boundaries import TASKS, score  # noqa: E402
+
+KEYS = {"dsb": ("f1_50", "ap_dsb", "fg_iou", "area_ratio"),
+        "isbi": ("pixel_error", "adapted_rand_error", "foreground_iou")}
+
+
+def parse(spec: str) -> tuple[str, dict]:
+    name, _, rest = spec.partition(":")
+    over = {}
+    for kv in filter(None, rest.split(",")):
+        k, v = kv.split("=")
+        over[k] = (v.lower() in ("1", "true")) if v.lower() in ("true", "false") else float(v) if "." in v or "e" in v \
+            else int(v)
+    return name, over
+
+
+def run_one(args: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(args["threads"])
+    from napari_unet.config import PredictConfig, TrainConfig
+    from napari_unet.io import load_model
+    from napari_unet.predict import predict_labels
+    from napari_unet.train import drain, train
+
+    images, strokes, _, eval_images, truths, mode = TASKS[args["task"]](args["split"], args["seed"], "middle")
+    name, over = parse(args["variant"])
+    rec = {"task": args["task"], "split": args["split"], "variant": args["variant"], "seed": args["seed"],
+           "budget": args["budget"]}
+
+    def evaluate(model) -> dict:
+        t = time.perf_counter()
+        preds = [predict_labels(model, im, PredictConfig()).labels for im in eval_images]
+        return {**score(args["task"], preds, truths), "predict_s": round(time.perf_counter() - t, 1)}
+
+    base = None if name == "scratch" else load_model(args["init"])
+    if name == "zero-shot":
+        rec.update(evaluate(base))
+        return rec
+    checkpoints, kept = sorted(args["checkpoints"]), []
+    t0 = time.perf_counter()
+
+    def on_event(ev):
+        if checkpoints and time.perf_counter() - t0 >= checkpoints[0]:
+            kept.append((checkpoints.pop(0), ev.step, copy.deepcopy(ev.model)))
+
+    cfg = TrainConfig(steps=None, time_budget=args["budget"], seed=args["seed"], mode=mode, **over)
+    result = drain(train(images, strokes, cfg, model=base), on_event)
+    rec.update(seconds=round(time.perf_counter() - t0, 1), train_s=round(result.elapsed, 1), steps=result.steps)
+    for at, step, model in kept:
+        rec[f"at_{at}"] = {"step": step, **{k: v for k, v in evaluate(model).items() if k in KEYS[args["task"]]}}
+    rec.update(evaluate(result.model))
+    return rec
+
+
+def summary(path: Path) -> str:
+    import numpy as np
+
+    groups: dict[tuple, list[dict]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            groups.setdefault((r["task"], r["split"], r["variant"], r["budget"]), []).append(r)
+    out, last = [], None
+    for (task, split, variant, budget), runs in groups.items():
+        cols = ["task", "split", "variant", "budget s", "seeds", "steps"] + list(KEYS[task])
+        if cols != last:
+            out += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+            last = cols
+
+        def stat(vals):
+            v = np.array(vals, float)
+            return "" if not len(v) else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
+
+        zero = variant.startswith("zero-shot")
+        row = [task, split, variant, "0" if zero else f"{budget:g}", str(len(runs)),
+               "0" if zero else stat([r["steps"] for r in runs])] + [stat([r[k] for r in runs]) for k in KEYS[task]]
+        out.append("| " + " | ".join(row) + " |")
+        for key in sorted({k for r in runs for k in r if k.startswith("at_")}, key=lambda k: float(k[3:])):
+            sub = [r[key] for r in runs if key in r]
+            out.append("| " + " | ".join([task, split, f"{variant} (stopped at {float(key[3:]):g} s)", f"{budget:g}", str(len(sub)),
+                                          stat([s["step"] for s in sub])] + [stat([s[k] for s in sub])
+                                                                             for k in KEYS[task]]) + " |")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    if argv is None and len(sys.argv) == 3 and sys.argv[1] == "--summary":
+        print(summary(Path(sys.argv[2])))
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", required=True, choices=sorted(KEYS))
+    ap.add_argument("--init", required=True, type=Path, help="base model file (a twin without the eval images)")
+    ap.add_argument("--split", default="dev", choices=["dev", "eval"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--budget", type=float, default=60.0, help="training seconds per run")
+    ap.add_argument("--checkpoints", type=float, nargs="*", default=[], help="also score the model at these seconds")
+    ap.add_argument("--variant", action="append", default=None, help="repeatable; default: zero-shot, fine-tune")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=None, help="append the JSON lines here too")
+    a = ap.parse_args(argv)
+    variants = a.variant or ["zero-shot", "fine-tune"]
+    jobs = [dict(task=a.task, split=a.split, seed=s, variant=v, budget=a.budget, init=str(a.init),
+                 checkpoints=a.checkpoints, threads=a.threads)
+            for s in a.seeds for v in variants if not (v.startswith("zero-shot") and s != a.seeds[0])]
+    ctx = mp.get_context("spawn")  # one fresh process per run: no state carried between runs
+    with ctx.Pool(1, maxtasksperchild=1) as pool:
+        for rec in pool.imap(run_one, jobs):
+            line = json.dumps(rec)
+            print(line, flush=True)
+            if a.out:
+                with open(a.out, "a") as f:
+                    f.write(line + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
