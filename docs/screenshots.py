@@ -50,6 +50,31 @@ def main(out: Path) -> None:
     inspect_and_correct(viewer, w, out)
     live(viewer, w, out)
     viewer.close()
+    base_model(out)
+
+
+def base_model(out: Path) -> None:
+    """Start from the nuclei base model: predict at once, with the legend of what to paint."""
+    from napari_unet._sample_data import make_sample, simulate_instance_strokes
+
+    viewer = napari.Viewer(title="napari-unet")
+    viewer.window._qt_window.resize(1500, 950)
+    sample = make_sample(256, seed=3)
+    viewer.add_image(sample.image, name="nuclei")
+    _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
+    w.device.setCurrentText("cpu")
+    index = w.start_from.findData("nuclei")
+    w.start_from.setCurrentIndex(index)
+    w.start_from.activated.emit(index)
+    w.start_prediction()
+    wait(lambda: w._predict_worker is None)
+    w.outlines.setChecked(True)
+    strokes = w.new_annotation_layer()
+    strokes.data = simulate_instance_strokes(sample.instances, object_fraction=0.1, seed=0).astype(strokes.data.dtype)
+    w.advanced.collapse(animate=False)
+    wait(lambda: False, timeout=0.3)
+    viewer.screenshot(str(out / "widget-base-model.png"), canvas_only=False)
+    viewer.close()
 
 
 def inspect_and_correct(viewer, w, out: Path) -> None:

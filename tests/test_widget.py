@@ -580,3 +580,40 @@ def test_the_slice_on_screen_of_stacks_of_different_depths(viewer, sample):
     assert current_z(viewer, deep) == 4 and current_z(viewer, short) is None
     viewer.dims.set_current_step(0, 1)
     assert current_z(viewer, short) == 1
+
+
+def test_start_from_the_nuclei_base_model_predict_paint_and_train_more(qtbot, viewer, user_models):
+    """Choose a base model, predict at once, paint a few objects, fine-tune, keep it under a name."""
+    from napari_unet._sample_data import make_sample, simulate_instance_strokes
+
+    sample = make_sample(256, seed=0)
+    viewer.add_image(sample.image, name="cells")
+    w = _add_widget(viewer, steps=3)
+    entries = [w.start_from.itemText(i) for i in range(w.start_from.count())]
+    assert entries == ["scratch", "nuclei (base model)", "em-membranes (base model)", "file…"]
+    w.start_from.setCurrentIndex(1)
+    w.start_from.activated.emit(1)  # what choosing it with the mouse does
+    assert w.model.info["name"] == "nuclei" and w.model.mode == "instance"
+    assert w.mode.currentText() == "instance" and not w.mode.isEnabled()
+    assert "nuclei" in w.model_info.text() and w.predict_btn.isEnabled()
+    assert "Paint for <b>nuclei</b>" in w.hint.text() and "one whole nucleus each" in w.hint.text()
+
+    layer = _predict(qtbot, w)  # zero-shot: no training
+    fg, truth = layer.data > 0, sample.truth == 2
+    assert (fg & truth).sum() / (fg | truth).sum() > 0.7
+
+    strokes = w.new_annotation_layer()
+    strokes.data = simulate_instance_strokes(sample.instances, seed=0).astype(strokes.data.dtype)
+    assert "&#9632;" in w.hint.text()  # the legend shows the strokes layer's colours
+    base_steps = w.model.steps_trained
+    assert w.train_btn.text() == "Train more"
+    _train(qtbot, w)
+    assert w.model.steps_trained == base_steps + 3
+    assert w.model.info["fine_tuned_from"] == "nuclei" and "name" not in w.model.info
+
+    saved = w.models.save_named("my-nuclei")
+    assert saved == user_models / "my-nuclei.pt"
+    assert "my-nuclei" in [w.start_from.itemText(i) for i in range(w.start_from.count())]
+    w.start_from.setCurrentIndex(0)
+    w.start_from.activated.emit(0)  # scratch: the next Train starts a new model
+    assert w.model is None and w.train_btn.text() == "Train"

@@ -202,7 +202,8 @@ def describe_model(model) -> str:
     if model is None:
         return "Model: none yet"
     c = model.config
-    return (f"Model ({model.mode}): {c.in_channels} channel(s), classes {list(model.class_values)}, depth {c.depth}, "
+    name = model.info.get("name")
+    return (f"Model{f' {name!r}' if name else ''} ({model.mode}): {c.in_channels} channel(s), classes {list(model.class_values)}, depth {c.depth}, "
             f"width {c.base_channels}, {model.steps_trained} steps trained")
 
 

@@ -18,7 +18,8 @@ from ._widget_layers import layers_of, spatial_shape
 from ._widget_live import LivePreview
 from ._widget_models import ModelFiles
 from ._widget_inspect import Inspect
-from ._widget_panels import DataPanel, InspectPanel, ModelPanel, PredictPanel, Scroll, TrainPanel, wrapped_label
+from ._widget_panels import (DataPanel, InspectPanel, ModelPanel, PredictPanel, Scroll, TrainPanel, legend,
+                             wrapped_label)
 from ._widget_predict import Prediction
 from ._widget_settings import load_settings, save_settings
 from ._widget_training import Training
@@ -45,6 +46,7 @@ class UNetWidget(QWidget):
             event.connect(self._refresh_layers)
         self.destroyed.connect(_stopper(self.controller))
         self.models.offer_restore()
+        self.models.fill_start_from()
         self._bind_keys()
         self._update_buttons()
 
@@ -87,6 +89,8 @@ class UNetWidget(QWidget):
         self.save_btn.clicked.connect(lambda: self.save_model())
         self.load_btn.clicked.connect(lambda: self.load_model())
         self.restore_btn.clicked.connect(self.restore_model)
+        self.start_from.activated.connect(self.models.start_from)
+        self.save_named_btn.clicked.connect(lambda: self.models.save_named())
         self.to_strokes_btn.clicked.connect(lambda: self.inspect.use_as_strokes())
         self.measure_btn.clicked.connect(lambda: self.inspect.measure())
         self.transparent.valueChanged.connect(self.inspect.restyle)
@@ -94,6 +98,8 @@ class UNetWidget(QWidget):
         self.opacity.valueChanged.connect(self.inspect.restyle)
         self.image_combo.currentIndexChanged.connect(self._image_changed)
         self.labels_combo.currentIndexChanged.connect(self._update_buttons)
+        self.labels_combo.currentIndexChanged.connect(self._show_model_info)
+        self.mode.currentTextChanged.connect(self._show_model_info)
 
     def _bind_keys(self):
         """Key bindings on the viewer (napari's keymap), shown in the buttons' tooltips."""
@@ -127,6 +133,7 @@ class UNetWidget(QWidget):
                 layer.name for layer in self.viewer.layers}:
             self.stop()  # the live image or strokes were closed
         self._update_buttons()
+        self._show_model_info()  # the legend takes the colours of the strokes layer now chosen
 
     def _layer(self, name: str):
         return self.viewer.layers[name] if name and name in self.viewer.layers else None
@@ -226,14 +233,16 @@ class UNetWidget(QWidget):
                              ("predict", self.predict_btn), ("save", self.save_btn), ("load", self.load_btn),
                              ("new_model", self.new_model_btn), ("new_layer", self.new_labels_btn),
                              ("architecture", self.model_size), ("architecture", self.mode),
-                             ("load", self.restore_btn)):
+                             ("load", self.restore_btn), ("load", self.start_from),
+                             ("save", self.save_named_btn)):
             button.setEnabled(on[name])
         self.train_btn.setText("Train more" if self.model is not None else "Train")
         if self.model is not None and self.mode.currentText() != self.model.mode:
             self.mode.setCurrentText(self.model.mode)
 
-    def _show_model_info(self):
+    def _show_model_info(self, *_):
         self.model_info.setText(describe_model(self.model))
+        self.hint.setText(legend(self.model, self.mode.currentText(), self.labels_layer()))
 
     def _on_error(self, err: Exception):
         from .config import UserInputError

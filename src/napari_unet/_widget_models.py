@@ -1,8 +1,11 @@
-"""The model panel's actions: new, save, load, and restore the autosaved model."""
+"""The model panel's actions: start from (scratch, a base or named model, a file), new, save,
+save under a name, load, and restore the autosaved model."""
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import QFileDialog
+from qtpy.QtWidgets import QFileDialog, QInputDialog
+
+SCRATCH, FILE = "", "\0file"  # item data of the 'Start from' entries that are not named models
 
 
 class ModelFiles:
@@ -10,12 +13,63 @@ class ModelFiles:
         self.widget = widget
         self.restored = None  # (path, model) of an autosaved model restored in this session
 
+    def fill_start_from(self, select: str | None = None) -> None:
+        """Scratch, the base models, the user's named models, a file; ``select`` names the entry to show."""
+        from .named_models import available
+
+        combo = self.widget.start_from
+        current = combo.currentData() if select is None else select
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("scratch", SCRATCH)
+        for entry in available():
+            combo.addItem(f"{entry.name} (base model)" if entry.shipped else entry.name, entry.name)
+        combo.addItem("file…", FILE)
+        index = combo.findData(current)
+        combo.setCurrentIndex(index if index >= 0 else 0)
+        combo.blockSignals(False)
+        self.chosen = combo.currentData()
+
+    def start_from(self, index: int):
+        """The user picked an entry: forget the model (scratch), or load a named model or a file."""
+        w = self.widget
+        choice = w.start_from.itemData(index)
+        if choice == SCRATCH:
+            self.forget()
+            loaded = w.model is None
+        elif choice == FILE:
+            loaded = self.load() is not None
+        else:
+            loaded = self.load(choice, what="Started from") is not None
+        self.fill_start_from(select=choice if loaded else self.chosen)
+
     def forget(self) -> None:
         w = self.widget
         if w.controller.forget_model():
             w.loss_plot.clear()
             w._show_model_info()
             w._update_buttons()
+            self.fill_start_from(select=SCRATCH)
+
+    def save_named(self, name: str | None = None):
+        """Save the current model as a named user model (it joins 'Start from' and 'napari-unet models')."""
+        from .config import UserInputError
+        from .named_models import save_named
+
+        w = self.widget
+        if w.model is None:
+            return w._error("No model to name yet: train one first, or start from a base model.")
+        if name is None:
+            name, ok = QInputDialog.getText(w, "Add to list", "Name of the model (letters, digits, - _ .):")
+            if not ok or not name:
+                return None
+        try:
+            saved = save_named(w.model, name.strip())
+        except (OSError, UserInputError) as err:
+            return w._error(f"Could not save the model as {name!r}: {err}")
+        self.fill_start_from()
+        w.status.setText(f"Saved as '{name.strip()}' ({saved}): choose it in 'Start from' in any session.")
+        return saved
 
     def save(self, path: str | None = None):
         from .config import UserInputError
@@ -58,7 +112,9 @@ class ModelFiles:
         except UserInputError as err:
             return w._error(str(err))
         w.loss_plot.clear()
-        w.status.setText(f"{what} {path}. Predict, or paint strokes and Train to fine-tune it.")
+        self.fill_start_from(select=FILE if what == "Loaded" else None)
+        w.status.setText(f"{what} {path}. Predict now, or paint strokes ({w.model.paint_guide()}) and Train more to "
+                         "fine-tune it.")
         w._show_model_info()
         w._update_buttons()
         return w.model

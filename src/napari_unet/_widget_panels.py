@@ -33,6 +33,27 @@ HINTS = {
 }
 
 
+def legend(model, mode: str, layer=None) -> str:
+    """The hint under the data choices: what to paint, as rich text. With a model that names its
+    classes, one entry per label value, with the strokes layer's colour for it."""
+    if model is None or not model.info.get("class_names"):
+        return HINTS[mode]
+
+    def swatch(value: int) -> str:
+        if layer is None:
+            return ""
+        r, g, b = (int(255 * c) for c in np.asarray(layer.get_color(value))[:3])
+        return f'<span style="color: rgb({r},{g},{b});">&#9632;</span> '
+
+    name = model.info.get("name", "this model")
+    if model.mode == "instance":
+        items = [f"{swatch(1)}1 = {model.class_name(1)}",
+                 f"{swatch(2)}2, 3, 4, … = one whole {model.class_name(2)} each"]
+    else:
+        items = [f"{swatch(v)}{v} = {model.class_name(v)}" for v in model.class_values]
+    return f"Paint for <b>{name}</b>: " + " · ".join(items) + " · 0 = not annotated"
+
+
 def wrapped_label(text: str, lines: int, style: str = "") -> QLabel:
     """A word-wrapped label that keeps room for ``lines`` lines (Qt does not pass a wrapped
     label's height up through nested layouts, so it is reserved here)."""
@@ -111,8 +132,8 @@ class DataPanel(QGroupBox):
                                    "chosen one) has their shape")
         form.addRow(self.all_images)
         self.hint = wrapped_label(HINTS["semantic"], 2, "color: #aab;")
+        self.hint.setTextFormat(Qt.TextFormat.RichText)
         form.addRow(self.hint)
-        self.mode.currentTextChanged.connect(lambda m: self.hint.setText(HINTS[m]))
 
 
 class TrainPanel(QGroupBox):
@@ -240,6 +261,18 @@ class ModelPanel(QGroupBox):
     def __init__(self):
         super().__init__("Model")
         layout = QVBoxLayout(self)
+        self.start_from = QComboBox()
+        self.start_from.setToolTip("Where training starts: from scratch, from a base model that already knows nuclei "
+                                   "or EM membranes (predict at once, or paint a few corrections and Train more), "
+                                   "from one of your named models, or from a model file")
+        self.save_named_btn = QPushButton("Add to list…")
+        self.save_named_btn.setToolTip("Save the current model under a name: it appears in 'Start from' and in "
+                                       "'napari-unet models'")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Start from"))
+        row.addWidget(self.start_from, 1)
+        row.addWidget(self.save_named_btn)
+        layout.addLayout(row)
         self.model_info = wrapped_label("Model: none yet", 2)
         layout.addWidget(self.model_info)
         self.new_model_btn = QPushButton("New model")
