@@ -12,6 +12,7 @@ class ModelFiles:
     def __init__(self, widget):
         self.widget = widget
         self.restored = None  # (path, model) of an autosaved model restored in this session
+        self.chosen = SCRATCH  # the 'Start from' entry shown (restored when a choice fails)
 
     def fill_start_from(self, select: str | None = None) -> None:
         """Scratch, the base models, the user's named models, a file; ``select`` names the entry to show."""
