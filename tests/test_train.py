@@ -143,3 +143,41 @@ def test_several_images_with_mismatched_counts_or_channels_are_clear_errors(samp
     rgb = np.stack([sample.image] * 3, axis=-1)
     with pytest.raises(UserInputError, match="channel"):
         fit([sample.image, rgb], [sample.strokes, sample.strokes], tiny_train_config)
+
+
+def test_keep_term_is_zero_where_the_model_agrees_with_its_start_and_ignores_strokes():
+    import torch
+
+    from napari_unet.losses import keep_loss
+
+    logits = torch.randn(2, 3, 8, 8)
+    unpainted = torch.full((2, 8, 8), -1)
+    assert float(keep_loss(logits, torch.softmax(logits, 1), unpainted)) == pytest.approx(0.0, abs=1e-6)
+    other = torch.softmax(torch.randn(2, 3, 8, 8), 1)
+    assert float(keep_loss(logits, other, unpainted)) > 0.01
+    painted = torch.zeros((2, 8, 8), dtype=torch.long)  # every pixel carries a stroke: nothing to keep
+    assert float(keep_loss(logits, other, painted)) == 0.0
+
+
+def test_fine_tuning_a_base_model_keeps_its_prediction_where_nothing_is_painted(sample, trained):
+    """Strokes on one corner only: with the keep term the rest of the image changes less."""
+    import copy
+
+    from napari_unet.predict import predict_labels
+
+    base = copy.deepcopy(trained)
+    base.info = {"name": "base", "class_names": {"1": "background", "2": "cells"}}
+    before = predict_labels(base, sample.image, probabilities=True).probabilities
+    strokes = np.zeros_like(sample.strokes)
+    strokes[:32, :32] = sample.strokes[:32, :32]
+    strokes[:4, :4] = 1
+    strokes[4:8, 4:8] = 2
+    change = {}
+    for weight in (0.0, 3.0):
+        cfg = TrainConfig(steps=40, batch_size=4, patch_size=64, seed=0, device="cpu", keep_weight=weight,
+                          learning_rate=1e-2)
+        tuned = fit(sample.image, strokes, cfg, model=copy.deepcopy(base)).model
+        after = predict_labels(tuned, sample.image, probabilities=True).probabilities
+        change[weight] = float(np.abs(after - before)[..., 48:, 48:].mean())
+        assert tuned.info["fine_tuned_from"] == "base"
+    assert change[3.0] < 0.7 * change[0.0]

@@ -38,6 +38,9 @@ def _add_train_options(p: argparse.ArgumentParser, steps: int | None, budget: fl
     p.add_argument("--edge-weight", type=float, default=None, metavar="W",
                    help="weight of the edge-aware term that puts boundaries where the image has edges "
                         "(default: 10; 0 turns it off)")
+    p.add_argument("--keep-weight", type=float, default=None, metavar="W",
+                   help="fine-tuning a base model (--init nuclei, ...): weight of a term that keeps its predictions "
+                        "where nothing is painted (default: 0, off)")
     p.add_argument("--depth", type=int, default=None, help="U-Net depth (new models only)")
     p.add_argument("--base-channels", type=int, default=None, help="U-Net width (new models only)")
     _add_device(p)
@@ -131,7 +134,7 @@ def _train_config(args, default_steps: int | None, default_budget: float | None)
     steps, budget = args.steps, args.time_budget
     if steps is None and budget is None:
         steps, budget = default_steps, default_budget
-    extra = {k: getattr(args, k) for k in ("batch_size", "patch_size", "learning_rate", "edge_weight")
+    extra = {k: getattr(args, k) for k in ("batch_size", "patch_size", "learning_rate", "edge_weight", "keep_weight")
              if getattr(args, k) is not None}
     if args.class_weights:
         try:

@@ -160,6 +160,7 @@ class TrainConfig:
     edge_weight: float = 10.0  # weight of the edge-aware Potts term (0: off)
     edge_sigma: float = 1.0  # its colour scale, relative to the patch's contrast between neighbours
     edge_warmup: int = 100  # steps on the strokes alone before the term ramps up (over as many again)
+    keep_weight: float = 0.0  # fine-tuning a base model: weight of a term keeping its predictions where nothing is painted
     mode: str | None = None  # "semantic" or "instance"; None: the model's mode, semantic for new models
     border_w0: float = 10.0  # instance mode: weight of the border term (paper: w0 = 10)
     border_sigma: float = 5.0  # instance mode: its width in pixels (paper: sigma ~ 5 px)
@@ -189,6 +190,8 @@ class TrainConfig:
                 f"the edge term needs weight >= 0 (--edge-weight; 0 turns it off), sigma > 0 and warm-up >= 0 "
                 f"steps; got weight {self.edge_weight}, sigma {self.edge_sigma}, warm-up {self.edge_warmup}."
             )
+        if self.keep_weight < 0:
+            raise UserInputError(f"keep_weight must be 0 (off) or positive, got {self.keep_weight}.")
         if self.outline < 0:
             raise UserInputError(f"outline must be 0 (off) or a number of pixels, got {self.outline}.")
         _check_device(self.device, self.precision)

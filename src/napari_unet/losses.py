@@ -24,6 +24,15 @@ def weighted_cross_entropy(logits, target, weight):
     return (per_pixel * w).sum() / w.sum().clamp(min=1e-6)
 
 
+def keep_loss(logits, base_probs, target):
+    """KL(base || model), averaged over the pixels without strokes (target < 0): fine-tuning
+    keeps what the starting model predicted wherever nothing says otherwise."""
+    logp = F.log_softmax(logits, dim=1)
+    kl = (base_probs * (torch.log(base_probs.clamp(min=1e-8)) - logp)).sum(1)
+    m = (target < 0).to(kl.dtype)
+    return (kl * m).sum() / m.sum().clamp(min=1.0)
+
+
 def _pair(t: torch.Tensor, dy: int, dx: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Views of ``t`` (..., H, W) such that ``a[..., i, j]`` and ``b[..., i, j]`` are pixels
     ``(y, x)`` and ``(y + dy, x + dx)``; ``dy >= 0``."""

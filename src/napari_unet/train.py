@@ -212,11 +212,12 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
     import torch
 
     from .device import autocast
-    from .losses import edge_potts_loss, pair_affinities, weighted_cross_entropy
+    from .losses import edge_potts_loss, keep_loss, pair_affinities, weighted_cross_entropy
 
     gen = torch.Generator(device=device)
     gen.manual_seed(config.seed)
     net = model.net.to(device).to(memory_format=torch.channels_last)
+    base = _frozen_copy(net) if config.keep_weight > 0 and _from_base_model(model) else None
     net.train()
     opt = _optimizer(net, config, device)
     pixels_per_step = config.batch_size * data.augmenter.patch**2
@@ -238,6 +239,10 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
             with autocast(device, bf16):
                 logits = net(x).float()
             loss = weighted_cross_entropy(logits, target, weight)
+            if base is not None:
+                with torch.no_grad(), autocast(device, bf16):
+                    base_probs = torch.softmax(base(x).float(), dim=1)
+                loss = loss + config.keep_weight * keep_loss(logits, base_probs, target)
             edge = _edge_factor(config, step, data.thin)
             if edge > 0:
                 aff = pair_affinities(x, config.edge_sigma)
@@ -264,6 +269,21 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
     finally:
         net.eval()
     return TrainResult(model, step, loss_value, clock() - start, stopped)
+
+
+def _from_base_model(model) -> bool:
+    """Whether training starts from a base (named) model, or one fine-tuned from it."""
+    return bool(model.info.get("name") or model.info.get("fine_tuned_from"))
+
+
+def _frozen_copy(net):
+    """The starting network in inference mode, its weights fixed: the reference of the keep term."""
+    import copy
+
+    base = copy.deepcopy(net).eval()
+    for p in base.parameters():
+        p.requires_grad_(False)
+    return base
 
 
 def _edge_factor(config: TrainConfig, step: int, thin: tuple[int, ...] = ()) -> float:
