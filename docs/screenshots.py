@@ -63,6 +63,7 @@ def base_model(out: Path) -> None:
     viewer.add_image(sample.image, name="nuclei")
     _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
     w.device.setCurrentText("cpu")
+    w.uncertainty.setChecked(False)
     index = w.start_from.findData("nuclei")
     w.start_from.setCurrentIndex(index)
     w.start_from.activated.emit(index)

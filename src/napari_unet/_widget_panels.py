@@ -123,6 +123,11 @@ class DataPanel(QGroupBox):
         form.addRow("Image", self.image_combo)
         form.addRow("Strokes", self.labels_combo)
         form.addRow("Mode", self.mode)
+        self.start_from = QComboBox()
+        self.start_from.setToolTip("Where training starts: from scratch, from a base model that already knows nuclei "
+                                   "or EM membranes (predict at once, or paint a few corrections and Train more), "
+                                   "from one of your named models, or from a model file")
+        form.addRow("Start from", self.start_from)
         self.new_labels_btn = QPushButton("New annotation layer")
         self.new_labels_btn.setToolTip("Add an empty Labels layer of the image's shape, ready to paint label 1")
         form.addRow(self.new_labels_btn)
@@ -261,18 +266,6 @@ class ModelPanel(QGroupBox):
     def __init__(self):
         super().__init__("Model")
         layout = QVBoxLayout(self)
-        self.start_from = QComboBox()
-        self.start_from.setToolTip("Where training starts: from scratch, from a base model that already knows nuclei "
-                                   "or EM membranes (predict at once, or paint a few corrections and Train more), "
-                                   "from one of your named models, or from a model file")
-        self.save_named_btn = QPushButton("Add to list…")
-        self.save_named_btn.setToolTip("Save the current model under a name: it appears in 'Start from' and in "
-                                       "'napari-unet models'")
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Start from"))
-        row.addWidget(self.start_from, 1)
-        row.addWidget(self.save_named_btn)
-        layout.addLayout(row)
         self.model_info = wrapped_label("Model: none yet", 2)
         layout.addWidget(self.model_info)
         self.new_model_btn = QPushButton("New model")
@@ -280,6 +273,10 @@ class ModelPanel(QGroupBox):
         self.save_btn = QPushButton("Save model…")
         self.load_btn = QPushButton("Load model…")
         layout.addLayout(_buttons(self.new_model_btn, self.save_btn, self.load_btn))
+        self.save_named_btn = QPushButton("Add to list…")
+        self.save_named_btn.setToolTip("Save the current model under a name: it appears in 'Start from' and in "
+                                       "'napari-unet models'")
+        layout.addWidget(self.save_named_btn)
         self.restore_btn = QPushButton("Restore autosaved model")
         self.restore_btn.setToolTip("A model is autosaved every minute while training and when training ends; "
                                     "saving it yourself removes the autosaved copy")
