@@ -131,3 +131,24 @@ def test_the_base_model_recipe_is_bit_for_bit_reproducible_on_a_cpu(tmp_path):
     first, second = (tmp_path / run / "em-membranes.pt" for run in ("a", "b"))
     assert first.read_bytes() == second.read_bytes()
     assert load_model(first).info["class_names"] == {"1": "membrane", "2": "cell interior"}
+
+
+def test_cli_fine_tunes_a_base_model_and_refuses_a_class_it_does_not_know(sample, tmp_path, capsys):
+    import tifffile
+
+    from napari_unet.cli import main
+
+    tifffile.imwrite(tmp_path / "cells.tif", sample.image)
+    strokes = sample.strokes.copy()
+    tifffile.imwrite(tmp_path / "strokes.tif", strokes)
+    args = ["train", "--init", "em-membranes", "--images", str(tmp_path / "cells.tif"), "--labels",
+            str(tmp_path / "strokes.tif"), "--steps", "2", "--patch-size", "32", "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "tuned.pt")]) == 0
+    tuned = load_model(tmp_path / "tuned.pt")
+    assert tuned.steps_trained == load_model("em-membranes").steps_trained + 2
+    assert tuned.info["fine_tuned_from"] == "em-membranes" and tuned.class_name(1) == "membrane"
+    strokes[:4, :4] = 3
+    tifffile.imwrite(tmp_path / "strokes.tif", strokes)
+    assert main([*args, "--out", str(tmp_path / "other.pt")]) == 2
+    assert "1 = membrane, 2 = cell interior" in capsys.readouterr().err
+    assert not (tmp_path / "other.pt").exists()
