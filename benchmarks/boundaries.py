@@ -216,6 +216,12 @@ SUMMARY = {"blobs": ("fg_iou", "area_ratio", "pixel_error"),
            "dsb": ("f1_50", "ap_dsb", "fg_iou", "area_ratio")}
 
 
+def mean_sd(values) -> str:
+    """'mean ± sd' over runs (sd with n - 1), the value alone for one run, '' for none."""
+    v = np.array(values, float)
+    return "" if not len(v) else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
+
+
 def summary(path: Path) -> str:
     """Markdown table: mean ± sd over seeds per (task, split, strokes, variant), in order of appearance."""
     groups: dict[tuple, list[dict]] = {}
@@ -232,8 +238,7 @@ def summary(path: Path) -> str:
             last = cols
 
         def stat(k):
-            v = np.array([r[k] for r in runs if k in r], float)
-            return "" if not len(v) else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
+            return mean_sd([r[k] for r in runs if k in r])
 
         row = [task, strokes, variant, str(len(runs)), stat("ms_per_step")] + [stat(k) for k in keys]
         out.append("| " + " | ".join(row) + " |")
@@ -264,15 +269,21 @@ def main(argv=None) -> int:
     # interleaved: every variant of one seed before the next seed, so drift hits all alike
     jobs = [dict(task=a.task, split=a.split, seed=s, variant=v, steps=a.steps, budget=a.budget,
                  strokes=a.strokes, tta=a.tta, threads=a.threads) for s in a.seeds for v in variants]
+    run_jobs(run_one, jobs, a.parallel, a.out)
+    return 0
+
+
+def run_jobs(fn, jobs: list[dict], parallel: int, out: Path | None) -> None:
+    """Each job in a fresh spawned process (no state carried between runs), ``parallel`` at a
+    time; one JSON line per result on stdout, appended to ``out`` too."""
     ctx = mp.get_context("spawn")
-    with ctx.Pool(a.parallel, maxtasksperchild=1) as pool:
-        for rec in pool.imap(run_one, jobs):
+    with ctx.Pool(parallel, maxtasksperchild=1) as pool:
+        for rec in pool.imap(fn, jobs):
             line = json.dumps(rec)
             print(line, flush=True)
-            if a.out:
-                with open(a.out, "a") as f:
+            if out:
+                with open(out, "a") as f:
                     f.write(line + "\n")
-    return 0
 
 
 if __name__ == "__main__":

@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import multiprocessing as mp
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from boundaries import TASKS, score  # noqa: E402
+from boundaries import TASKS, mean_sd, run_jobs, score  # noqa: E402
 
 KEYS = {"dsb": ("f1_50", "ap_dsb", "fg_iou", "area_ratio"),
         "isbi": ("pixel_error", "adapted_rand_error", "foreground_iou")}
@@ -85,8 +84,6 @@ def run_one(args: dict) -> dict:
 
 
 def summary(path: Path) -> str:
-    import numpy as np
-
     groups: dict[tuple, list[dict]] = {}
     for line in path.read_text().splitlines():
         if line.strip():
@@ -99,18 +96,14 @@ def summary(path: Path) -> str:
             out += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
             last = cols
 
-        def stat(vals):
-            v = np.array(vals, float)
-            return "" if not len(v) else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
-
         zero = variant.startswith("zero-shot")
         row = [task, split, variant, "0" if zero else f"{budget:g}", str(len(runs)),
-               "0" if zero else stat([r["steps"] for r in runs])] + [stat([r[k] for r in runs]) for k in KEYS[task]]
+               "0" if zero else mean_sd([r["steps"] for r in runs])] + [mean_sd([r[k] for r in runs]) for k in KEYS[task]]
         out.append("| " + " | ".join(row) + " |")
         for key in sorted({k for r in runs for k in r if k.startswith("at_")}, key=lambda k: float(k[3:])):
             sub = [r[key] for r in runs if key in r]
             out.append("| " + " | ".join([task, split, f"{variant} (stopped at {float(key[3:]):g} s)", f"{budget:g}", str(len(sub)),
-                                          stat([s["step"] for s in sub])] + [stat([s[k] for s in sub])
+                                          mean_sd([s["step"] for s in sub])] + [mean_sd([s[k] for s in sub])
                                                                              for k in KEYS[task]]) + " |")
     return "\n".join(out)
 
@@ -134,14 +127,7 @@ def main(argv=None) -> int:
     jobs = [dict(task=a.task, split=a.split, seed=s, variant=v, budget=a.budget, init=str(a.init),
                  checkpoints=a.checkpoints, threads=a.threads)
             for s in a.seeds for v in variants if not (v.startswith("zero-shot") and s != a.seeds[0])]
-    ctx = mp.get_context("spawn")  # one fresh process per run: no state carried between runs
-    with ctx.Pool(1, maxtasksperchild=1) as pool:
-        for rec in pool.imap(run_one, jobs):
-            line = json.dumps(rec)
-            print(line, flush=True)
-            if a.out:
-                with open(a.out, "a") as f:
-                    f.write(line + "\n")
+    run_jobs(run_one, jobs, 1, a.out)
     return 0
 
 
