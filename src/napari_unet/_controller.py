@@ -202,9 +202,9 @@ def describe_model(model) -> str:
     if model is None:
         return "Model: none yet"
     c = model.config
-    name = model.info.get("name")
-    return (f"Model{f' {name!r}' if name else ''} ({model.mode}): {c.in_channels} channel(s), classes {list(model.class_values)}, depth {c.depth}, "
-            f"width {c.base_channels}, {model.steps_trained} steps trained")
+    name = f" {model.info['name']!r}" if model.info.get("name") else ""
+    return (f"Model{name} ({model.mode}): {c.in_channels} channel(s), classes {list(model.class_values)}, "
+            f"depth {c.depth}, width {c.base_channels}, {model.steps_trained} steps trained")
 
 
 def describe_end(event, model) -> Status:

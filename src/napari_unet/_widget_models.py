@@ -33,24 +33,23 @@ class ModelFiles:
 
     def start_from(self, index: int):
         """The user picked an entry: forget the model (scratch), or load a named model or a file."""
-        w = self.widget
-        choice = w.start_from.itemData(index)
+        choice = self.widget.start_from.itemData(index)
         if choice == SCRATCH:
-            self.forget()
-            loaded = w.model is None
-        elif choice == FILE:
-            loaded = self.load() is not None
+            done = self.forget()
         else:
-            loaded = self.load(choice, what="Started from") is not None
-        self.fill_start_from(select=choice if loaded else self.chosen)
+            done = self.load(None if choice == FILE else choice, what="Started from", entry=choice) is not None
+        if not done:
+            self.fill_start_from(select=self.chosen)
 
-    def forget(self) -> None:
+    def forget(self) -> bool:
         w = self.widget
-        if w.controller.forget_model():
-            w.loss_plot.clear()
-            w._show_model_info()
-            w._update_buttons()
-            self.fill_start_from(select=SCRATCH)
+        if not w.controller.forget_model():
+            return False
+        w.loss_plot.clear()
+        w._show_model_info()
+        w._update_buttons()
+        self.fill_start_from(select=SCRATCH)
+        return True
 
     def save_named(self, name: str | None = None):
         """Save the current model as a named user model (it joins 'Start from' and 'napari-unet models')."""
@@ -97,7 +96,9 @@ class ModelFiles:
         w.status.setText(f"Model saved to {saved}")
         return saved
 
-    def load(self, path: str | None = None, what: str = "Loaded"):
+    def load(self, path: str | None = None, what: str = "Loaded", entry: str | None = FILE):
+        """Load a model file (asked for when ``path`` is None) or a named model; ``entry`` is
+        the 'Start from' entry to show then (None: leave it)."""
         from .config import UserInputError
         from .io import load_model
 
@@ -113,7 +114,7 @@ class ModelFiles:
         except UserInputError as err:
             return w._error(str(err))
         w.loss_plot.clear()
-        self.fill_start_from(select=FILE if what == "Loaded" else None)
+        self.fill_start_from(select=entry)
         w.status.setText(f"{what} {path}. Predict now, or paint strokes ({w.model.paint_guide()}) and Train more to "
                          "fine-tune it.")
         w._show_model_info()
@@ -137,7 +138,7 @@ class ModelFiles:
         if path is None:
             w.restore_btn.setVisible(False)
             return w._error("The autosaved model is gone (saved or replaced since).")
-        if self.load(str(path), what="Restored the autosaved model from") is not None:
+        if self.load(str(path), what="Restored the autosaved model from", entry=None) is not None:
             self.restored = (path, w.model)
             w.restore_btn.setVisible(False)
         return w.model

@@ -46,11 +46,7 @@ def legend(model, mode: str, layer=None) -> str:
         return f'<span style="color: rgb({r},{g},{b});">&#9632;</span> '
 
     name = model.info.get("name", "this model")
-    if model.mode == "instance":
-        items = [f"{swatch(1)}1 = {model.class_name(1)}",
-                 f"{swatch(2)}2, 3, 4, … = one whole {model.class_name(2)} each"]
-    else:
-        items = [f"{swatch(v)}{v} = {model.class_name(v)}" for v in model.class_values]
+    items = [swatch(value) + text for value, text in model.paint_items()]
     return f"Paint for <b>{name}</b>: " + " · ".join(items) + " · 0 = not annotated"
 
 

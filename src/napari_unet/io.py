@@ -63,7 +63,7 @@ def model_to_bytes(model, half: bool = False) -> bytes:
         "normalization": model.norm.to_dict(),
         "mode": model.mode,
         "history": _plain(model.history),
-        "info": _plain(getattr(model, "info", {})),
+        "info": _plain(model.info),
         "state_dict": state,
     }
     buffer = io.BytesIO()

@@ -248,12 +248,17 @@ class SegmentationModel:
         default = {1: "background", 2: "object"}.get(int(value)) if self.mode == "instance" else None
         return str(self.info.get("class_names", {}).get(str(int(value)), default or f"class {int(value)}"))
 
+    def paint_items(self) -> list[tuple[int, str]]:
+        """What to paint, one ``(label value, text)`` per class: ``(1, "1 = membrane")``, or in
+        instance mode ``(2, "2, 3, 4, … = one whole nucleus each")`` for the objects."""
+        if self.mode == "instance":
+            return [(1, f"1 = {self.class_name(1)}"), (2, f"2, 3, 4, … = one whole {self.class_name(2)} each")]
+        return [(v, f"{v} = {self.class_name(v)}") for v in self.class_values]
+
     def paint_guide(self) -> str:
         """What to paint for this model: '1 = membrane, 2 = cell interior', or in instance mode
         '1 = background, 2, 3, 4, … = one whole nucleus each'."""
-        if self.mode == "instance":
-            return f"1 = {self.class_name(1)}, 2, 3, 4, … = one whole {self.class_name(2)} each"
-        return ", ".join(f"{v} = {self.class_name(v)}" for v in self.class_values)
+        return ", ".join(text for _, text in self.paint_items())
 
     @property
     def steps_trained(self) -> int:
