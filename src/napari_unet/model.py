@@ -1,11 +1,5 @@
-"""The U-Net of Ronneberger, Fischer and Brox (2015), in torch.
-
-Contracting path: two 3x3 convolutions with ReLU per level, then 2x2 max-pooling, channels
-doubling. Expanding path: 2x2 up-convolution, concatenation with the skip connection of the
-same level, two 3x3 convolutions. A 1x1 convolution gives class logits. Convolutions are
-zero-padded ("same"), so skips need no cropping and the output has the input's size; the
-overlap-tile strategy of :mod:`napari_unet.predict` supplies the context at tile borders.
-"""
+"""The segmentation model: the U-Net of :mod:`napari_unet.unet` with its settings, class
+values and normalisation, and a faster copy of the network for prediction."""
 
 from __future__ import annotations
 
@@ -13,87 +7,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import unet
 from .config import ModelConfig
 
 
-def _block(cin: int, cout: int, batch_norm: bool) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for c in (cin, cout):
-        layers.append(nn.Conv2d(c, cout, 3, padding=1, bias=not batch_norm))
-        if batch_norm:
-            layers.append(nn.BatchNorm2d(cout))
-        layers.append(nn.ReLU(inplace=True))
-    return nn.Sequential(*layers)
-
-
-class UNet(nn.Module):
-    """U-Net for 2D images with any number of input channels.
-
-    Inputs of any height and width are accepted: sizes that are not multiples of
-    ``2**depth`` are mirror-padded inside :meth:`forward` and the logits cropped back.
-    """
+class UNet(unet.UNet):
+    """The U-Net built from a :class:`~napari_unet.config.ModelConfig` (kept as ``config``)."""
 
     def __init__(self, config: ModelConfig):
-        super().__init__()
+        super().__init__(**config.to_dict())
         self.config = config
-        widths = [config.base_channels * 2**i for i in range(config.depth + 1)]
-        self.down = nn.ModuleList()
-        cin = config.in_channels
-        for w in widths[:-1]:
-            self.down.append(_block(cin, w, config.batch_norm))
-            cin = w
-        self.bottom = _block(widths[-2], widths[-1], config.batch_norm)
-        self.dropout = nn.Dropout2d(config.dropout) if config.dropout > 0 else nn.Identity()
-        self.up = nn.ModuleList()
-        self.up_blocks = nn.ModuleList()
-        for w_low, w in zip(widths[:0:-1], widths[-2::-1]):
-            self.up.append(nn.ConvTranspose2d(w_low, w, 2, stride=2))
-            self.up_blocks.append(_block(2 * w, w, config.batch_norm))
-        self.head = nn.Conv2d(widths[0], config.n_classes, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4:
-            raise ValueError(f"UNet expects a (batch, channels, height, width) tensor, got {tuple(x.shape)}.")
-        if x.shape[1] != self.config.in_channels:
-            raise ValueError(
-                f"this model was built for {self.config.in_channels} input channel(s), "
-                f"got {x.shape[1]}."
-            )
-        h, w = x.shape[-2:]
-        m = self.config.multiple
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            x = _mirror_pad(x, ph, pw)
-        skips = []
-        for block in self.down:
-            x = self._block(block, x)
-            skips.append(x)
-            x = self._pool(x)
-        x = self.dropout(self._block(self.bottom, x))
-        for up, block in zip(self.up, self.up_blocks):  # popping frees each skip once used
-            x = self._block(block, self._cat(self._up(up, x), skips.pop()))
-        x = self.head(x)
-        return x[..., :h, :w]
-
-    # the steps of ``forward``, replaced by faster ones in the prediction copy
-    def _block(self, block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-        return block(x)
-
-    def _pool(self, x: torch.Tensor) -> torch.Tensor:
-        return F.max_pool2d(x, 2)
-
-    def _cat(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return torch.cat([a, b], dim=1)
-
-    def _up(self, up: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
-        return up(x)
-
-
-def _mirror_pad(x: torch.Tensor, ph: int, pw: int) -> torch.Tensor:
-    """Pad bottom/right by mirroring; falls back to edge replication for tiny inputs."""
-    h, w = x.shape[-2:]
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
 def inference_copy(net: UNet, dtype: torch.dtype = torch.float32) -> UNet:
