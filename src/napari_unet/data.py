@@ -236,6 +236,10 @@ class PatchSampler:
         if not self.classes:
             raise UserInputError("no annotated pixels to train on; paint some strokes first.")
 
+    def counts(self) -> list[int]:
+        """Annotated pixels per class, in class order."""
+        return [len(c) for c in self._coords]
+
     def sample(self, n: int) -> np.ndarray:
         """``(n, 3)`` array of ``(slice, y, x)`` centres."""
         if self.balanced:

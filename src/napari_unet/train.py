@@ -254,7 +254,7 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
             loss_value = float(loss.detach())
             elapsed = clock() - start
             progress = _progress(config, step, elapsed)
-            _record(model, config, step, loss_value, data.thin)
+            _record(model, config, step, loss_value, data)
             yield TrainEvent(
                 step=step,
                 total_steps=config.steps,
@@ -308,7 +308,7 @@ def _optimizer(net, config: TrainConfig, device):
     return torch.optim.AdamW(net.parameters(), **kwargs)
 
 
-def _record(model, config: TrainConfig, step: int, loss: float, thin=()) -> None:
+def _record(model, config: TrainConfig, step: int, loss: float, data: TrainingData) -> None:
     h = model.history
     if step == 1:
         h["runs"] = int(h.get("runs", 0)) + 1
@@ -318,7 +318,9 @@ def _record(model, config: TrainConfig, step: int, loss: float, thin=()) -> None
     h["steps"] = h["start_steps"] + step
     h["loss"] = loss
     h["train_config"] = config.to_dict()
-    h["thin_classes"] = [int(model.class_values[k]) for k in thin]  # the edge term was off for them
+    h["thin_classes"] = [int(model.class_values[k]) for k in data.thin]  # the edge term was off for them
+    # annotated pixels per class value (instance mode: of the derived background/object targets)
+    h["painted_pixels"] = {str(v): n for v, n in zip(model.class_values, data.sampler.counts())}
 
 
 def fit(images, labels, config: TrainConfig | None = None, model=None, model_config=None,
