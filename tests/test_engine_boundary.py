@@ -25,6 +25,13 @@ def test_engine_modules_import_no_gui():
     loaded = _modules_after("\n".join(f"import {m}" for m in ENGINE))
     gui = sorted(m for m in loaded if m.split(".")[0] in GUI)
     assert not gui, f"engine imports GUI modules: {gui}"
+    assert "napari_unet.bmz_export" in ENGINE
+    assert not [m for m in loaded if m.startswith("bioimageio")], "bioimageio is imported only to export or import"
+
+
+def test_the_widget_does_not_import_bioimageio():
+    loaded = _modules_after("import napari_unet._widget")
+    assert "napari_unet._widget" in loaded and not [m for m in loaded if m.startswith("bioimageio")]
 
 
 def test_engine_runs_without_gui():

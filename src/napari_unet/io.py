@@ -55,7 +55,15 @@ def model_to_bytes(model, half: bool = False) -> bytes:
     state = {k: v.detach().cpu().clone() for k, v in model.net.state_dict().items()}
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    payload = {
+    payload = {**model_payload(model), "state_dict": state}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def model_payload(model) -> dict:
+    """Everything in a model file but the weights, as plain containers."""
+    return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "model_config": model.config.to_dict(),
@@ -64,11 +72,7 @@ def model_to_bytes(model, half: bool = False) -> bytes:
         "mode": model.mode,
         "history": _plain(model.history),
         "info": _plain(model.info),
-        "state_dict": state,
     }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    return buffer.getvalue()
 
 
 def model_from_bytes(data: bytes, source: str = "model data", device: str = "cpu"):
@@ -79,9 +83,9 @@ def model_from_bytes(data: bytes, source: str = "model data", device: str = "cpu
 
 
 def load_model(path: str | os.PathLike, device: str = "cpu"):
-    """Read a model file written by :func:`save_model`, or a named model: a shipped base
-    model (``"nuclei"``, ``"em-membranes"``) or one saved with
-    :func:`napari_unet.named_models.save_named`.
+    """Read a model file written by :func:`save_model`, a named model (a shipped base model,
+    ``"nuclei"`` or ``"em-membranes"``, or one saved with :func:`napari_unet.named_models.save_named`),
+    or a bioimage.io package (``.zip``) exported by napari-unet.
 
     Raises
     ------
@@ -89,9 +93,12 @@ def load_model(path: str | os.PathLike, device: str = "cpu"):
         The file is missing, is not a napari-unet model, is corrupt, or carries pickled
         code (which is never run).
     """
+    from .bmz_import import is_package, load_package
     from .named_models import looks_like_name, resolve
 
     path = Path(path)
+    if is_package(path):
+        return load_package(path, device)
     if not path.is_file() and looks_like_name(str(path)):
         path = resolve(str(path))
     if not path.is_file():
@@ -104,8 +111,6 @@ def _read(source, path: str, device: str):
     import pickle
 
     import torch
-
-    from .model import SegmentationModel
 
     try:
         payload = torch.load(source, map_location=device, weights_only=True)
@@ -120,6 +125,13 @@ def _read(source, path: str, device: str):
             f"cannot read model file {path}: it is corrupt or not a model file ({type(err).__name__}: "
             f"{str(err).splitlines()[0][:160] if str(err) else 'no details'})."
         ) from None
+    return model_from_payload(payload, payload.get("state_dict") if isinstance(payload, dict) else None, path)
+
+
+def model_from_payload(payload, state_dict, path: str):
+    """A model from a model file's contents (:func:`model_payload`) and its weights; ``path`` names it in errors."""
+    from .model import SegmentationModel
+
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserInputError(f"{path} is not a napari-unet model file (no '{FORMAT}' marker).")
     if int(payload.get("format_version", 0)) > FORMAT_VERSION:
@@ -134,8 +146,8 @@ def _read(source, path: str, device: str):
             history=payload.get("history", {}),
             info=payload.get("info", {}),
         )
-        model.net.load_state_dict(payload["state_dict"])  # float16 weights are copied into float32
-    except (KeyError, RuntimeError, TypeError, ValueError) as err:
+        model.net.load_state_dict(state_dict)  # float16 weights are copied into float32
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as err:
         raise UserInputError(f"model file {path} is incomplete or corrupt: {str(err).splitlines()[0][:200]}") from None
     model.net.eval()
     return model
