@@ -340,3 +340,21 @@ def test_measure_needs_an_instance_model(trained, files, tmp_path, capsys):
                           "--measure"])
     assert "is a semantic model" in err and "--mode instance" in err
     assert not list(tmp_path.glob("*_labels.tif"))  # refused before predicting anything
+
+
+def test_export_then_predict_with_the_package(files, tmp_path, capsys, trained, sample):
+    pytest.importorskip("bioimageio.core", reason="the [bioimageio] extra is not installed")
+    from napari_unet.io import save_model
+
+    model = save_model(trained, tmp_path / "cells.pt")
+    package = tmp_path / "cells.zip"
+    image = str(files[0])
+    assert main(["export", "--model", str(model), "--out", str(package), "--image", image,
+                 "--name", "Cells (synthetic)", "--authors", "A. Biologist", "B. Engineer"]) == 0
+    out = capsys.readouterr().out
+    assert "pytorch_state_dict: passed" in out and "torchscript: passed" in out and f"wrote {package}" in out
+    assert main(["predict", "--model", str(package), "--images", image, "--out-dir", str(tmp_path / "p")]) == 0
+    assert (tmp_path / "p" / "cells_labels.tif").is_file()
+    capsys.readouterr()
+    err = _error(capsys, ["export", "--model", str(model), "--out", str(tmp_path / "x.zip"), "--licence", "mine"])
+    assert "SPDX" in err and not (tmp_path / "x.zip").exists()

@@ -27,6 +27,7 @@ def describe(model, files: dict[str, Path], settings, x: np.ndarray):
         description="the image, any intensity range (normalised by the preprocessing)",
         axes=[bmz.BatchAxis(), bmz.ChannelAxis(channel_names=channel_names), *space_in],
         test_tensor=bmz.FileDescr(source=files["input"]),
+        sample_tensor=bmz.FileDescr(source=files["input_image"]),
         data=bmz.IntervalOrRatioDataDescr(type="float32"),
         pad=bmz.ReflectPadding(),  # context beyond the image is mirrored, as in the paper
         preprocessing=[bmz.ScaleRangeDescr(kwargs=bmz.ScaleRangeKwargs(
@@ -42,6 +43,7 @@ def describe(model, files: dict[str, Path], settings, x: np.ndarray):
         axes=[bmz.BatchAxis(), bmz.ChannelAxis(channel_names=[_channel(model, v) for v in model.class_values]),
               *space_out],
         test_tensor=bmz.FileDescr(source=files["output"]),
+        sample_tensor=bmz.FileDescr(source=files["output_image"]),
         data=bmz.IntervalOrRatioDataDescr(type="float32", range=(0.0, 1.0)),
         postprocessing=[bmz.SoftmaxDescr(kwargs=bmz.SoftmaxKwargs(axis=bmz.AxisId("channel")))],
     )

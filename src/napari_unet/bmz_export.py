@@ -61,6 +61,7 @@ class ExportSettings:
                                  "letters, digits, spaces and _+-() only.")
         if any("/" in a or not a.strip() for a in self.authors):
             raise UserInputError(f"author names must be non-empty and without '/', got {self.authors}.")
+        check_licence(self.licence)
 
 
 @dataclass
@@ -119,7 +120,7 @@ def sample_input(model, image=None) -> np.ndarray:
         from ._sample_data import make_sample
 
         image = make_sample(TEST_SIZE, seed=0).image
-    img = np.asarray(to_zcyx(np.asarray(image)), np.float32)
+    img = to_zcyx(image if hasattr(image, "shape") else np.asarray(image), lazy=True)  # crop before reading
     if img.shape[1] != model.config.in_channels:
         raise UserInputError(f"the sample image has {img.shape[1]} channel(s) but the model takes "
                              f"{model.config.in_channels}; give an image like the training images.")
@@ -129,7 +130,7 @@ def sample_input(model, image=None) -> np.ndarray:
         raise UserInputError(f"the sample image is {h}x{w} pixels; the package's test data needs at least "
                              f"{min_size(model)}x{min_size(model)}, so give a larger image.")
     y, x = (h - th) // 2, (w - tw) // 2
-    return np.ascontiguousarray(img[len(img) // 2, :, y : y + th, x : x + tw][None])
+    return np.ascontiguousarray(np.asarray(img[len(img) // 2, :, y : y + th, x : x + tw], np.float32)[None])
 
 
 def halo(model) -> int:
@@ -180,7 +181,6 @@ def export_bioimageio(model, path: str | os.PathLike, image=None, settings: Expo
         sample image does not fit, or the package fails its own test (nothing is written then).
     """
     settings = settings or ExportSettings(**kwargs)
-    check_licence(settings.licence)
     path = Path(path)
     if path.suffix.lower() != ".zip":
         raise UserInputError(f"a bioimage.io package is a .zip file; got {path.name!r}, use e.g. {path.stem}.zip.")
@@ -227,6 +227,11 @@ def _write_files(model, x, y, folder: Path, formats) -> dict[str, Path]:
              "cover": folder / "cover.png", "readme": folder / "README.md"}
     np.save(files["input"], x)
     np.save(files["output"], y)
+    import tifffile  # the same tensors as images, for people browsing the package
+
+    files["input_image"], files["output_image"] = folder / "sample_input.tif", folder / "sample_output.tif"
+    tifffile.imwrite(files["input_image"], x[0])
+    tifffile.imwrite(files["output_image"], y[0])
     net = plain_network(model)
     if "pytorch_state_dict" in formats:
         files["state_dict"] = folder / "weights.pt"

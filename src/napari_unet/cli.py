@@ -99,6 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--add", nargs=2, metavar=("NAME", "MODEL"),
                    help="save the model file MODEL as your named model NAME (usable wherever a model is asked for)")
 
+    e = sub.add_parser("export", help="write a model as a bioimage.io model package (.zip) for other tools")
+    e.add_argument("--model", required=True, help="model file, named model (nuclei, em-membranes, yours) or package")
+    e.add_argument("--out", required=True, metavar="NAME.zip", help="package file to write")
+    e.add_argument("--image", default=None, metavar="IMG",
+                   help="a typical image: its central crop becomes the package's test data and cover "
+                        "(default: a synthetic cell scene)")
+    e.add_argument("--name", default=None, help="model name: 5-128 letters, digits, spaces, _+-() "
+                                                 "(default: the model's name)")
+    e.add_argument("--authors", nargs="+", default=None, metavar="AUTHOR", help="author names")
+    e.add_argument("--description", default=None, help="one or two sentences on what the model segments")
+    e.add_argument("--licence", default="CC-BY-4.0", help="SPDX licence of the weights (default: %(default)s)")
+    e.add_argument("--no-check", action="store_true",
+                   help="skip bioimageio.core's test of the package before writing it")
+
     d = sub.add_parser("demo", help="train on a synthetic sample, predict, report IoU")
     d.add_argument("--out-dir", default="napari-unet-demo", help="where to write the TIFFs and the model")
     d.add_argument("--napari", action="store_true", help="open the result in napari")
@@ -109,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "predict": cmd_predict, "models": cmd_models, "demo": cmd_demo}[args.command](args)
+        return {"train": cmd_train, "predict": cmd_predict, "models": cmd_models, "export": cmd_export,
+                "demo": cmd_demo}[args.command](args)
     except UserInputError as err:
         print(f"napari-unet: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -293,6 +308,24 @@ def cmd_models(args) -> int:
     for entry in available():
         print(summary(entry))
     print(f"(your named models live in {user_dir()})")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .bmz_export import ExportSettings, export_bioimageio
+    from .io import load_model, read_image
+
+    settings = ExportSettings(name=args.name, authors=args.authors or [], description=args.description,
+                              licence=args.licence, validate=not args.no_check)
+    model = load_model(args.model)
+    image = read_image(args.image) if args.image else None
+    print("exporting and testing the package with bioimageio.core ..." if settings.validate else "exporting ...",
+          file=sys.stderr)
+    result = export_bioimageio(model, args.out, image, settings)
+    for fmt, outcome in result.validation.items():
+        print(f"bioimage.io test, {fmt}: {outcome}")
+    print(f"wrote {result.path} ({result.size_bytes / 1e6:.1f} MB); open it in deepImageJ, ilastik, QuPath or with "
+          f"'bioimageio predict', or load it back with napari-unet")
     return 0
 
 
