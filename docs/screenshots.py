@@ -75,7 +75,35 @@ def base_model(out: Path) -> None:
     w.advanced.collapse(animate=False)
     wait(lambda: False, timeout=0.3)
     viewer.screenshot(str(out / "widget-base-model.png"), canvas_only=False)
+    export(viewer, w, out)
     viewer.close()
+
+
+def export(viewer, w, out: Path) -> None:
+    """The export dialog, then the widget once the package is written and tested."""
+    import tempfile
+
+    from qtpy.QtWidgets import QDialog, QFileDialog
+
+    from napari_unet._widget_export import ExportDialog
+    from napari_unet._widget_panels import Scroll
+
+    def fill_in(dialog):
+        dialog.authors.setText("Ada Lovelace, Alan Turing")
+        dialog.show()
+        wait(lambda: False, timeout=0.3)
+        dialog.grab().save(str(out / "widget-export-dialog.png"))
+        return QDialog.DialogCode.Accepted
+
+    ExportDialog.exec = fill_in
+    package = Path(tempfile.mkdtemp()) / "nuclei.zip"
+    QFileDialog.getSaveFileName = lambda *a, **k: (str(package), "")
+    w.export_btn.click()
+    wait(lambda: w.export.worker is None)
+    bar = w.findChild(Scroll).verticalScrollBar()
+    bar.setValue(bar.maximum())
+    wait(lambda: False, timeout=0.3)
+    viewer.screenshot(str(out / "widget-export.png"), canvas_only=False)
 
 
 def inspect_and_correct(viewer, w, out: Path) -> None:

@@ -617,3 +617,45 @@ def test_start_from_the_nuclei_base_model_predict_paint_and_train_more(qtbot, vi
     w.start_from.setCurrentIndex(0)
     w.start_from.activated.emit(0)  # scratch: the next Train starts a new model
     assert w.model is None and w.train_btn.text() == "Train"
+
+
+def test_export_to_bioimageio_then_load_the_package_back(qtbot, widget, viewer, tmp_path, monkeypatch):
+    """Train, export through the dialog (tested by bioimageio.core in a worker), load the package back."""
+    pytest.importorskip("bioimageio.core", reason="the [bioimageio] extra is not installed")
+    from qtpy.QtWidgets import QDialog, QFileDialog
+
+    from napari_unet._widget_export import ExportDialog
+
+    shown = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
+    assert not widget.export_btn.isEnabled()  # no model yet
+    _train(qtbot, widget)
+    first = _predict(qtbot, widget).data.copy()
+    assert widget.export_btn.isEnabled()
+
+    def fill_in(dialog):
+        assert dialog.name.text() == "cells model"
+        dialog.authors.setText("A. Biologist, B. Engineer")
+        return QDialog.DialogCode.Accepted
+
+    package = tmp_path / "cells.zip"
+    monkeypatch.setattr(ExportDialog, "exec", fill_in)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(package), ""))
+    worker = widget.export_btn.click() or widget.export.worker
+    assert worker is not None and not widget.export_btn.isEnabled()
+    qtbot.waitUntil(lambda: widget.export.worker is None, timeout=TIMEOUT)
+    assert not shown, shown
+    assert package.is_file() and "pytorch_state_dict passed, torchscript passed" in widget.status.text()
+
+    widget.forget_model()
+    widget.load_model(str(package))
+    assert widget.model.steps_trained == 15
+    np.testing.assert_array_equal(_predict(qtbot, widget).data, first)
+
+    def bad_name(dialog):
+        dialog.name.setText("cells/v2")
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ExportDialog, "exec", bad_name)
+    assert widget.export.start() is None and widget.export.worker is None
+    assert shown and "package name 'cells/v2' is not allowed" in shown[-1]

@@ -16,6 +16,7 @@ from qtpy.QtWidgets import QVBoxLayout, QWidget
 from ._controller import Controller, describe_model
 from ._widget_layers import layers_of, spatial_shape
 from ._widget_live import LivePreview
+from ._widget_export import Export
 from ._widget_models import ModelFiles
 from ._widget_inspect import Inspect
 from ._widget_panels import (DataPanel, InspectPanel, ModelPanel, PredictPanel, Scroll, TrainPanel, legend,
@@ -39,6 +40,7 @@ class UNetWidget(QWidget):
         self.controller = Controller(recovery=recovery_file())
         self.live, self.training = LivePreview(self), Training(self)
         self.prediction, self.models, self.inspect = Prediction(self), ModelFiles(self), Inspect(self)
+        self.export = Export(self)
         self._build()
         load_settings(self)
         self._refresh_layers()
@@ -91,6 +93,7 @@ class UNetWidget(QWidget):
         self.restore_btn.clicked.connect(self.restore_model)
         self.start_from.activated.connect(self.models.start_from)
         self.save_named_btn.clicked.connect(lambda: self.models.save_named())
+        self.export_btn.clicked.connect(lambda: self.export.start())
         self.to_strokes_btn.clicked.connect(lambda: self.inspect.use_as_strokes())
         self.measure_btn.clicked.connect(lambda: self.inspect.measure())
         self.transparent.valueChanged.connect(self.inspect.restyle)
@@ -236,6 +239,7 @@ class UNetWidget(QWidget):
                              ("load", self.restore_btn), ("load", self.start_from),
                              ("save", self.save_named_btn)):
             button.setEnabled(on[name])
+        self.export_btn.setEnabled(on["save"] and self.export.worker is None)
         self.train_btn.setText("Train more" if self.model is not None else "Train")
         if self.model is not None and self.mode.currentText() != self.model.mode:
             self.mode.setCurrentText(self.model.mode)
@@ -277,7 +281,7 @@ class UNetWidget(QWidget):
         self.training.timer.stop()
         self.live.end()
         self.controller.shutdown(timeout=timeout_ms / 1000)
-        _stop_and_wait([self.prediction.worker], timeout_ms)
+        _stop_and_wait([self.prediction.worker, self.export.worker], timeout_ms)
 
 
 def show_demo(image, strokes, labels, model) -> None:

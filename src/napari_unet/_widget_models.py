@@ -106,7 +106,8 @@ class ModelFiles:
         if w.controller.busy:
             return None
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(w, "Load model", "", "napari-unet model (*.pt);;All files (*)")
+            path, _ = QFileDialog.getOpenFileName(
+                w, "Load model", "", "napari-unet model (*.pt);;bioimage.io package from napari-unet (*.zip);;All files (*)")
             if not path:
                 return None
         try:

@@ -257,7 +257,7 @@ class InspectPanel(QGroupBox):
 
 
 class ModelPanel(QGroupBox):
-    """The current model: what it is; new, save, load, restore."""
+    """The current model: what it is; new, save, load, name, export, restore."""
 
     def __init__(self):
         super().__init__("Model")
@@ -272,7 +272,10 @@ class ModelPanel(QGroupBox):
         self.save_named_btn = QPushButton("Add to list…")
         self.save_named_btn.setToolTip("Save the current model under a name: it appears in 'Start from' and in "
                                        "'napari-unet models'")
-        layout.addWidget(self.save_named_btn)
+        self.export_btn = QPushButton("Export to bioimage.io…")
+        self.export_btn.setToolTip("Write the model as a bioimage.io package (.zip) for deepImageJ, ilastik, QuPath "
+                                   "and the BioImage Model Zoo; it is tested with bioimageio.core before it is written")
+        layout.addLayout(_buttons(self.save_named_btn, self.export_btn))
         self.restore_btn = QPushButton("Restore autosaved model")
         self.restore_btn.setToolTip("A model is autosaved every minute while training and when training ends; "
                                     "saving it yourself removes the autosaved copy")

@@ -29,7 +29,7 @@ def describe(model, files: dict[str, Path], settings, x: np.ndarray):
         test_tensor=bmz.FileDescr(source=files["input"]),
         sample_tensor=bmz.FileDescr(source=files["input_image"]),
         data=bmz.IntervalOrRatioDataDescr(type="float32"),
-        pad=bmz.ReflectPadding(),  # context beyond the image is mirrored, as in the paper
+        pad=bmz.ReflectPadding(mode="reflect"),  # mirrored context, as in the paper (mode set: else not written)
         preprocessing=[bmz.ScaleRangeDescr(kwargs=bmz.ScaleRangeKwargs(
             axes=[bmz.AxisId("y"), bmz.AxisId("x")], min_percentile=model.norm.low,
             max_percentile=model.norm.high, eps=1e-6))],

@@ -133,6 +133,12 @@ def sample_input(model, image=None) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img[len(img) // 2, :, y : y + th, x : x + tw], np.float32)[None])
 
 
+def sample_image(model, image) -> np.ndarray:
+    """The central crop of :func:`sample_input` as a ``(1, Y, X, C)`` image, a small copy to
+    hand to :func:`export_bioimageio` later (e.g. taken from a viewer layer that may change)."""
+    return np.moveaxis(sample_input(model, image), 1, -1)
+
+
 def halo(model) -> int:
     """Pixels at each tile edge that a consumer tiling large images should discard: the
     context napari-unet's own overlap-tile prediction gives every pixel at the default settings."""
