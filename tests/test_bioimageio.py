@@ -156,6 +156,18 @@ def test_what_cannot_be_expressed_is_refused_and_nothing_is_written(trained, tmp
     assert not list(tmp_path.iterdir())
 
 
+def test_one_weight_format_alone(trained, sample, tmp_path, offline):
+    from napari_unet.bmz_export import export_bioimageio
+    from napari_unet.io import load_model
+
+    only = export_bioimageio(trained, tmp_path / "ts.zip", sample.image, weight_formats=("torchscript",))
+    assert only.validation == {"torchscript": "passed"}
+    with pytest.raises(UserInputError, match="without pytorch_state_dict weights"):
+        load_model(only.path)
+    with pytest.raises(UserInputError, match="weight formats"):
+        export_bioimageio(trained, tmp_path / "onnx.zip", weight_formats=("onnx",))
+
+
 def test_a_foreign_package_is_refused_clearly(package, tmp_path):
     from bioimageio.spec import load_model_description, save_bioimageio_package
     from bioimageio.spec.model.v0_5 import Config

@@ -62,6 +62,9 @@ class ExportSettings:
         if any("/" in a or not a.strip() for a in self.authors):
             raise UserInputError(f"author names must be non-empty and without '/', got {self.authors}.")
         check_licence(self.licence)
+        if not self.weight_formats or set(self.weight_formats) - {"pytorch_state_dict", "torchscript"}:
+            raise UserInputError(f"weight formats must be pytorch_state_dict and/or torchscript, "
+                                 f"got {list(self.weight_formats)}.")
 
 
 @dataclass
@@ -213,8 +216,11 @@ def export_bioimageio(model, path: str | os.PathLike, image=None, settings: Expo
 
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial.zip")
-        save_bioimageio_package(descr, output_path=partial)
-        os.replace(partial, path)
+        try:
+            save_bioimageio_package(descr, output_path=partial)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
     return ExportResult(path, path.stat().st_size, validation)
 
 
@@ -226,9 +232,6 @@ def _write_files(model, x, y, folder: Path, formats) -> dict[str, Path]:
 
     from . import unet
 
-    unknown = set(formats) - {"pytorch_state_dict", "torchscript"}
-    if unknown or not formats:
-        raise UserInputError(f"weight formats must be pytorch_state_dict and/or torchscript, got {list(formats)}.")
     files = {"input": folder / "test_input.npy", "output": folder / "test_output.npy",
              "cover": folder / "cover.png", "readme": folder / "README.md"}
     np.save(files["input"], x)

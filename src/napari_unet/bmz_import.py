@@ -44,7 +44,10 @@ def load_package(path: str | os.PathLike, device: str = "cpu"):
         raise UserInputError(f"{path} is not a valid bioimage.io model package: {str(err).splitlines()[0][:200]}") from None
     ours = (descr.config.model_extra or {}).get(CONFIG_KEY)
     weights = descr.weights.pytorch_state_dict
-    if not isinstance(ours, dict) or weights is None:
+    if isinstance(ours, dict) and weights is None:
+        raise UserInputError(f"{path} was exported by napari-unet without pytorch_state_dict weights, which napari-unet "
+                             "needs to load it; export the model again with them (the default).")
+    if not isinstance(ours, dict):
         raise UserInputError(
             f"{path} is the bioimage.io model {descr.name!r}, which napari-unet did not export; napari-unet can only "
             "load and train further its own packages. Run that model with a bioimage.io tool (bioimageio.core, "
