@@ -83,7 +83,7 @@ def vs_monai() -> dict:
         return {"skipped": "monai is not importable"}
     from vs_monai import compare
 
-    return {f"tile{t}": compare(size=4096, tile=t, overlap=0.25, batch=8, device="cuda") for t in (256, 512)}
+    return {f"tile{t}": compare(size=4096, tile=t, overlap=0.25, batch=8, device="cuda", our_tile=t) for t in (256, 512)}
 
 
 def time_to_useful(strokes_dir: Path) -> dict:
@@ -99,7 +99,7 @@ def predict_speed(model, size=4096) -> dict:
     img = np.random.default_rng(0).integers(0, 65535, (size, size), dtype=np.uint16)
     out = {}
     for tile in (256, 512, 1024):
-        cfg = PredictConfig(tile_size=tile, overlap=0.25, batch_size=8, device="cuda")
+        cfg = PredictConfig(tile_size=tile, batch_size=8, device="cuda")
         predict_labels(model, img[:1024, :1024], cfg)
         torch.cuda.synchronize()
         t0 = time.perf_counter()

@@ -1,11 +1,13 @@
 """Tiled prediction speed: napari-unet's engine against MONAI's sliding_window_inference.
 
     pip install monai   # benchmark-only dependency
-    python benchmarks/vs_monai.py [--size 2048] [--tile 256] [--overlap 0.25] [--device cpu]
+    python benchmarks/vs_monai.py [--size 2048] [--tile 256] [--overlap 0.25] [--our-tile N] [--device cpu]
     python benchmarks/vs_monai.py --isbi bench-out/isbi/strokes --model bench-out/isbi/unet_strokes.pt
 
-Same model weights, tile size, overlap, batch of tiles, Gaussian blending (sigma = tile/8) and
-precision (bf16 where the engine uses it) and final argmax (the engine's) for both; both are
+MONAI tiles with ``--tile`` and ``--overlap`` and blends with a Gaussian (sigma = tile/8); the
+engine predicts exactly (output tiles of ``--our-tile``, default: the engine's default, each
+computed with the network's receptive field around it; no blending). Same model weights, batch
+of tiles and precision (bf16 where the engine uses it) and final argmax (the engine's) for both; both are
 timed from the raw image to labels, so MONAI's run includes normalising the whole image with
 the model's percentiles (the engine normalises tile by tile). MONAI runs the trained network as a user
 would hand it over (eval mode, under autocast); the engine runs its inference copy
@@ -32,6 +34,7 @@ def main():
     ap.add_argument("--size", type=int, default=2048)
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--overlap", type=float, default=0.25)
+    ap.add_argument("--our-tile", type=int, default=None, help="the engine's tile size (default: its default)")
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--rounds", type=int, default=5)
@@ -42,13 +45,13 @@ def main():
     if args.isbi and not args.model:
         ap.error("--isbi needs --model")
     if args.isbi:
-        result = isbi_quality(args.model, args.isbi, args.tile, args.overlap, args.batch, args.device)
+        result = isbi_quality(args.model, args.isbi, args.tile, args.overlap, args.batch, args.device, args.our_tile)
     else:
-        result = compare(args.size, args.tile, args.overlap, args.batch, args.device, args.rounds)
+        result = compare(args.size, args.tile, args.overlap, args.batch, args.device, args.rounds, args.our_tile)
     print(json.dumps(result))
 
 
-def runners(model, tile, overlap, batch, device):
+def runners(model, tile, overlap, batch, device, our_tile=None):
     """``(ours, monai, monai_with_copy)``: functions from a raw 2D image to labels, all with the
     same weights and settings (see the module docstring)."""
     from monai.inferers import sliding_window_inference
@@ -60,7 +63,7 @@ def runners(model, tile, overlap, batch, device):
     from napari_unet.predict import _best_values, predict_labels
 
     name, device = device, torch.device(device)
-    cfg = PredictConfig(tile_size=tile, overlap=overlap, batch_size=batch, device=name)
+    cfg = PredictConfig(tile_size=our_tile or PredictConfig.tile_size, batch_size=batch, device=name)
     bf16 = use_bf16(device, cfg.precision)
     net = model.net.to(device).eval()
     fast = inference_copy(net, torch.bfloat16 if bf16 else torch.float32).to(device)
@@ -87,7 +90,7 @@ def runners(model, tile, overlap, batch, device):
     return ours, theirs, theirs_with_our_network
 
 
-def isbi_quality(model_path, isbi_dir, tile=256, overlap=0.25, batch=4, device="cpu") -> dict:
+def isbi_quality(model_path, isbi_dir, tile=256, overlap=0.25, batch=4, device="cpu", our_tile=None) -> dict:
     """Mean ISBI metrics of the engine's and MONAI's labels on the evaluation slices, same weights."""
     import tifffile
     from metrics import METRICS, score
@@ -95,7 +98,7 @@ def isbi_quality(model_path, isbi_dir, tile=256, overlap=0.25, batch=4, device="
     from napari_unet.io import load_model
 
     model = load_model(model_path)
-    fns = dict(zip(("napari_unet", "monai", "monai_with_inference_copy"), runners(model, tile, overlap, batch, device)))
+    fns = dict(zip(("napari_unet", "monai", "monai_with_inference_copy"), runners(model, tile, overlap, batch, device, our_tile)))
     scores = {k: [] for k in fns}
     agree = []
     paths = sorted((isbi_dir / "eval_images").glob("*.tif"))
@@ -107,14 +110,14 @@ def isbi_quality(model_path, isbi_dir, tile=256, overlap=0.25, batch=4, device="
         agree.append(float(np.mean(labels["napari_unet"] == labels["monai"])))
         for k, lab in labels.items():
             scores[k].append(score(lab, truth))
-    return {"tile": tile, "overlap": overlap, "slices": len(agree), "labels_agree": round(float(np.mean(agree)), 5),
+    return {"tile": tile, "overlap": overlap, "our_tile": our_tile, "slices": len(agree), "labels_agree": round(float(np.mean(agree)), 5),
             **{k: {m: round(float(np.mean([r[m] for r in v])), 4) for m in METRICS} for k, v in scores.items()}}
 
 
-def compare(size=2048, tile=256, overlap=0.25, batch=4, device="cpu", rounds=5) -> dict:
+def compare(size=2048, tile=256, overlap=0.25, batch=4, device="cpu", rounds=5, our_tile=None) -> dict:
     """Time both on a ``size``-square image; see the module docstring."""
     from napari_unet._sample_data import make_sample
-    from napari_unet.config import TrainConfig
+    from napari_unet.config import PredictConfig, TrainConfig
     from napari_unet.device import use_bf16
     from napari_unet.train import fit
 
@@ -128,7 +131,7 @@ def compare(size=2048, tile=256, overlap=0.25, batch=4, device="cpu", rounds=5) 
         fg = labels == 2
         return round(float((fg & truth).sum() / max((fg | truth).sum(), 1)), 4)
 
-    ours, theirs, theirs_with_our_network = (partial(fn, image) for fn in runners(model, tile, overlap, batch, device))
+    ours, theirs, theirs_with_our_network = (partial(fn, image) for fn in runners(model, tile, overlap, batch, device, our_tile))
     device = torch.device(device)
     bf16 = use_bf16(device)
 
@@ -154,7 +157,7 @@ def compare(size=2048, tile=256, overlap=0.25, batch=4, device="cpu", rounds=5) 
     ta, tb, tc = (np.asarray(times[k]) for k in ("ours", "monai", "monai_copy"))
     mpx = size**2 / 1e6
     return {
-        "size": size, "tile": tile, "overlap": overlap, "batch": batch, "bf16": bf16, "rounds": rounds,
+        "size": size, "tile": tile, "overlap": overlap, "our_tile": our_tile or PredictConfig.tile_size, "batch": batch, "bf16": bf16, "rounds": rounds,
         "napari_unet_mpx_per_s": round(mpx / float(np.median(ta)), 2), "monai_mpx_per_s": round(mpx / float(np.median(tb)), 2),
         "speedup": round(float(np.median(tb / ta)), 2), "speedup_per_round": [round(float(r), 2) for r in tb / ta],
         "labels_agree": round(float(np.mean(a == b)), 5),

@@ -67,18 +67,17 @@ def test_the_architecture_file_imports_only_torch(package, tmp_path):
     assert imported == {"torch"}
 
 
-def test_the_package_predicts_what_napari_unet_predicts(package, trained, offline):
+def test_the_package_computes_what_napari_unets_network_computes(package, trained, offline):
     """bioimageio.core runs the package on a new image of another size, with its own
-    normalisation and softmax, and gets napari-unet's probabilities."""
+    normalisation and softmax, and gets napari-unet's probabilities for that input."""
     from bioimageio.core import create_prediction_pipeline, load_description
     from bioimageio.core.digest_spec import create_sample_for_model
 
     from napari_unet._sample_data import make_sample
-    from napari_unet.predict import predict_labels
+    from napari_unet.bmz_export import reference_output
 
     image = make_sample(160, seed=7).image[:100, :132].astype(np.float32)
-    ours = predict_labels(trained, image, PredictConfig(tile_size=132, overlap=0.0, precision="fp32"),
-                          probabilities=True).probabilities
+    ours = reference_output(trained, image[None, None])
     descr = load_description(package.path)
     for fmt in ("pytorch_state_dict", "torchscript"):
         with create_prediction_pipeline(descr, weight_format=fmt, devices=["cpu"]) as pipeline:
@@ -89,8 +88,9 @@ def test_the_package_predicts_what_napari_unet_predicts(package, trained, offlin
 
 
 def test_tools_that_tile_with_the_halo_get_napari_unets_labels(package, trained, offline):
-    """bioimageio.core's own predict pads the input by the halo (mirrored, as the package says)
-    and crops it off again: nearly the labels of napari-unet's overlap-tile prediction."""
+    """bioimageio.core's own predict pads the input by the halo (the receptive field, mirrored,
+    as the package says) and crops it off again: napari-unet's prediction, up to the percentiles,
+    which bioimageio.core takes of the padded image."""
     from bioimageio.core import predict as bmz_predict
 
     from napari_unet._sample_data import make_sample
@@ -151,7 +151,7 @@ def test_what_cannot_be_expressed_is_refused_and_nothing_is_written(trained, tmp
         export_bioimageio(trained, tmp_path / "name.zip", name="cells/v2")
     with pytest.raises(UserInputError, match="licence"):
         export_bioimageio(trained, tmp_path / "licence.zip", licence="my own licence")
-    with pytest.raises(UserInputError, match="at least 68x68"):
+    with pytest.raises(UserInputError, match="at least 60x60"):
         export_bioimageio(trained, tmp_path / "small.zip", np.zeros((40, 200), np.float32))
     assert not list(tmp_path.iterdir())
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from napari_unet.config import PredictConfig, UserInputError
-from napari_unet.predict import predict, predict_labels, reflect_index, tile_starts
+from napari_unet.predict import context_margin, context_margins, predict, predict_labels, reflect_index
 
 
 def test_reflect_index_mirrors_without_repeating_the_edge():
@@ -10,21 +10,64 @@ def test_reflect_index_mirrors_without_repeating_the_edge():
     assert reflect_index(np.arange(-2, 3), 1).tolist() == [0] * 5
 
 
-def test_tiles_cover_the_image_evenly():
-    starts = tile_starts(1000, 256, 0.25, 32)
-    assert starts[0] == -32 and starts[-1] + 256 == 1000 + 32
-    steps = np.diff(starts)
-    assert steps.max() - steps.min() <= 1 and steps.max() <= 192
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5])
+def test_the_context_margin_covers_the_receptive_field(depth):
+    """The gradient of one output pixel reaches no input pixel beyond the margin (weights made
+    positive so that no contribution cancels), and the margin is not much wider."""
+    import torch
+
+    from napari_unet.config import ModelConfig
+    from napari_unet.model import UNet
+
+    cfg = ModelConfig(depth=depth, base_channels=1, dropout=0.0, batch_norm=False)
+    net = UNet(cfg).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(p.abs() + 0.01)
+    n = 4 * context_margin(cfg)
+    x = torch.ones(1, 1, n, cfg.multiple, dtype=torch.double, requires_grad=True)
+    out = net(x)
+    up = down = 0
+    for y in range(n // 2, n // 2 + cfg.multiple):  # every position on the pooling grid
+        (g,) = torch.autograd.grad(out[0, 1, y, 0], x, retain_graph=True)
+        rows = torch.nonzero(g[0, 0].abs().sum(1)).flatten()
+        up, down = max(up, y - rows.min().item()), max(down, rows.max().item() - y)
+    before, after = context_margins(cfg)
+    assert up < before == context_margin(cfg) <= up + 5 and down < after <= down + 4 + depth
+    assert context_margins(cfg, tta=True) == (before, before)  # flipped windows: the larger both sides
 
 
-def test_tiled_equals_untiled(trained, sample):
-    """Tiles a few times the receptive field, blended, give the one-tile result (in fp32)."""
-    big = np.tile(sample.image, (2, 3))[:200, :300]
-    cfg = dict(overlap=0.25, device="cpu", precision="fp32")
-    untiled = predict_labels(trained, big, PredictConfig(tile_size=512, **cfg))
-    tiled = predict_labels(trained, big, PredictConfig(tile_size=128, **cfg))
-    assert tiled.labels.shape == big.shape
-    assert np.mean(tiled.labels == untiled.labels) >= 0.999
+@pytest.fixture(scope="module")
+def nuclei():
+    from napari_unet.io import load_model
+
+    return load_model("nuclei")  # the default architecture (depth 4), trained
+
+
+def _exact(a, b):
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_allclose(a.probabilities, b.probabilities, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(150, 235), (37, 50), (3, 70, 90)], ids=["image", "smaller-than-a-tile", "z-stack"])
+def test_tiled_equals_untiled_for_every_tile_size(nuclei, shape):
+    """Tiles of 32 to 512 pixels give the one-tile result: labels equal, probabilities within 1e-4 (fp32)."""
+    from napari_unet._sample_data import make_sample
+
+    planes = [make_sample(256, seed=s).image[: shape[-2], : shape[-1]] for s in range(shape[0] if len(shape) == 3 else 1)]
+    image = np.stack(planes) if len(shape) == 3 else planes[0]
+    cfg = dict(device="cpu", precision="fp32", batch_size=3)
+    untiled = predict_labels(nuclei, image, PredictConfig(tile_size=1024, **cfg), probabilities=True)
+    for tile in (32, 48, 64, 128, 256, 512):
+        _exact(predict_labels(nuclei, image, PredictConfig(tile_size=tile, **cfg), probabilities=True), untiled)
+
+
+def test_tiled_equals_untiled_with_test_time_augmentation_and_large_tiles(trained, sample):
+    big = np.tile(sample.image, (9, 3))[:1100, :300]
+    cfg = dict(device="cpu", precision="fp32", tta=True)
+    untiled = predict_labels(trained, big, PredictConfig(tile_size=1104, **cfg), probabilities=True)
+    for tile in (32, 1024):
+        _exact(predict_labels(trained, big, PredictConfig(tile_size=tile, **cfg), probabilities=True), untiled)
 
 
 def test_prediction_uses_painted_values_and_finds_cells(trained, sample):
@@ -45,7 +88,7 @@ def test_image_smaller_than_a_tile(trained, sample):
 
 def test_z_stack_is_predicted_slice_by_slice_and_reports_progress(trained, sample):
     stack = np.stack([sample.image] * 3)
-    gen = predict(trained, stack, PredictConfig(tile_size=64, overlap=0.25, batch_size=2, device="cpu"),
+    gen = predict(trained, stack, PredictConfig(tile_size=64, batch_size=2, device="cpu"),
                   z_slices=[0, 2])
     events = []
     try:
@@ -85,7 +128,7 @@ def test_prediction_streams_into_a_given_array(trained, sample, tmp_path):
     from napari_unet.predict import label_dtype
 
     big = np.tile(sample.image, (3, 2))
-    cfg = PredictConfig(tile_size=64, overlap=0.25, device="cpu")
+    cfg = PredictConfig(tile_size=64, device="cpu")
     in_memory = predict_labels(trained, big, cfg).labels
     out = np.lib.format.open_memmap(tmp_path / "labels.npy", mode="w+", dtype=label_dtype(trained),
                                     shape=(1, *big.shape))
@@ -104,7 +147,7 @@ def test_zarr_input_and_zarr_output_equal_the_in_memory_result(trained, sample, 
     from napari_unet.predict import label_dtype
 
     big = np.tile(sample.image, (3, 2))
-    cfg = PredictConfig(tile_size=64, overlap=0.25, device="cpu")
+    cfg = PredictConfig(tile_size=64, device="cpu")
     in_memory = predict_labels(trained, big, cfg, probabilities=True)
     src = zarr.open_array(tmp_path / "image.zarr", mode="w", shape=big.shape, chunks=(100, 100), dtype=big.dtype)
     src[:] = big
@@ -146,7 +189,7 @@ def test_on_demand_z_stack_is_streamed_band_by_band_and_predicted_like_numpy(tra
     import dask.array as da
 
     stack = np.stack([sample.image, sample.image[::-1], sample.image[:, ::-1]])
-    cfg = PredictConfig(tile_size=64, overlap=0.25, device="cpu")
+    cfg = PredictConfig(tile_size=64, device="cpu")
     expected = predict_labels(trained, stack, cfg).labels
     log = []
     image = Recorded(stack, log, "read", chunks=(1, 32, 128))

@@ -26,6 +26,8 @@ from qtpy.QtWidgets import (
 )
 from superqt import QCollapsible
 
+from .config import PredictConfig
+
 HINTS = {
     "semantic": "Paint: 0 = not annotated (ignored) · 1, 2, … = classes (e.g. 1 = background, 2 = cells)",
     "instance": "Paint: 0 = not annotated · 1 = background strokes · 2, 3, 4, … = one whole object each "
@@ -205,7 +207,9 @@ class PredictPanel(QGroupBox):
         super().__init__("Prediction")
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        self.tile_size = _spin(32, 4096, 256, step=32, tip="Prediction tile size; larger is faster if memory allows")
+        self.tile_size = _spin(32, 4096, PredictConfig.tile_size, step=32,
+                               tip="Prediction tile size: the result is the same for any size; larger is faster "
+                                   "if memory allows")
         form.addRow("Tile size", self.tile_size)
         layout.addLayout(form)
         self.tta = QCheckBox("Test-time augmentation (about 6x slower)")

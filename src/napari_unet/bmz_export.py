@@ -143,12 +143,11 @@ def sample_image(model, image) -> np.ndarray:
 
 
 def halo(model) -> int:
-    """Pixels at each tile edge that a consumer tiling large images should discard: the
-    context napari-unet's own overlap-tile prediction gives every pixel at the default settings."""
-    from .config import PredictConfig
+    """Pixels at each tile edge that a consumer tiling large images discards: the network's
+    receptive field (:func:`~napari_unet.predict.context_margin`), so its tiles join exactly."""
+    from .predict import context_margin
 
-    cfg = PredictConfig()
-    return int(cfg.tile_size * cfg.overlap / 2)
+    return context_margin(model.config)
 
 
 def min_size(model) -> int:
@@ -158,13 +157,19 @@ def min_size(model) -> int:
 
 
 def reference_output(model, x: np.ndarray) -> np.ndarray:
-    """napari-unet's own prediction of ``x`` ``(1, C, H, W)``: class probabilities ``(1, K, H, W)``,
-    float32, computed in one tile on the CPU (the package's test output)."""
-    from .config import PredictConfig
-    from .predict import predict_labels
+    """The package's test output: napari-unet's normalisation and network (the copy it predicts
+    with) applied to ``x`` ``(1, C, H, W)`` as it is, softmax class probabilities ``(1, K, H, W)``,
+    float32 on the CPU. (napari-unet's own :func:`~napari_unet.predict.predict` adds mirrored
+    context around an image, as bioimage.io tools do with the halo.)"""
+    import torch
 
-    cfg = PredictConfig(tile_size=max(x.shape[-2:]), overlap=0.0, device="cpu", precision="fp32")
-    return predict_labels(model, x[0], cfg, probabilities=True).probabilities.astype(np.float32)
+    from .model import inference_copy
+    from .predict import class_probabilities
+
+    net = inference_copy(model.net, torch.float32).cpu()
+    xt = torch.from_numpy(_normalised(model, x)).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        return class_probabilities(net, xt).numpy().astype(np.float32)
 
 
 def export_bioimageio(model, path: str | os.PathLike, image=None, settings: ExportSettings | None = None,

@@ -64,8 +64,9 @@ def readme(model, settings, x: np.ndarray, validation: dict | None) -> str:
               f"{model.norm.high} map to 0 and 1 (napari-unet's normalisation).",
               f"- Output `{OUTPUT}`: softmax probability of each class, same height and width as the input. "
               "The label of a pixel is the label value of its most probable class.",
-              f"- When tiling a large image, discard {halo(model)} pixels at each inner tile edge "
-              "(the output axes' halo): the context napari-unet's own tiling gives every pixel by default."]
+              f"- When tiling a large image, give each tile {halo(model)} pixels of context on every side and "
+              "discard them from the output (the output axes' halo, the network's receptive field): tiles then "
+              "join exactly, as in napari-unet. Context beyond the image is mirrored (the input's padding)."]
     if model.mode == "instance":
         lines += ["", "## Instance mode", "",
                   f"This model was trained in instance mode: channel 1 is the probability of `{model.class_name(2)}`. "
@@ -89,8 +90,9 @@ def readme(model, settings, x: np.ndarray, validation: dict | None) -> str:
     if model.info.get("citation"):
         lines.append(f"- Training data: {model.info['citation']}")
     lines += ["", "## Validation", "",
-              f"The test output is napari-unet {__version__}'s own prediction of the test input "
-              f"({x.shape[-2]}x{x.shape[-1]} pixels, one tile, float32, CPU)."]
+              f"The test output is napari-unet {__version__}'s normalisation and network applied to the test input "
+              f"as it is ({x.shape[-2]}x{x.shape[-1]} pixels, float32, CPU). napari-unet's own prediction of an "
+              f"image adds {halo(model)} pixels of mirrored context around it, as bioimage.io tools do with the halo."]
     if validation:
         import bioimageio.core
 

@@ -75,9 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "or one of yours (see 'napari-unet models')")
     p.add_argument("--images", nargs="+", required=True, metavar="IMG")
     p.add_argument("--out-dir", required=True, metavar="DIR", help="writes DIR/<stem>_labels.tif (or .zarr)")
-    p.add_argument("--tile-size", type=int, default=256, help="tile size in pixels (default: 256)")
-    p.add_argument("--overlap", type=float, default=0.25, help="fraction of a tile shared with neighbours")
-    p.add_argument("--batch-size", type=int, default=4, help="tiles per batch")
+    p.add_argument("--tile-size", type=int, default=PredictConfig.tile_size,
+                   help="output tile size in pixels; the result does not depend on it, larger tiles are faster "
+                        "and need more memory (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=PredictConfig.batch_size, help="tiles per batch (default: %(default)s)")
     p.add_argument("--probabilities", action="store_true", help="also write DIR/<stem>_probabilities.tif (or .zarr)")
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation: average the 8 flips and rotations of every tile (8 network passes; "
@@ -235,7 +236,7 @@ def cmd_predict(args) -> int:
     if args.measure and model.mode != "instance":
         raise UserInputError(f"--measure measures objects, but {args.model} is a semantic model; use a model "
                              "trained with --mode instance, or leave out --measure.")
-    config = PredictConfig(tile_size=args.tile_size, overlap=args.overlap, batch_size=args.batch_size,
+    config = PredictConfig(tile_size=args.tile_size, batch_size=args.batch_size,
                            tta=args.tta, min_confidence=args.min_confidence, device=args.device,
                            precision=args.precision)
     out_dir = Path(args.out_dir)

@@ -208,15 +208,15 @@ class TrainConfig:
 
 @dataclass
 class PredictConfig:
-    """How to predict: overlapping tiles blended with a Gaussian importance map.
+    """How to predict: tile by tile, exactly (the result does not depend on the tile size).
 
-    ``tile_size`` is rounded up to a multiple of what the network needs; ``overlap`` is
-    the fraction of a tile shared with its neighbours.
+    ``tile_size`` is the side of each output tile, rounded up to a multiple of what the network
+    needs; its input adds the network's receptive field on every side, so larger tiles spend
+    less on context and need more memory.
     """
 
-    tile_size: int = 256
-    overlap: float = 0.25
-    batch_size: int = 4
+    tile_size: int = 768
+    batch_size: int = 1  # tiles per batch: one 768-pixel tile with its context is already a large batch
     tta: bool = False  # average the 8 flips and 90-degree rotations of every tile (8 network passes)
     min_confidence: float = 0.9  # instance mode: an object needs a pixel this sure of being one
     device: str = "auto"
@@ -225,8 +225,6 @@ class PredictConfig:
     def __post_init__(self):
         if self.tile_size < 16:
             raise UserInputError(f"tile size must be at least 16, got {self.tile_size}.")
-        if not 0.0 <= self.overlap < 1.0:
-            raise UserInputError(f"overlap must be in [0, 1), got {self.overlap}.")
         if self.batch_size < 1:
             raise UserInputError(f"batch size must be at least 1, got {self.batch_size}.")
         if not 0.5 <= self.min_confidence <= 1.0:

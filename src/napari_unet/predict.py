@@ -1,10 +1,11 @@
-"""Overlap-tile prediction of images of any size.
+"""Overlap-tile prediction of images of any size, exact as in the U-Net paper.
 
-The image is cut into evenly spaced, overlapping tiles (the last one flush with the edge).
-Around the image, missing context is supplied by mirroring: tiles are gathered through
-reflected indices, so no padded copy of the image is ever made. Tiles go through the network
-in batches; their softmax outputs are weighted by a Gaussian importance map and accumulated,
-which makes the result seamless.
+The output is cut into tiles ("cores") on a grid of multiples of ``2**depth``. Each core is
+computed from an input window that adds, on every side, the network's whole receptive field
+(:func:`context_margin`), so nothing outside the window can change it: cores are stitched
+without blending, and the result does not depend on the tile size. Around the image, context is
+supplied by mirroring: windows are gathered through reflected indices, so no padded copy of the
+image is ever made. Windows go through the network in batches.
 """
 
 from __future__ import annotations
@@ -48,30 +49,34 @@ def reflect_index(idx: np.ndarray, n: int) -> np.ndarray:
     return np.where(i >= n, period - i, i)
 
 
-def tile_starts(length: int, tile: int, overlap: float, margin: int) -> list[int]:
-    """Start positions covering ``[-margin, length + margin)`` with evenly spaced tiles."""
-    extent = length + 2 * margin
-    if extent <= tile:
-        return [-margin - (tile - extent) // 2]
-    step = max(1, int(tile * (1 - overlap)))
-    n = math.ceil((extent - tile) / step) + 1
-    return [int(round(s)) - margin for s in np.linspace(0, extent - tile, n)]
+def context_margin(model_config) -> int:
+    """Pixels of context a U-Net output pixel depends on, on each side: its receptive field.
+
+    Each level ``l`` adds two 3x3 convolutions at scale ``2**l`` on the way down and two on the
+    way up, plus the pooling and up-convolution offsets: the reach is ``7 * 2**depth - 5`` pixels
+    at most (107 at depth 4; tests/test_predict.py measures it with gradients). The margin is
+    ``7 * 2**depth``, a multiple of ``2**depth`` so that windows stay on the pooling grid.
+    """
+    return 7 * model_config.multiple
 
 
-def importance_map(th: int, tw: int, sigma_scale: float = 0.125) -> np.ndarray:
-    """Gaussian weights, 1 at the tile's centre, sigma = size/8 per axis, never exactly zero."""
+def context_margins(model_config, tta: bool = False) -> tuple[int, int]:
+    """Context before and after a tile, per axis. The pooling grid makes the receptive field
+    lopsided: it reaches ``7 * 2**depth - 5`` pixels up and left but only about
+    ``6 * 2**depth - 4`` down and right, so the window needs less after the tile. Test-time
+    augmentation flips windows, so it needs the larger margin on both sides."""
+    m = model_config.multiple
+    return (7 * m, 7 * m) if tta else (7 * m, 6 * m)
 
-    def gauss(n):
-        return np.exp(-((np.arange(n) - (n - 1) / 2) ** 2) / (2 * (sigma_scale * n) ** 2))
 
-    return np.maximum(np.outer(gauss(th), gauss(tw)), 1e-3).astype(np.float32)
+def core_tile(config: PredictConfig, multiple: int, shape: tuple[int, int]) -> tuple[int, int]:
+    """Output tile per axis: as many tiles as ``tile_size`` needs to cover the image, made equal
+    and rounded up to a multiple of what the network needs (no tile is mostly padding)."""
+    def one(size: int) -> int:
+        n = math.ceil(size / max(config.tile_size, multiple))
+        return math.ceil(size / n / multiple) * multiple
 
-
-def effective_tile(config: PredictConfig, multiple: int, shape: tuple[int, int]) -> tuple[int, int]:
-    """Tile size per axis: a multiple of what the network needs, no larger than needed."""
-    t = math.ceil(config.tile_size / multiple) * multiple
-    margin = int(t * config.overlap / 2)
-    return tuple(min(t, math.ceil((s + 2 * margin) / multiple) * multiple) for s in shape), margin
+    return one(shape[0]), one(shape[1])
 
 
 def predict(
@@ -98,7 +103,8 @@ def predict(
         A numpy array (or memmap), or an on-demand array (zarr, dask, h5py): these are read one
         band of tile rows at a time, so the image never has to fit in memory.
     config
-        Tile size, overlap, batch size, device.
+        Tile size (of the output; each tile's input adds the network's receptive field around
+        it), batch size, device.
     probabilities
         ``True`` to also return the class probabilities ``(Z, K, Y, X)`` float32 in memory, or an
         array of that shape to write them into (e.g. a zarr array).
@@ -112,8 +118,8 @@ def predict(
         Per-channel ``(low, high)`` values that normalisation maps to 0 and 1, instead of the
         percentiles of ``image``: to predict a crop exactly as part of its whole image.
 
-    Memory: besides the image and the labels, only one band of tiles is held (class scores for
-    one tile height of rows), unless probabilities are asked for in memory. Instance mode
+    Memory: besides the image and the labels, only one band of input rows is held (a tile's
+    height plus the context above and below), unless probabilities are asked for in memory. Instance mode
     also holds one slice's labels while it splits objects.
     """
     from .device import resolve_device
@@ -156,10 +162,10 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
     lo, hi = (torch.from_numpy(v.reshape(-1, 1, 1)).to(device) for v in norm)
     scale = 1 / (hi - lo).clamp(min=1e-6)
     k = model.config.n_classes
-    (th, tw), margin = effective_tile(config, model.config.multiple, (h, w))
-    ys, xs = tile_starts(h, th, config.overlap, margin), tile_starts(w, tw, config.overlap, margin)
+    th, tw = core_tile(config, model.config.multiple, (h, w))
+    pad, after = context_margins(model.config, config.tta)
+    ys, xs = range(0, h, th), range(0, w, tw)
     total = len(ys) * len(xs) * len(zs)
-    imp = torch.from_numpy(importance_map(th, tw)).to(device)
     values = model.class_values
     instance = model.mode == "instance"
     obj = values.index(2) if instance else None  # the object class (instance mode)
@@ -173,58 +179,34 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
     done = 0
     for zi in zs:
         classes = np.zeros((h, w), np.uint8) if instance else None
-        source = _RowSource(img, zi, th)
+        source = _RowSource(img, zi, th + pad + after)
         sinks = [] if instance else [_RowSink(labels, () if planar else (zi,), h)]
         if probs_out is not None:
             sinks.append(_RowSink(probs_out, (zi, slice(None)), h))
-        # accumulators for one band of rows, reused down the slice: rows still owed
-        # contributions by the next tile row move to the top, the rest start again at zero
-        acc = torch.zeros((k, min(th, h), w), dtype=torch.float32, device=device)
-        # the weight sum scales probabilities (asked for, or to find sure object pixels);
-        # labels are the argmax of ``acc`` alone
-        need_sum = probs_out is not None or instance
-        wsum = torch.zeros(acc.shape[1:], dtype=torch.float32, device=device) if need_sum else None
-        for i, y in enumerate(ys):
-            ya, yb = max(y, 0), min(y + th, h)
-            rows = reflect_index(np.arange(y, y + th), h)
+        for y in ys:
+            rows = reflect_index(np.arange(y - pad, y + th + after), h)
             band = _rows(source.get(rows.min(), rows.max() + 1), rows - rows.min())
+            n = min(th, h - y)  # rows of this tile row inside the image
+            best = np.empty((n, w), np.uint8 if instance else labels.dtype)
+            probs = np.empty((k, n, w), np.float32) if probs_out is not None else None
             for b0 in range(0, len(xs), config.batch_size):
                 row = xs[b0 : b0 + config.batch_size]
-                x = np.stack([_columns(band, xx, tw) for xx in row]).astype(np.float32, copy=False)
+                x = np.stack([_columns(band, xx - pad, pad + tw + after) for xx in row]).astype(np.float32, copy=False)
                 xt = torch.from_numpy(x).to(device, non_blocking=True)
                 xt = ((xt - lo) * scale).to(dtype).contiguous(memory_format=torch.channels_last)
                 with torch.inference_mode():
-                    p = class_probabilities(net, xt, config.tta) * imp
+                    p = class_probabilities(net, xt, config.tta, slice(pad, pad + n), slice(pad, pad + tw))
                 for xx, pt in zip(row, p):
-                    xa, xb = max(xx, 0), min(xx + tw, w)
-                    acc[:, : yb - ya, xa:xb] += pt[:, ya - y : yb - y, xa - xx : xb - xx]
-                    if wsum is not None:
-                        wsum[: yb - ya, xa:xb] += imp[ya - y : yb - y, xa - xx : xb - xx]
+                    m = min(tw, w - xx)
+                    best[:, xx : xx + m] = _core_labels(pt[:, :, :m], values, out_dtype, obj, config.min_confidence)
+                    if probs is not None:
+                        probs[:, :, xx : xx + m] = pt[:, :, :m].cpu().numpy()
                 done += len(row)
                 yield PredictProgress(done, total)
-            # rows above the next tile row's start receive nothing more: finish and drop them
-            final = (max(ys[i + 1], 0) if i + 1 < len(ys) else h) - ya
-            best = np.empty((final, w), np.uint8 if instance else labels.dtype)
-            probs = np.empty((k, final, w), np.float32) if probs_out is not None else None
-            for xa in range(0, w, _FINISH_COLUMNS):  # column blocks bound the temporaries
-                xb = min(xa + _FINISH_COLUMNS, w)
-                cls = _best_values(acc[:, :final, xa:xb], values, out_dtype)  # as for acc / wsum
-                if instance:  # 0 background, 1 object, 2 object with at least min_confidence
-                    sure = acc[obj, :final, xa:xb] >= config.min_confidence * wsum[:final, xa:xb]
-                    is_obj = cls == 2
-                    best[:, xa:xb] = (is_obj.to(torch.uint8) + (sure & is_obj)).cpu().numpy()
-                else:
-                    best[:, xa:xb] = cls.cpu().numpy()
-                if probs is not None:
-                    probs[:, :, xa:xb] = (acc[:, :final, xa:xb] / wsum[:final, xa:xb]).cpu().numpy()
             if instance:
-                classes[ya : ya + final] = best
+                classes[y : y + n] = best
             for sink, data in zip(sinks, [best, probs] if not instance else [probs]):
-                sink.put(ya, data)
-            kept = yb - ya - final
-            for a in [t for t in (acc, wsum) if t is not None]:
-                a[..., :kept, :] = a[..., final : final + kept, :].clone()
-                a[..., kept:, :] = 0
+                sink.put(y, data)
         if instance:
             from .instances import objects_from_foreground
 
@@ -238,7 +220,16 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
     return PredictResult(labels, probs_out)
 
 
-_FINISH_COLUMNS = 4096
+def _core_labels(p, values, dtype, obj, min_confidence) -> np.ndarray:
+    """Labels of one output tile from its class probabilities ``(K, Y, X)``; in instance mode
+    0 background, 1 object, 2 object with at least ``min_confidence``."""
+    import torch
+
+    cls = _best_values(p, values, dtype)
+    if obj is None:
+        return cls.cpu().numpy()
+    is_obj = cls == 2
+    return (is_obj.to(torch.uint8) + (is_obj & (p[obj] >= min_confidence))).cpu().numpy()
 
 
 def uncertainty(probabilities: np.ndarray) -> np.ndarray:
@@ -250,20 +241,22 @@ def uncertainty(probabilities: np.ndarray) -> np.ndarray:
     return (-(p * np.log(p)).sum(axis=1) / np.log(max(k, 2))).astype(np.float32)
 
 
-def class_probabilities(net, x, tta: bool = False):
-    """Softmax of ``net(x)``; with ``tta`` the mean over the 8 flips and 90-degree rotations of
-    ``x``, each mapped back (the U-Net paper's test-time augmentation)."""
+def class_probabilities(net, x, tta: bool = False, rows: slice = slice(None), cols: slice = slice(None)):
+    """Softmax of ``net(x)`` over ``[rows, cols]`` of the output; with ``tta`` the mean over the 8
+    flips and 90-degree rotations of ``x``, each mapped back (the U-Net paper's test-time
+    augmentation)."""
     import torch
 
     if not tta:
-        return torch.softmax(net(x).float(), dim=1)
+        return torch.softmax(net(x)[:, :, rows, cols].float(), dim=1)
     total = None
     for k in range(4):
         for flip in (False, True):
             t = torch.rot90(x, k, (2, 3))
             t = t.flip(3) if flip else t
-            p = torch.softmax(net(t.contiguous(memory_format=torch.channels_last)).float(), dim=1)
-            p = torch.rot90(p.flip(3) if flip else p, -k, (2, 3))
+            logits = net(t.contiguous(memory_format=torch.channels_last))
+            logits = torch.rot90(logits.flip(3) if flip else logits, -k, (2, 3))[:, :, rows, cols]
+            p = torch.softmax(logits.float(), dim=1)
             total = p if total is None else total + p
     return total / 8
 
