@@ -149,33 +149,59 @@ def predict(
     return _loop(model, raw, img, (lo, hi), zs, config, device, probabilities, out)
 
 
+class TilePredictor:
+    """Turns input windows into output tiles: the prediction copy of the network, the
+    normalisation and the settings (used by :func:`predict` and by
+    :func:`napari_unet.distributed.predict_dask`, so both compute the same)."""
+
+    def __init__(self, model, norm, config: PredictConfig, device, label_type=None):
+        import torch
+
+        from .device import use_bf16
+        from .model import inference_copy
+
+        self.config, self.device = config, device
+        self.dtype = torch.bfloat16 if use_bf16(device, config.precision) else torch.float32
+        self.net = inference_copy(model.net, self.dtype).to(device)
+        self.lo, hi = (torch.from_numpy(np.asarray(v, np.float32).reshape(-1, 1, 1)).to(device) for v in norm)
+        self.scale = 1 / (hi - self.lo).clamp(min=1e-6)
+        self.before, self.after = context_margins(model.config, config.tta)
+        self.values = model.class_values
+        self.obj = self.values.index(2) if model.mode == "instance" else None  # the object class
+        self.out_dtype = torch.uint8 if self.obj is not None else _torch_int(label_type or label_dtype(model))
+
+    def probabilities(self, windows: np.ndarray, n: int, tw: int):
+        """Class probabilities ``(B, K, n, tw)`` of the tiles of windows ``(B, C, before + th + after, ...)``."""
+        import torch
+
+        xt = torch.from_numpy(windows.astype(np.float32, copy=False)).to(self.device, non_blocking=True)
+        xt = ((xt - self.lo) * self.scale).to(self.dtype).contiguous(memory_format=torch.channels_last)
+        a = self.before
+        with torch.inference_mode():
+            return class_probabilities(self.net, xt, self.config.tta, slice(a, a + n), slice(a, a + tw))
+
+    def labels(self, p) -> np.ndarray:
+        """Labels of one tile from its probabilities ``(K, Y, X)``: class values, or in instance
+        mode 0 background, 1 object, 2 object with at least ``min_confidence``."""
+        return _core_labels(p, self.values, self.out_dtype, self.obj, self.config.min_confidence)
+
+
 def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
-    """Stream tile rows: only one band of accumulators (one tile height) is ever held."""
-    import torch
-
-    from .device import use_bf16
-    from .model import inference_copy
-
+    """Stream tile rows: only one band of input rows (a tile's height plus context) is held."""
     z, _, h, w = img.shape
-    dtype = torch.bfloat16 if use_bf16(device, config.precision) else torch.float32
-    net = inference_copy(model.net, dtype).to(device)
-    lo, hi = (torch.from_numpy(v.reshape(-1, 1, 1)).to(device) for v in norm)
-    scale = 1 / (hi - lo).clamp(min=1e-6)
     k = model.config.n_classes
     th, tw = core_tile(config, model.config.multiple, (h, w))
-    pad, after = context_margins(model.config, config.tta)
     ys, xs = range(0, h, th), range(0, w, tw)
     total = len(ys) * len(xs) * len(zs)
-    values = model.class_values
     instance = model.mode == "instance"
-    obj = values.index(2) if instance else None  # the object class (instance mode)
     labels = out if out is not None else np.zeros((z, h, w), dtype=label_dtype(model))
     planar = labels.ndim == 2  # a (Y, X) output for a single-plane image
+    tiles = TilePredictor(model, norm, config, device, labels.dtype)
+    pad, after = tiles.before, tiles.after
     if probabilities is True:
         probs_out = np.zeros((z, k, h, w), dtype=np.float32)
     else:
         probs_out = probabilities if _is_array(probabilities) else None
-    out_dtype = torch.uint8 if instance else _torch_int(labels.dtype)
     done = 0
     for zi in zs:
         classes = np.zeros((h, w), np.uint8) if instance else None
@@ -191,14 +217,10 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
             probs = np.empty((k, n, w), np.float32) if probs_out is not None else None
             for b0 in range(0, len(xs), config.batch_size):
                 row = xs[b0 : b0 + config.batch_size]
-                x = np.stack([_columns(band, xx - pad, pad + tw + after) for xx in row]).astype(np.float32, copy=False)
-                xt = torch.from_numpy(x).to(device, non_blocking=True)
-                xt = ((xt - lo) * scale).to(dtype).contiguous(memory_format=torch.channels_last)
-                with torch.inference_mode():
-                    p = class_probabilities(net, xt, config.tta, slice(pad, pad + n), slice(pad, pad + tw))
+                p = tiles.probabilities(np.stack([_columns(band, xx - pad, pad + tw + after) for xx in row]), n, tw)
                 for xx, pt in zip(row, p):
                     m = min(tw, w - xx)
-                    best[:, xx : xx + m] = _core_labels(pt[:, :, :m], values, out_dtype, obj, config.min_confidence)
+                    best[:, xx : xx + m] = tiles.labels(pt[:, :, :m])
                     if probs is not None:
                         probs[:, :, xx : xx + m] = pt[:, :, :m].cpu().numpy()
                 done += len(row)
