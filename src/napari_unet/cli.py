@@ -91,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "mean intensity)")
     p.add_argument("--pixel-size", default=None, metavar="Y,X",
                    help="pixel size for the calibrated columns of --measure (default: 1,1)")
+    c = p.add_mutually_exclusive_group()
+    c.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="predict on a dask cluster of N worker processes on this machine; the workers write "
+                        "DIR/<stem>_labels.zarr tile by tile")
+    c.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="predict on a running dask.distributed cluster (e.g. tcp://host:8786); the workers read the "
+                        "image and write the zarr output, so both must be on storage they all see")
     p.add_argument("--format", choices=["tif", "zarr"], default=None,
                    help="output format; zarr is written tile row by tile row, for images larger than memory "
                         "(default: zarr for zarr images, tif otherwise)")
@@ -240,6 +247,8 @@ def cmd_predict(args) -> int:
                            tta=args.tta, min_confidence=args.min_confidence, device=args.device,
                            precision=args.precision)
     out_dir = Path(args.out_dir)
+    if args.workers is not None or args.scheduler:
+        return _predict_on_cluster(args, model, config, out_dir)
     for path in args.images:
         image = read_image(path)
         fmt = args.format or ("zarr" if is_zarr(path) else "tif")
@@ -273,6 +282,34 @@ def cmd_predict(args) -> int:
         print(f"wrote {write_image(out_dir / f'{stem}_labels.tif', result.labels)}")
         if result.probabilities is not None:
             print(f"wrote {write_image(out_dir / f'{stem}_probabilities.tif', result.probabilities)}")
+    return 0
+
+
+def _predict_on_cluster(args, model, config, out_dir: Path) -> int:
+    """``predict --workers N`` / ``--scheduler ADDRESS``: a zarr output per image, written by the workers."""
+    from .distributed import connect, predict_to_zarr
+    from .io import read_image
+
+    if args.measure or args.format == "tif":
+        raise UserInputError("with --workers or --scheduler the workers write zarr; leave out --measure and "
+                             "--format tif, or predict without a cluster.")
+    images = [read_image(path) for path in args.images]  # bad paths fail before a cluster starts
+    client = connect(args.workers, args.scheduler)
+    try:
+        print(f"dask cluster: {len(client.scheduler_info()['workers'])} worker(s) at {client.scheduler.address}",
+              file=sys.stderr)
+        for path, image in zip(args.images, images):
+            stem = Path(path).stem
+            labels = out_dir / f"{stem}_labels.zarr"
+            probs = out_dir / f"{stem}_probabilities.zarr" if args.probabilities else None
+            t0 = time.perf_counter()
+            predict_to_zarr(model, image, labels, config, probs)
+            print(f"wrote {labels}" + (f" and {probs}" if probs else "") + f" ({time.perf_counter() - t0:.1f} s)")
+    finally:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None:
+            cluster.close()
     return 0
 
 

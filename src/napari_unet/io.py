@@ -268,8 +268,9 @@ def _ome_layout(array, axes: list[str] | None, path: Path):
     return a
 
 
-def create_zarr(path: str | os.PathLike, shape: tuple[int, ...], dtype, chunk: int = 1024):
-    """A new zarr array at ``path`` (replacing one there), chunked ``chunk`` x ``chunk`` in the last two axes."""
+def create_zarr(path: str | os.PathLike, shape: tuple[int, ...], dtype, chunk: int | tuple[int, int] = 1024):
+    """A new zarr array at ``path`` (replacing one there), chunked ``chunk`` x ``chunk`` (or
+    ``chunk = (rows, columns)``) in the last two axes."""
     import shutil
 
     import zarr
@@ -280,7 +281,8 @@ def create_zarr(path: str | os.PathLike, shape: tuple[int, ...], dtype, chunk: i
             raise UserInputError(f"{path} exists and is not a zarr folder; move it away or choose another --out-dir.")
         shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    chunks = tuple(1 for _ in shape[:-2]) + tuple(min(chunk, n) for n in shape[-2:])
+    pair = (chunk, chunk) if isinstance(chunk, int) else tuple(chunk)
+    chunks = tuple(1 for _ in shape[:-2]) + tuple(min(int(c), n) for c, n in zip(pair, shape[-2:]))
     return zarr.open_array(str(path), mode="w", shape=shape, chunks=chunks, dtype=dtype)
 
 

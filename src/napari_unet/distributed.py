@@ -1,0 +1,168 @@
+"""Prediction as a dask graph, for a dask.distributed cluster (or any dask scheduler).
+
+Each output tile is one task. Its input window (the tile plus the network's receptive field,
+mirrored at the image border, exactly as :func:`napari_unet.predict.predict` reads it) is a
+lazy slice of the image, so workers read only what their tiles need; the tiles go through the
+same :class:`~napari_unet.predict.TilePredictor`, so the labels equal the single-process ones.
+The model enters the graph once, as one task whose result each worker fetches once.
+
+Instance mode: tiles give the exact class map (background, object, sure object); objects are
+then split per slice by the same watershed as in one process (one task per slice), so object
+labels are consistent across tiles and equal the single-process ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import PredictConfig, UserInputError
+
+
+def require_distributed():
+    """``distributed``'s Client and LocalCluster, or a clear error naming the extra to install."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UserInputError("prediction on a dask cluster needs dask.distributed; install it with "
+                             "pip install 'napari-unet[distributed]'.") from None
+    return Client, LocalCluster
+
+
+def predict_dask(model, image, config: PredictConfig | None = None, *, probabilities: bool = False):
+    """Lazy labels (and, with ``probabilities``, class probabilities) of ``image``, as dask arrays.
+
+    ``image`` is anything :func:`~napari_unet.data.to_zcyx` accepts, typically a dask array over
+    zarr (``dask.array.from_zarr``). The result has :func:`~napari_unet.predict.predict`'s shapes,
+    ``(Y, X)`` or ``(Z, Y, X)`` labels chunked in output tiles (``config.tile_size``), and
+    ``(Z, K, Y, X)`` probabilities. Nothing is computed until the result is (``.compute()``,
+    ``.to_zarr(...)``), on the active dask scheduler: a ``distributed.Client`` if one exists.
+    The intensity percentiles are computed here, from a subsample of the whole image.
+    """
+    import dask
+    import dask.array as da
+
+    from .data import is_single_plane, percentiles, to_zcyx
+    from .io import model_from_bytes, model_to_bytes
+    from .predict import context_margins, core_tile, label_dtype, reflect_index
+
+    config = config or PredictConfig()
+    raw = image if hasattr(image, "shape") else np.asarray(image)
+    img = to_zcyx(raw, lazy=True)
+    if not isinstance(img, da.Array):
+        img = da.from_array(img, chunks=(1, img.shape[1], 1024, 1024))
+    if img.shape[1] != model.config.in_channels:
+        raise UserInputError(f"the model was trained on {model.config.in_channels} channel(s) but the image has "
+                             f"{img.shape[1]}; use an image with the same channels as the training images.")
+    norm = percentiles(img, model.norm)
+    z, _, h, w = img.shape
+    k = model.config.n_classes
+    th, tw = core_tile(config, model.config.multiple, (h, w))
+    before, after = context_margins(model.config, config.tta)
+    instance = model.mode == "instance"
+    ltype = np.dtype(np.uint8) if instance else label_dtype(model)
+    # one task makes the model; each worker fetches its result once and all its tiles share it
+    shared = dask.delayed(model_from_bytes, pure=True)(model_to_bytes(model))
+    grid, probs = [], []
+    for zi in range(z):
+        label_rows, prob_rows = [], []
+        for y in range(0, h, th):
+            rows = reflect_index(np.arange(y - before, y + th + after), h)
+            band = _take(img[zi], rows, axis=1)
+            label_row, prob_row = [], []
+            for x in range(0, w, tw):
+                n, m = min(th, h - y), min(tw, w - x)
+                window = _take(band, reflect_index(np.arange(x - before, x + tw + after), w), axis=2)
+                tile = dask.delayed(_predict_tile, pure=True, nout=2)(shared, window, norm, config, (th, tw), (n, m),
+                                                                       ltype, probabilities)
+                label_row.append(da.from_delayed(tile[0], (1, n, m), ltype))
+                if probabilities:
+                    prob_row.append(da.from_delayed(tile[1], (1, k, n, m), np.float32))
+            label_rows.append(label_row)
+            prob_rows.append(prob_row)
+        grid.append(label_rows)
+        probs.append(prob_rows)
+    labels = da.block(grid)
+    if instance:  # one task per slice: the same object splitting as in one process
+        labels = labels.rechunk((1, h, w)).map_blocks(_objects, dtype=np.int32)
+    if is_single_plane(raw, img):
+        labels = labels[0]
+    return (labels, _block_probs(probs)) if probabilities else labels
+
+
+def _block_probs(probs):
+    """Assemble ``(Z, K, Y, X)`` from per-slice grids of ``(1, K, n, m)`` tiles."""
+    import dask.array as da
+
+    return da.concatenate([da.block([list(row) for row in rows]) for rows in probs], axis=0)
+
+
+def _take(a, index: np.ndarray, axis: int):
+    """``a`` indexed along ``axis``: a plain slice where the indices run consecutively (inside
+    the image), else the mirrored rows or columns."""
+    if index[-1] - index[0] == len(index) - 1 and np.all(np.diff(index) == 1):
+        key = [slice(None)] * a.ndim
+        key[axis] = slice(int(index[0]), int(index[-1]) + 1)
+        return a[tuple(key)]
+    return a.take(index, axis=axis) if hasattr(a, "take") else np.take(a, index, axis=axis)
+
+
+def _predict_tile(model, window, norm, config, tile, size, ltype, probabilities):
+    """One output tile from its window ``(C, rows, columns)`` (runs on a worker)."""
+    from .device import resolve_device
+    from .predict import TilePredictor
+
+    tiles = TilePredictor(model, norm, config, resolve_device(config.device), ltype)
+    (n, m), tw = size, tile[1]
+    p = tiles.probabilities(np.asarray(window)[None], n, tw)[0, :, :, :m]
+    labels = tiles.labels(p)[None].astype(ltype, copy=False)
+    return labels, (p.cpu().numpy()[None] if probabilities else None)
+
+
+def _objects(classes: np.ndarray) -> np.ndarray:
+    """Objects of one slice's class map ``(1, Y, X)`` (0 background, 1 object, 2 sure object)."""
+    from .instances import objects_from_foreground
+
+    return objects_from_foreground(classes[0] > 0, core=classes[0] == 2)[None].astype(np.int32)
+
+
+def connect(workers: int | None = None, scheduler: str | None = None):
+    """A ``distributed.Client``: to the scheduler at ``scheduler``, or to a new local cluster of
+    ``workers`` processes that share this machine's cores (torch threads per worker = cores / workers).
+    Close it (and its cluster) with ``client.close(); client.cluster and client.cluster.close()``."""
+    import os
+
+    client_cls, cluster_cls = require_distributed()
+    if scheduler:
+        try:
+            return client_cls(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError, TypeError) as err:
+            raise UserInputError(f"cannot reach a dask scheduler at {scheduler!r} ({type(err).__name__}: "
+                                 f"{str(err).splitlines()[0][:160] if str(err) else 'no answer'}); check the address "
+                                 "(e.g. tcp://host:8786), or use --workers N for a cluster on this machine.") from None
+    if workers is None or workers < 1:
+        raise UserInputError(f"--workers must be at least 1, got {workers}.")
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    cluster = cluster_cls(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                          env={"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
+    return client_cls(cluster)
+
+
+def predict_to_zarr(model, image, path, config: PredictConfig | None = None, probabilities_path=None) -> None:
+    """Predict ``image`` on the active scheduler, the workers writing the labels (and the class
+    probabilities) into zarr arrays at ``path`` (and ``probabilities_path``), one output tile per
+    zarr chunk, so no two tasks write the same chunk."""
+    import dask.array as da
+
+    from .io import create_zarr
+    from .predict import core_tile
+
+    config = config or PredictConfig()
+    result = predict_dask(model, image, config, probabilities=probabilities_path is not None)
+    labels, probs = result if probabilities_path is not None else (result, None)
+    tile = core_tile(config, model.config.multiple, labels.shape[-2:])
+    labels = labels.rechunk((1,) * (labels.ndim - 2) + tile)  # instance labels come per slice
+    sources, targets = [labels], [create_zarr(path, labels.shape, labels.dtype, chunk=tile)]
+    if probs is not None:
+        sources.append(probs.rechunk((1, probs.shape[1], *tile)))
+        targets.append(create_zarr(probabilities_path, probs.shape, probs.dtype, chunk=tile))
+    da.store(sources, targets, lock=False)
