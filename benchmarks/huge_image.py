@@ -2,7 +2,7 @@
 
     python benchmarks/huge_image.py --size 16384                 # numpy in, numpy out
     python benchmarks/huge_image.py --size 32768 --zarr DIR      # zarr on disk in, zarr on disk out
-    python benchmarks/huge_image.py --size 16384 --batch 1       # fewer tiles per batch: less memory
+    python benchmarks/huge_image.py --size 16384 --tile 256      # smaller tiles: less memory
 
 A model is trained briefly on the synthetic sample in a separate process and saved (the
 weights do not matter for memory); this process only loads it, as ``napari-unet predict``
@@ -45,8 +45,8 @@ def rss_mb() -> float:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=16384)
-    ap.add_argument("--tile", type=int, default=512)
-    ap.add_argument("--batch", type=int, default=4, help="tiles per batch (the engine's default: 4)")
+    ap.add_argument("--tile", type=int, default=768, help="output tile size (the engine's default: 768)")
+    ap.add_argument("--batch", type=int, default=1, help="tiles per batch (the engine's default: 1)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--model-size", default="default")
     ap.add_argument("--zarr", metavar="DIR", help="put input and output as zarr arrays in DIR")

@@ -6,8 +6,8 @@
 
 MONAI tiles with ``--tile`` and ``--overlap`` and blends with a Gaussian (sigma = tile/8); the
 engine predicts exactly (output tiles of ``--our-tile``, default: the engine's default, each
-computed with the network's receptive field around it; no blending). Same model weights, batch
-of tiles and precision (bf16 where the engine uses it) and final argmax (the engine's) for both; both are
+computed with the network's receptive field around it, one tile per batch; no blending).
+``--batch`` is MONAI's batch of tiles. Same model weights and precision (bf16 where the engine uses it) and final argmax (the engine's) for both; both are
 timed from the raw image to labels, so MONAI's run includes normalising the whole image with
 the model's percentiles (the engine normalises tile by tile). MONAI runs the trained network as a user
 would hand it over (eval mode, under autocast); the engine runs its inference copy
@@ -63,7 +63,7 @@ def runners(model, tile, overlap, batch, device, our_tile=None):
     from napari_unet.predict import _best_values, predict_labels
 
     name, device = device, torch.device(device)
-    cfg = PredictConfig(tile_size=our_tile or PredictConfig.tile_size, batch_size=batch, device=name)
+    cfg = PredictConfig(tile_size=our_tile or PredictConfig.tile_size, device=name)  # the engine's batch of tiles
     bf16 = use_bf16(device, cfg.precision)
     net = model.net.to(device).eval()
     fast = inference_copy(net, torch.bfloat16 if bf16 else torch.float32).to(device)
@@ -157,7 +157,7 @@ def compare(size=2048, tile=256, overlap=0.25, batch=4, device="cpu", rounds=5, 
     ta, tb, tc = (np.asarray(times[k]) for k in ("ours", "monai", "monai_copy"))
     mpx = size**2 / 1e6
     return {
-        "size": size, "tile": tile, "overlap": overlap, "our_tile": our_tile or PredictConfig.tile_size, "batch": batch, "bf16": bf16, "rounds": rounds,
+        "size": size, "tile": tile, "overlap": overlap, "our_tile": our_tile or PredictConfig.tile_size, "monai_batch": batch, "bf16": bf16, "rounds": rounds,
         "napari_unet_mpx_per_s": round(mpx / float(np.median(ta)), 2), "monai_mpx_per_s": round(mpx / float(np.median(tb)), 2),
         "speedup": round(float(np.median(tb / ta)), 2), "speedup_per_round": [round(float(r), 2) for r in tb / ta],
         "labels_agree": round(float(np.mean(a == b)), 5),

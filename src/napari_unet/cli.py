@@ -287,29 +287,15 @@ def cmd_predict(args) -> int:
 
 def _predict_on_cluster(args, model, config, out_dir: Path) -> int:
     """``predict --workers N`` / ``--scheduler ADDRESS``: a zarr output per image, written by the workers."""
-    from .distributed import connect, predict_to_zarr
+    from .distributed import predict_files
     from .io import read_image
 
     if args.measure or args.format == "tif":
         raise UserInputError("with --workers or --scheduler the workers write zarr; leave out --measure and "
                              "--format tif, or predict without a cluster.")
-    images = [read_image(path) for path in args.images]  # bad paths fail before a cluster starts
-    client = connect(args.workers, args.scheduler)
-    try:
-        print(f"dask cluster: {len(client.scheduler_info()['workers'])} worker(s) at {client.scheduler.address}",
-              file=sys.stderr)
-        for path, image in zip(args.images, images):
-            stem = Path(path).stem
-            labels = out_dir / f"{stem}_labels.zarr"
-            probs = out_dir / f"{stem}_probabilities.zarr" if args.probabilities else None
-            t0 = time.perf_counter()
-            predict_to_zarr(model, image, labels, config, probs)
-            print(f"wrote {labels}" + (f" and {probs}" if probs else "") + f" ({time.perf_counter() - t0:.1f} s)")
-    finally:
-        cluster = getattr(client, "cluster", None)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    images = {path: read_image(path) for path in args.images}  # bad paths fail before a cluster starts
+    for line in predict_files(model, images, out_dir, config, args.workers, args.scheduler, args.probabilities):
+        print(line, file=sys.stderr if line.startswith("dask cluster") else sys.stdout)
     return 0
 
 

@@ -166,3 +166,27 @@ def predict_to_zarr(model, image, path, config: PredictConfig | None = None, pro
         sources.append(probs.rechunk((1, probs.shape[1], *tile)))
         targets.append(create_zarr(probabilities_path, probs.shape, probs.dtype, chunk=tile))
     da.store(sources, targets, lock=False)
+
+
+def predict_files(model, images: dict, out_dir, config: PredictConfig, workers=None, scheduler=None,
+                  probabilities: bool = False):
+    """Predict each ``{path: image}`` on a cluster (see :func:`connect`) into
+    ``out_dir/<stem>_labels.zarr`` (and ``_probabilities.zarr``); yields a line of news per step."""
+    import time
+    from pathlib import Path
+
+    client = connect(workers, scheduler)
+    try:
+        yield f"dask cluster: {len(client.scheduler_info()['workers'])} worker(s) at {client.scheduler.address}"
+        for path, image in images.items():
+            stem = Path(path).stem
+            labels = Path(out_dir) / f"{stem}_labels.zarr"
+            probs = Path(out_dir) / f"{stem}_probabilities.zarr" if probabilities else None
+            t0 = time.perf_counter()
+            predict_to_zarr(model, image, labels, config, probs)
+            yield f"wrote {labels}" + (f" and {probs}" if probs else "") + f" ({time.perf_counter() - t0:.1f} s)"
+    finally:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None:
+            cluster.close()
