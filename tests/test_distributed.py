@@ -141,3 +141,17 @@ def test_bad_addresses_and_a_missing_package_get_clear_errors(trained, sample, t
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(UserInputError, match=r"napari-unet\[distributed\]"):
         connect(workers=1)
+
+
+def test_a_local_cluster_shares_the_cores_and_leaves_this_process_alone():
+    from napari_unet.distributed import connect
+
+    before = dict(os.environ)
+    client = connect(workers=2)
+    try:
+        seen = client.run(lambda: (__import__("torch").get_num_threads(), os.environ.get("MALLOC_MMAP_THRESHOLD_")))
+    finally:
+        client.close()
+        client.cluster.close()
+    assert sorted(seen.values()) == [(max(1, (os.cpu_count() or 1) // 2), str(64 << 20))] * 2
+    assert dict(os.environ) == before

@@ -141,10 +141,33 @@ def connect(workers: int | None = None, scheduler: str | None = None):
                                  "(e.g. tcp://host:8786), or use --workers N for a cluster on this machine.") from None
     if workers is None or workers < 1:
         raise UserInputError(f"--workers must be at least 1, got {workers}.")
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    cluster = cluster_cls(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                          env={"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
+    import dask
+
+    environ = worker_environment(max(1, (os.cpu_count() or 1) // workers))
+    # the nanny lets this process's own variables win over the config, and leaves the ones it
+    # set behind in os.environ: clear them for the start, put this process's back after it
+    saved = {k: os.environ.pop(k, None) for k in environ}
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            cluster = cluster_cls(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None)
+            if v is not None:
+                os.environ[k] = v
     return client_cls(cluster)
+
+
+def worker_environment(threads: int) -> dict:
+    """What a worker process starts with: dask's defaults, ``threads`` torch threads, and
+    ``MALLOC_MMAP_THRESHOLD_``. dask sets ``MALLOC_TRIM_THRESHOLD_``, which turns off glibc's
+    adaptive mmap threshold, so each of the network's large activations would be fresh pages:
+    the network ran 1.6x slower until large blocks were kept in the heap (docs/benchmarks.md).
+    For a cluster started elsewhere, put these variables in its workers' environment."""
+    import dask
+
+    base = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    return {**base, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "MALLOC_MMAP_THRESHOLD_": 64 << 20}
 
 
 def predict_to_zarr(model, image, path, config: PredictConfig | None = None, probabilities_path=None) -> None:
