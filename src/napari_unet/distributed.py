@@ -62,16 +62,18 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
     ltype = np.dtype(np.uint8) if instance else label_dtype(model)
     # one task makes the model; each worker fetches its result once and all its tiles share it
     shared = dask.delayed(model_from_bytes, pure=True)(model_to_bytes(model))
+    direct = _zarr_planes(raw)  # a zarr array of planes: each task reads its own window from it
     grid, probs = [], []
     for zi in range(z):
         label_rows, prob_rows = [], []
         for y in range(0, h, th):
             rows = reflect_index(np.arange(y - before, y + th + after), h)
-            band = _take(img[zi], rows, axis=1)
+            band = _take(img[zi], rows, axis=1) if direct is None else None
             label_row, prob_row = [], []
             for x in range(0, w, tw):
                 n, m = min(th, h - y), min(tw, w - x)
-                window = _take(band, reflect_index(np.arange(x - before, x + tw + after), w), axis=2)
+                cols = reflect_index(np.arange(x - before, x + tw + after), w)
+                window = _take(band, cols, axis=2) if direct is None else (direct, zi, rows, cols)
                 tile = dask.delayed(_predict_tile, pure=True, nout=2)(shared, window, norm, config, (th, tw), (n, m),
                                                                        ltype, probabilities)
                 label_row.append(da.from_delayed(tile[0], (1, n, m), ltype))
@@ -106,12 +108,33 @@ def _take(a, index: np.ndarray, axis: int):
     return a.take(index, axis=axis) if hasattr(a, "take") else np.take(a, index, axis=axis)
 
 
+def _zarr_planes(raw):
+    """``raw`` if it is a zarr array of ``(Y, X)`` or ``(Z, Y, X)`` planes, else None."""
+    if type(raw).__module__.split(".")[0] == "zarr" and raw.ndim in (2, 3) and hasattr(raw, "store"):
+        return raw
+    return None
+
+
+def _read_window(array, zi: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """A window ``(1, rows, cols)`` of plane ``zi`` of a zarr array, mirrored where it leaves the image."""
+    r0, c0 = int(rows.min()), int(cols.min())
+    key = (slice(r0, int(rows.max()) + 1), slice(c0, int(cols.max()) + 1))
+    block = np.asarray(array[(zi, *key) if array.ndim == 3 else key])
+    return block[np.ix_(rows - r0, cols - c0)][None]
+
+
 def _predict_tile(model, window, norm, config, tile, size, ltype, probabilities):
-    """One output tile from its window ``(C, rows, columns)`` (runs on a worker)."""
+    """One output tile from its window ``(C, rows, columns)``, or from ``(zarr array, plane,
+    rows, columns)`` to read it from (runs on a worker)."""
     from .device import resolve_device
     from .predict import TilePredictor
 
-    tiles = TilePredictor(model, norm, config, resolve_device(config.device), ltype)
+    if isinstance(window, tuple):
+        window = _read_window(*window)
+
+    # the model is one object per worker, shared by its tiles: so is its prediction copy
+    copies = model.__dict__.setdefault("prediction_copies", {})
+    tiles = TilePredictor(model, norm, config, resolve_device(config.device), ltype, copies)
     (n, m), tw = size, tile[1]
     p = tiles.probabilities(np.asarray(window)[None], n, tw)[0, :, :, :m]
     labels = tiles.labels(p)[None].astype(ltype, copy=False)

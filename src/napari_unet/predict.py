@@ -154,7 +154,7 @@ class TilePredictor:
     normalisation and the settings (used by :func:`predict` and by
     :func:`napari_unet.distributed.predict_dask`, so both compute the same)."""
 
-    def __init__(self, model, norm, config: PredictConfig, device, label_type=None):
+    def __init__(self, model, norm, config: PredictConfig, device, label_type=None, copies: dict | None = None):
         import torch
 
         from .device import use_bf16
@@ -162,7 +162,13 @@ class TilePredictor:
 
         self.config, self.device = config, device
         self.dtype = torch.bfloat16 if use_bf16(device, config.precision) else torch.float32
-        self.net = inference_copy(model.net, self.dtype).to(device)
+        key = (str(device), self.dtype)  # ``copies`` keeps the prediction copies made, for reuse
+        if copies is not None and key in copies:
+            self.net = copies[key]
+        else:
+            self.net = inference_copy(model.net, self.dtype).to(device)
+            if copies is not None:
+                copies[key] = self.net
         self.lo, hi = (torch.from_numpy(np.asarray(v, np.float32).reshape(-1, 1, 1)).to(device) for v in norm)
         self.scale = 1 / (hi - self.lo).clamp(min=1e-6)
         self.before, self.after = context_margins(model.config, config.tta)
