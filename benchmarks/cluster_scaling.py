@@ -4,8 +4,9 @@
 
 The uint16 image (the synthetic sample, tiled) is written to DIR/image.zarr in 1024² chunks.
 Each round runs, back to back: the single-process path (``napari-unet predict --format zarr``'s
-``predict`` with zarr in and out), then ``predict_to_zarr`` on a LocalCluster of 1 worker (all
-cores) and of 2 workers (cores shared), each started before the clock starts. Reported per run:
+``predict`` with zarr in and out), then ``predict_to_zarr`` (what ``napari-unet predict
+--workers N`` runs) on a LocalCluster of 1 worker (all cores) and of 2 workers (cores shared),
+each started before the clock starts. Reported per run:
 seconds, Mpx/s and whether the labels equal the single-process ones; once: cluster start-up,
 the model's bytes (sent to each worker once), and per output tile the input window and output
 bytes, the inputs of the scaling model in docs/benchmarks.md.
@@ -30,7 +31,6 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=None)
     args = ap.parse_args()
 
-    import dask.array as da
     import zarr
 
     from napari_unet._sample_data import make_sample
@@ -73,7 +73,7 @@ def main() -> None:
             client.run(lambda: __import__("torch").get_num_threads())  # workers up, torch imported
             started = time.perf_counter() - t0
             try:
-                src = da.from_zarr(str(folder / "image.zarr"))
+                src = zarr.open_array(str(folder / "image.zarr"), mode="r")  # as napari-unet predict opens it
                 t0 = time.perf_counter()
                 predict_to_zarr(model, src, folder / "cluster.zarr", config)
                 dt = time.perf_counter() - t0
