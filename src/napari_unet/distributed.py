@@ -2,7 +2,8 @@
 
 Each output tile is one task. Its input window (the tile plus the network's receptive field,
 mirrored at the image border, exactly as :func:`napari_unet.predict.predict` reads it) is a
-lazy slice of the image, so workers read only what their tiles need; the tiles go through the
+lazy slice of the image, or, for a zarr array, read by the task itself, so workers read only
+what their tiles need; the tiles go through the
 same :class:`~napari_unet.predict.TilePredictor`, so the labels equal the single-process ones.
 The model enters the graph once, as one task whose result each worker fetches once.
 
@@ -62,7 +63,7 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
     ltype = np.dtype(np.uint8) if instance else label_dtype(model)
     # one task makes the model; each worker fetches its result once and all its tiles share it
     shared = dask.delayed(model_from_bytes, pure=True)(model_to_bytes(model))
-    direct = _zarr_planes(raw)  # a zarr array of planes: each task reads its own window from it
+    direct = _zarr_planes(raw, img)  # a zarr array of planes: each task reads its own window from it
     grid, probs = [], []
     for zi in range(z):
         label_rows, prob_rows = [], []
@@ -108,9 +109,12 @@ def _take(a, index: np.ndarray, axis: int):
     return a.take(index, axis=axis) if hasattr(a, "take") else np.take(a, index, axis=axis)
 
 
-def _zarr_planes(raw):
-    """``raw`` if it is a zarr array of ``(Y, X)`` or ``(Z, Y, X)`` planes, else None."""
-    if type(raw).__module__.split(".")[0] == "zarr" and raw.ndim in (2, 3) and hasattr(raw, "store"):
+def _zarr_planes(raw, img):
+    """``raw`` if it is a zarr array of ``(Y, X)`` or ``(Z, Y, X)`` greyscale planes (as ``img``,
+    its ``(Z, C, Y, X)`` reading, says; not colour), else None."""
+    planes = (1, *raw.shape) if raw.ndim == 2 else tuple(raw.shape)
+    if type(raw).__module__.split(".")[0] == "zarr" and raw.ndim in (2, 3) and hasattr(raw, "store") \
+            and img.shape[1] == 1 and (img.shape[0], *img.shape[2:]) == planes:
         return raw
     return None
 
@@ -131,7 +135,6 @@ def _predict_tile(model, window, norm, config, tile, size, ltype, probabilities)
 
     if isinstance(window, tuple):
         window = _read_window(*window)
-
     # the model is one object per worker, shared by its tiles: so is its prediction copy
     copies = model.__dict__.setdefault("prediction_copies", {})
     tiles = TilePredictor(model, norm, config, resolve_device(config.device), ltype, copies)
