@@ -212,7 +212,7 @@ class PredictPanel(QGroupBox):
                                    "if memory allows")
         form.addRow("Tile size", self.tile_size)
         layout.addLayout(form)
-        self.tta = QCheckBox("Test-time augmentation (about 6x slower)")
+        self.tta = QCheckBox("Test-time augmentation (about 8x slower)")
         self.tta.setToolTip("Average the prediction over the 8 flips and 90-degree rotations of each tile")
         self.probabilities = QCheckBox("Also show class probabilities")
         self.current_slice = QCheckBox("Predict only the current slice of a z-stack")

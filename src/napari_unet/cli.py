@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probabilities", action="store_true", help="also write DIR/<stem>_probabilities.tif (or .zarr)")
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation: average the 8 flips and rotations of every tile (8 network passes; "
-                        "5-7x the prediction time)")
+                        "7-9x the prediction time)")
     p.add_argument("--min-confidence", type=float, default=PredictConfig.min_confidence, metavar="P",
                    help="instance mode: keep an object only if the network is this sure of at least one of its "
                         "pixels (0.5 keeps every object; default: %(default)s)")
