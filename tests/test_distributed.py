@@ -30,7 +30,7 @@ def cluster():
         yield client
 
 
-def test_the_lazy_api_computes_nothing_until_asked_and_equals_predict(trained, sample):
+def test_the_lazy_api_returns_dask_arrays_that_equal_predict(trained, sample):
     from napari_unet.distributed import predict_dask
     from napari_unet.predict import predict_labels
 

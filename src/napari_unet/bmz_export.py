@@ -163,13 +163,13 @@ def reference_output(model, x: np.ndarray) -> np.ndarray:
     context around an image, as bioimage.io tools do with the halo.)"""
     import torch
 
-    from .model import inference_copy
-    from .predict import class_probabilities
+    from .config import PredictConfig
+    from .data import percentiles
+    from .predict import TilePredictor
 
-    net = inference_copy(model.net, torch.float32).cpu()
-    xt = torch.from_numpy(_normalised(model, x)).contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        return class_probabilities(net, xt).numpy().astype(np.float32)
+    tiles = TilePredictor(model, percentiles(x, model.norm), PredictConfig(device="cpu", precision="fp32"),
+                          torch.device("cpu"))
+    return tiles.probabilities(x).numpy().astype(np.float32)
 
 
 def export_bioimageio(model, path: str | os.PathLike, image=None, settings: ExportSettings | None = None,
@@ -261,7 +261,9 @@ def _write_files(model, x, y, folder: Path, formats) -> dict[str, Path]:
             # the package only accepts sizes that need no padding
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.simplefilter("ignore", DeprecationWarning)  # bioimage.io's torchscript format needs it
-            traced = torch.jit.trace(net, torch.from_numpy(_normalised(model, x)), check_trace=False)
+            from .data import normalize
+
+            traced = torch.jit.trace(net, torch.from_numpy(normalize(x, model.norm)), check_trace=False)
         traced.save(str(files["torchscript"]))
     from .bmz_readme import write_cover
 
@@ -276,12 +278,6 @@ def plain_network(model):
     net = unet.UNet(**model.config.to_dict())
     net.load_state_dict(model.net.state_dict())
     return net.float().eval()
-
-
-def _normalised(model, x: np.ndarray) -> np.ndarray:
-    from .data import normalize
-
-    return normalize(x, model.norm)
 
 
 def _test(descr) -> dict[str, str]:

@@ -44,7 +44,7 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
 
     from .data import is_single_plane, percentiles, to_zcyx
     from .io import model_from_bytes, model_to_bytes
-    from .predict import context_margins, core_tile, label_dtype, reflect_index
+    from .predict import context_margins, core_tile, label_dtype, reflect_index, take
 
     config = config or PredictConfig()
     raw = image if hasattr(image, "shape") else np.asarray(image)
@@ -69,12 +69,12 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
         label_rows, prob_rows = [], []
         for y in range(0, h, th):
             rows = reflect_index(np.arange(y - before, y + th + after), h)
-            band = _take(img[zi], rows, axis=1) if direct is None else None
+            band = take(img[zi], rows, axis=1) if direct is None else None
             label_row, prob_row = [], []
             for x in range(0, w, tw):
                 n, m = min(th, h - y), min(tw, w - x)
                 cols = reflect_index(np.arange(x - before, x + tw + after), w)
-                window = _take(band, cols, axis=2) if direct is None else (direct, zi, rows, cols)
+                window = take(band, cols, axis=2) if direct is None else (direct, zi, rows, cols)
                 tile = dask.delayed(_predict_tile, pure=True, nout=2)(shared, window, norm, config, (th, tw), (n, m),
                                                                        ltype, probabilities)
                 label_row.append(da.from_delayed(tile[0], (1, n, m), ltype))
@@ -97,16 +97,6 @@ def _block_probs(probs):
     import dask.array as da
 
     return da.concatenate([da.block([list(row) for row in rows]) for rows in probs], axis=0)
-
-
-def _take(a, index: np.ndarray, axis: int):
-    """``a`` indexed along ``axis``: a plain slice where the indices run consecutively (inside
-    the image), else the mirrored rows or columns."""
-    if index[-1] - index[0] == len(index) - 1 and np.all(np.diff(index) == 1):
-        key = [slice(None)] * a.ndim
-        key[axis] = slice(int(index[0]), int(index[-1]) + 1)
-        return a[tuple(key)]
-    return a.take(index, axis=axis) if hasattr(a, "take") else np.take(a, index, axis=axis)
 
 
 def _zarr_planes(raw, img):

@@ -65,8 +65,8 @@ def context_margins(model_config, tta: bool = False) -> tuple[int, int]:
     lopsided: it reaches ``7 * 2**depth - 5`` pixels up and left but only about
     ``6 * 2**depth - 4`` down and right, so the window needs less after the tile. Test-time
     augmentation flips windows, so it needs the larger margin on both sides."""
-    m = model_config.multiple
-    return (7 * m, 7 * m) if tta else (7 * m, 6 * m)
+    before = context_margin(model_config)
+    return (before, before) if tta else (before, 6 * model_config.multiple)
 
 
 def core_tile(config: PredictConfig, multiple: int, shape: tuple[int, int]) -> tuple[int, int]:
@@ -176,15 +176,17 @@ class TilePredictor:
         self.obj = self.values.index(2) if model.mode == "instance" else None  # the object class
         self.out_dtype = torch.uint8 if self.obj is not None else _torch_int(label_type or label_dtype(model))
 
-    def probabilities(self, windows: np.ndarray, n: int, tw: int):
-        """Class probabilities ``(B, K, n, tw)`` of the tiles of windows ``(B, C, before + th + after, ...)``."""
+    def probabilities(self, windows: np.ndarray, n: int | None = None, tw: int | None = None):
+        """Class probabilities ``(B, K, n, tw)`` of the tiles of windows ``(B, C, before + th + after, ...)``;
+        of the whole windows when ``n`` and ``tw`` are None."""
         import torch
 
         xt = torch.from_numpy(windows.astype(np.float32, copy=False)).to(self.device, non_blocking=True)
         xt = ((xt - self.lo) * self.scale).to(self.dtype).contiguous(memory_format=torch.channels_last)
         a = self.before
+        rows, cols = (slice(None), slice(None)) if n is None else (slice(a, a + n), slice(a, a + tw))
         with torch.inference_mode():
-            return class_probabilities(self.net, xt, self.config.tta, slice(a, a + n), slice(a, a + tw))
+            return class_probabilities(self.net, xt, self.config.tta, rows, cols)
 
     def labels(self, p) -> np.ndarray:
         """Labels of one tile from its probabilities ``(K, Y, X)``: class values, or in instance
@@ -217,13 +219,14 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
             sinks.append(_RowSink(probs_out, (zi, slice(None)), h))
         for y in ys:
             rows = reflect_index(np.arange(y - pad, y + th + after), h)
-            band = _rows(source.get(rows.min(), rows.max() + 1), rows - rows.min())
+            band = take(source.get(rows.min(), rows.max() + 1), rows - rows.min(), axis=1)
             n = min(th, h - y)  # rows of this tile row inside the image
             best = np.empty((n, w), np.uint8 if instance else labels.dtype)
             probs = np.empty((k, n, w), np.float32) if probs_out is not None else None
             for b0 in range(0, len(xs), config.batch_size):
                 row = xs[b0 : b0 + config.batch_size]
-                p = tiles.probabilities(np.stack([_columns(band, xx - pad, pad + tw + after) for xx in row]), n, tw)
+                windows = [take(band, reflect_index(np.arange(xx - pad, xx + tw + after), w), axis=2) for xx in row]
+                p = tiles.probabilities(np.stack(windows), n, tw)
                 for xx, pt in zip(row, p):
                     m = min(tw, w - xx)
                     best[:, xx : xx + m] = tiles.labels(pt[:, :, :m])
@@ -385,19 +388,14 @@ def label_dtype(model) -> np.dtype:
     return np.dtype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32)
 
 
-def _rows(band: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The tile row ``band[:, rows]``: a view where the rows are consecutive, mirrored otherwise."""
-    if rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1):
-        return band[:, rows[0] : rows[-1] + 1]
-    return band[:, rows]
-
-
-def _columns(band: np.ndarray, x: int, tw: int) -> np.ndarray:
-    """A ``(C, th, tw)`` tile of a tile row starting at column ``x``, mirrored where it leaves the image."""
-    w = band.shape[-1]
-    if x >= 0 and x + tw <= w:
-        return band[:, :, x : x + tw]
-    return band[:, :, reflect_index(np.arange(x, x + tw), w)]
+def take(a, index: np.ndarray, axis: int):
+    """``a`` indexed along ``axis``: a view (a plain slice) where the indices run consecutively,
+    as inside the image, else a copy of the mirrored rows or columns. Works on dask arrays too."""
+    if index[-1] - index[0] == len(index) - 1 and np.all(np.diff(index) == 1):
+        key = [slice(None)] * a.ndim
+        key[axis] = slice(int(index[0]), int(index[-1]) + 1)
+        return a[tuple(key)]
+    return np.take(a, index, axis=axis)
 
 
 def predict_labels(model, image, config: PredictConfig | None = None, **kwargs) -> PredictResult:
