@@ -222,27 +222,39 @@ def mean_sd(values) -> str:
     return "" if not len(v) else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
 
 
-def summary(path: Path) -> str:
-    """Markdown table: mean ± sd over seeds per (task, split, strokes, variant), in order of appearance."""
+def grouped(path: Path, fields: tuple[str, ...]) -> dict[tuple, list[dict]]:
+    """The JSON lines of ``path`` grouped by the values of ``fields``, in order of appearance."""
     groups: dict[tuple, list[dict]] = {}
     for line in path.read_text().splitlines():
         if line.strip():
             r = json.loads(line)
-            groups.setdefault((r["task"], r["split"], r["strokes"], r["variant"]), []).append(r)
+            groups.setdefault(tuple(r[f] for f in fields), []).append(r)
+    return groups
+
+
+def markdown(rows) -> str:
+    """Markdown tables from ``(columns, cells)`` pairs: a new header wherever the columns change."""
     out, last = [], None
-    for (task, split, strokes, variant), runs in groups.items():
-        keys = [k for k in SUMMARY[task] if k in runs[0]] + [f"tta_{k}" for k in SUMMARY[task] if f"tta_{k}" in runs[0]]
-        cols = ["task", "strokes", "variant", "seeds", "ms/step"] + keys
+    for cols, cells in rows:
         if cols != last:
             out += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
             last = cols
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def summary(path: Path) -> str:
+    """Markdown table: mean ± sd over seeds per (task, split, strokes, variant), in order of appearance."""
+    rows = []
+    for (task, split, strokes, variant), runs in grouped(path, ("task", "split", "strokes", "variant")).items():
+        keys = [k for k in SUMMARY[task] if k in runs[0]] + [f"tta_{k}" for k in SUMMARY[task] if f"tta_{k}" in runs[0]]
 
         def stat(k):
             return mean_sd([r[k] for r in runs if k in r])
 
-        row = [task, strokes, variant, str(len(runs)), stat("ms_per_step")] + [stat(k) for k in keys]
-        out.append("| " + " | ".join(row) + " |")
-    return "\n".join(out)
+        rows.append((["task", "strokes", "variant", "seeds", "ms/step"] + keys,
+                     [task, strokes, variant, str(len(runs)), stat("ms_per_step")] + [stat(k) for k in keys]))
+    return markdown(rows)
 
 
 def main(argv=None) -> int:

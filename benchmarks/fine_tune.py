@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from boundaries import TASKS, mean_sd, run_jobs, score  # noqa: E402
+from boundaries import TASKS, grouped, markdown, mean_sd, run_jobs, score  # noqa: E402
 
 KEYS = {"dsb": ("f1_50", "ap_dsb", "fg_iou", "area_ratio"),
         "isbi": ("pixel_error", "adapted_rand_error", "foreground_iou")}
@@ -84,28 +83,18 @@ def run_one(args: dict) -> dict:
 
 
 def summary(path: Path) -> str:
-    groups: dict[tuple, list[dict]] = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            r = json.loads(line)
-            groups.setdefault((r["task"], r["split"], r["variant"], r["budget"]), []).append(r)
-    out, last = [], None
-    for (task, split, variant, budget), runs in groups.items():
+    rows = []
+    for (task, split, variant, budget), runs in grouped(path, ("task", "split", "variant", "budget")).items():
         cols = ["task", "split", "variant", "budget s", "seeds", "steps"] + list(KEYS[task])
-        if cols != last:
-            out += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-            last = cols
-
         zero = variant.startswith("zero-shot")
-        row = [task, split, variant, "0" if zero else f"{budget:g}", str(len(runs)),
-               "0" if zero else mean_sd([r["steps"] for r in runs])] + [mean_sd([r[k] for r in runs]) for k in KEYS[task]]
-        out.append("| " + " | ".join(row) + " |")
+        rows.append((cols, [task, split, variant, "0" if zero else f"{budget:g}", str(len(runs)),
+                            "0" if zero else mean_sd([r["steps"] for r in runs])]
+                     + [mean_sd([r[k] for r in runs]) for k in KEYS[task]]))
         for key in sorted({k for r in runs for k in r if k.startswith("at_")}, key=lambda k: float(k[3:])):
             sub = [r[key] for r in runs if key in r]
-            out.append("| " + " | ".join([task, split, f"{variant} (stopped at {float(key[3:]):g} s)", f"{budget:g}", str(len(sub)),
-                                          mean_sd([s["step"] for s in sub])] + [mean_sd([s[k] for s in sub])
-                                                                             for k in KEYS[task]]) + " |")
-    return "\n".join(out)
+            rows.append((cols, [task, split, f"{variant} (stopped at {float(key[3:]):g} s)", f"{budget:g}", str(len(sub)),
+                                mean_sd([s["step"] for s in sub])] + [mean_sd([s[k] for s in sub]) for k in KEYS[task]]))
+    return markdown(rows)
 
 
 def main(argv=None) -> int:
