@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import PredictConfig, UserInputError
-from .data import is_lazy, is_single_plane, percentiles, to_zcyx
+from .data import is_single_plane, percentiles, to_zcyx
+from .rows import RowSink, RowSource
 
 
 @dataclass
@@ -191,7 +192,13 @@ class TilePredictor:
     def labels(self, p) -> np.ndarray:
         """Labels of one tile from its probabilities ``(K, Y, X)``: class values, or in instance
         mode 0 background, 1 object, 2 object with at least ``min_confidence``."""
-        return _core_labels(p, self.values, self.out_dtype, self.obj, self.config.min_confidence)
+        import torch
+
+        cls = _best_values(p, self.values, self.out_dtype)
+        if self.obj is None:
+            return cls.cpu().numpy()
+        is_obj = cls == 2
+        return (is_obj.to(torch.uint8) + (is_obj & (p[self.obj] >= self.config.min_confidence))).cpu().numpy()
 
 
 def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
@@ -213,10 +220,10 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
     done = 0
     for zi in zs:
         classes = np.zeros((h, w), np.uint8) if instance else None
-        source = _RowSource(img, zi, th + pad + after)
-        sinks = [] if instance else [_RowSink(labels, () if planar else (zi,), h)]
+        source = RowSource(img, zi, th + pad + after)
+        sinks = [] if instance else [RowSink(labels, () if planar else (zi,), h)]
         if probs_out is not None:
-            sinks.append(_RowSink(probs_out, (zi, slice(None)), h))
+            sinks.append(RowSink(probs_out, (zi, slice(None)), h))
         for y in ys:
             rows = reflect_index(np.arange(y - pad, y + th + after), h)
             band = take(source.get(rows.min(), rows.max() + 1), rows - rows.min(), axis=1)
@@ -249,18 +256,6 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
     if out is None and is_single_plane(raw, img):
         labels = labels[0]
     return PredictResult(labels, probs_out)
-
-
-def _core_labels(p, values, dtype, obj, min_confidence) -> np.ndarray:
-    """Labels of one output tile from its class probabilities ``(K, Y, X)``; in instance mode
-    0 background, 1 object, 2 object with at least ``min_confidence``."""
-    import torch
-
-    cls = _best_values(p, values, dtype)
-    if obj is None:
-        return cls.cpu().numpy()
-    is_obj = cls == 2
-    return (is_obj.to(torch.uint8) + (is_obj & (p[obj] >= min_confidence))).cpu().numpy()
 
 
 def uncertainty(probabilities: np.ndarray) -> np.ndarray:
@@ -304,61 +299,6 @@ def _best_values(a, values, dtype):
         best.masked_fill_(a[c] > top, values[c])
         top = torch.maximum(top, a[c])
     return best
-
-
-class _RowSource:
-    """Rows ``[a, b)`` of slice ``zi`` of a ``(Z, C, Y, X)`` image, asked for in increasing order.
-
-    A numpy image is sliced (a view). An on-demand one (dask over zarr, ...) is read in blocks
-    of whole storage chunks, each block once, keeping only the rows still needed.
-    """
-
-    def __init__(self, img, zi: int, min_rows: int):
-        self.img, self.zi = img, zi
-        self.block = max(min_rows, img.chunks[2][0]) if is_lazy(img) else 0
-        self.start, self.data = 0, None
-
-    def get(self, a: int, b: int) -> np.ndarray:
-        if not self.block:
-            return self.img[self.zi, :, a:b]
-        end = self.start + (0 if self.data is None else self.data.shape[1])
-        if self.data is None or a < self.start or a >= end:
-            self.start, self.data, end = a, None, a
-        if b > end:
-            stop = min(-(-b // self.block) * self.block, self.img.shape[2])
-            new = np.asarray(self.img[self.zi, :, end:stop])
-            kept = self.data[:, a - self.start :] if self.data is not None else new[:, :0]
-            self.start, self.data = a, np.concatenate([kept, new], axis=1)
-        return self.data[:, a - self.start : b - self.start]
-
-
-class _RowSink:
-    """Write finished rows into ``target[prefix + (rows, :)]``, rows in increasing order.
-
-    Chunked storage (zarr) rewrites a whole chunk for every partial write, so rows are
-    collected and written a whole chunk row at a time; other arrays are written at once.
-    """
-
-    def __init__(self, target, prefix: tuple, height: int):
-        self.target, self.prefix, self.height = target, prefix, height
-        chunks = getattr(target, "chunks", None)
-        self.rows = chunks[-2] if isinstance(chunks, tuple) and chunks and isinstance(chunks[-2], int) else 0
-        self.start, self.pending = 0, []
-
-    def put(self, a: int, data: np.ndarray) -> None:
-        if not self.rows:
-            self.target[self.prefix + (slice(a, a + data.shape[-2]),)] = data
-            return
-        if not self.pending:
-            self.start = a
-        self.pending.append(data)
-        end = a + data.shape[-2]
-        cut = end if end == self.height else end // self.rows * self.rows
-        if cut > self.start:  # whole chunk rows are complete: write them, keep the rest
-            block = np.concatenate(self.pending, axis=-2) if len(self.pending) > 1 else data
-            self.target[self.prefix + (slice(self.start, cut),)] = block[..., : cut - self.start, :]
-            rest = block[..., cut - self.start :, :]
-            self.start, self.pending = cut, [rest] if rest.shape[-2] else []
 
 
 def _is_array(obj) -> bool:
