@@ -1,7 +1,8 @@
 """Base model, zero-shot and fine-tuned on strokes, against training from scratch.
 
     python benchmarks/fine_tune.py --task dsb|isbi --init MODEL.pt --split dev|eval [--seeds 0 1 2]
-        [--budget 60] [--checkpoints 15 30 45] [--variant NAME[:key=value,...]] ... [--out results.jsonl]
+        [--budget 60] [--checkpoints 15 30 45] [--mix 0.5 0.75] [--variant NAME[:key=value,...]] ...
+        [--out results.jsonl]
     python benchmarks/fine_tune.py --summary results.jsonl
 
 The tasks, splits, strokes and scores are those of ``boundaries.py``: DSB2018 shifted split
@@ -15,7 +16,8 @@ default training from random weights), ``fine-tune`` (the current default fine-t
 base model) and any name followed by ``TrainConfig`` overrides applied to the fine-tune, e.g.
 ``lr5e-4:learning_rate=0.0005``. Each run reports the seconds from the call to training
 (data preparation included) and, with ``--checkpoints``, scores of the model at those
-seconds of the same run (the run's own schedule, as a user pressing Stop would get).
+seconds of the same run (the run's own schedule, as a user pressing Stop would get) and,
+with ``--mix``, of the final weights interpolated with the base model's (WiSE-FT).
 """
 
 from __future__ import annotations
@@ -66,20 +68,36 @@ def run_one(args: dict) -> dict:
     if name == "zero-shot":
         rec.update(evaluate(base))
         return rec
+    start = copy.deepcopy(base)  # training changes ``base`` in place
     checkpoints, kept = sorted(args["checkpoints"]), []
     t0 = time.perf_counter()
 
-    def on_event(ev):
-        if checkpoints and time.perf_counter() - t0 >= checkpoints[0]:
-            kept.append((checkpoints.pop(0), ev.step, copy.deepcopy(ev.model)))
-
     cfg = TrainConfig(steps=None, time_budget=args["budget"], seed=args["seed"], mode=mode, **over)
+
+    def on_event(ev):  # what Stop would give at this time: the run's weights, mixed as at the end
+        if checkpoints and time.perf_counter() - t0 >= checkpoints[0]:
+            now = copy.deepcopy(ev.model)
+            kept.append((checkpoints.pop(0), ev.step, mixed(start, now, 1 - cfg.base_share) if start else now))
+
     result = drain(train(images, strokes, cfg, model=base), on_event)
     rec.update(seconds=round(time.perf_counter() - t0, 1), train_s=round(result.elapsed, 1), steps=result.steps)
     for at, step, model in kept:
         rec[f"at_{at}"] = {"step": step, **{k: v for k, v in evaluate(model).items() if k in KEYS[args["task"]]}}
+    for alpha in args.get("mixes", []) if start is not None else []:
+        scores = evaluate(mixed(start, result.model, alpha))
+        rec[f"mix_{alpha}"] = {"step": result.steps, **{k: v for k, v in scores.items() if k in KEYS[args["task"]]}}
     rec.update(evaluate(result.model))
     return rec
+
+
+def mixed(base, tuned, alpha: float):
+    """The weights ``(1 - alpha) * base + alpha * tuned`` (WiSE-FT, Wortsman et al. 2022); integer
+    buffers (BatchNorm's step count) are the tuned model's."""
+    model = copy.deepcopy(tuned)
+    b, t = base.net.state_dict(), tuned.net.state_dict()
+    model.net.load_state_dict({k: (b[k].to(v.dtype) * (1 - alpha) + v * alpha) if v.is_floating_point() else v
+                               for k, v in t.items()})
+    return model
 
 
 def summary(path: Path) -> str:
@@ -90,9 +108,13 @@ def summary(path: Path) -> str:
         rows.append((cols, [task, split, variant, "0" if zero else f"{budget:g}", str(len(runs)),
                             "0" if zero else mean_sd([r["steps"] for r in runs])]
                      + [mean_sd([r[k] for r in runs]) for k in KEYS[task]]))
-        for key in sorted({k for r in runs for k in r if k.startswith("at_")}, key=lambda k: float(k[3:])):
+        extra = sorted({k for r in runs for k in r if k.startswith(("at_", "mix_"))},
+                       key=lambda k: (k[:3], float(k.partition("_")[2])))
+        for key in extra:
             sub = [r[key] for r in runs if key in r]
-            rows.append((cols, [task, split, f"{variant} (stopped at {float(key[3:]):g} s)", f"{budget:g}", str(len(sub)),
+            at, _, value = key.partition("_")
+            label = f"stopped at {float(value):g} s" if at == "at" else f"mixed with the base, base share {1 - float(value):g}"
+            rows.append((cols, [task, split, f"{variant} ({label})", f"{budget:g}", str(len(sub)),
                                 mean_sd([s["step"] for s in sub])] + [mean_sd([s[k] for s in sub]) for k in KEYS[task]]))
     return markdown(rows)
 
@@ -108,13 +130,15 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--budget", type=float, default=60.0, help="training seconds per run")
     ap.add_argument("--checkpoints", type=float, nargs="*", default=[], help="also score the model at these seconds")
+    ap.add_argument("--mix", type=float, nargs="*", default=[],
+                    help="also score the final weights mixed with the base model's, (1 - a) base + a tuned")
     ap.add_argument("--variant", action="append", default=None, help="repeatable; default: zero-shot, fine-tune")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help="append the JSON lines here too")
     a = ap.parse_args(argv)
     variants = a.variant or ["zero-shot", "fine-tune"]
     jobs = [dict(task=a.task, split=a.split, seed=s, variant=v, budget=a.budget, init=str(a.init),
-                 checkpoints=a.checkpoints, threads=a.threads)
+                 checkpoints=a.checkpoints, mixes=a.mix, threads=a.threads)
             for s in a.seeds for v in variants if not (v.startswith("zero-shot") and s != a.seeds[0])]
     run_jobs(run_one, jobs, 1, a.out)
     return 0

@@ -161,6 +161,37 @@ def test_keep_term_is_zero_where_the_model_agrees_with_its_start_and_ignores_str
     assert float(keep_loss(logits, other, painted)) == 0.0
 
 
+def test_fine_tuning_a_base_model_ends_with_its_weights_mixed_in(sample, trained):
+    """The fine-tuned result is (1 - s) * trained + s * starting weights; a model that is not a
+    base model (or one fine-tuned from it) is left as trained."""
+    import copy
+
+    def weights(model):
+        return {k: v.clone() for k, v in model.net.state_dict().items() if v.is_floating_point()}
+
+    base = copy.deepcopy(trained)
+    base.info = {"name": "base", "class_names": {"1": "background", "2": "cells"}}
+    start = weights(base)
+    result = {}
+    for share in (0.0, 0.25):
+        cfg = TrainConfig(steps=5, batch_size=2, patch_size=64, seed=0, device="cpu", base_share=share)
+        result[share] = fit(sample.image, sample.strokes, cfg, model=copy.deepcopy(base)).model
+    tuned, mixed = weights(result[0.0]), weights(result[0.25])
+    assert any(not torch.equal(tuned[k], start[k]) for k in tuned)
+    for k in tuned:
+        torch.testing.assert_close(mixed[k], 0.75 * tuned[k] + 0.25 * start[k], rtol=1e-5, atol=1e-6)
+    assert result[0.25].history["train_config"]["base_share"] == 0.25
+    for bad in (-0.1, 1.0):
+        with pytest.raises(UserInputError, match="base_share"):
+            TrainConfig(base_share=bad)
+
+    plain = copy.deepcopy(trained)  # trained from scratch: no base to mix with
+    outcomes = [weights(fit(sample.image, sample.strokes, TrainConfig(steps=3, batch_size=2, patch_size=64, seed=0,
+                                                                        device="cpu", base_share=s),
+                            model=copy.deepcopy(plain)).model) for s in (0.0, 0.5)]
+    assert all(torch.equal(outcomes[0][k], outcomes[1][k]) for k in outcomes[0])
+
+
 def test_fine_tuning_a_base_model_keeps_its_prediction_where_nothing_is_painted(sample, trained):
     """Strokes on one corner only: with the keep term the rest of the image changes less."""
     import copy
@@ -176,7 +207,7 @@ def test_fine_tuning_a_base_model_keeps_its_prediction_where_nothing_is_painted(
     strokes[4:8, 4:8] = 2
     change = {}
     for weight in (0.0, 3.0):
-        cfg = TrainConfig(steps=40, batch_size=4, patch_size=64, seed=0, device="cpu", keep_weight=weight,
+        cfg = TrainConfig(steps=40, batch_size=4, patch_size=64, seed=0, device="cpu", keep_weight=weight, base_share=0,
                           learning_rate=1e-2)
         tuned = fit(sample.image, strokes, cfg, model=copy.deepcopy(base)).model
         after = predict_labels(tuned, sample.image, probabilities=True).probabilities

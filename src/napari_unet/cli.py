@@ -41,6 +41,9 @@ def _add_train_options(p: argparse.ArgumentParser, steps: int | None, budget: fl
     p.add_argument("--keep-weight", type=float, default=None, metavar="W",
                    help="fine-tuning a base model (--init nuclei, ...): weight of a term that keeps its predictions "
                         "where nothing is painted (default: 0, off)")
+    p.add_argument("--base-share", type=float, default=None, metavar="S",
+                   help="fine-tuning a base model: the result mixes the weights, (1 - S) x fine-tuned + S x the "
+                        "starting model, which forgets less of it where nothing was painted (default: 0.5; 0: off)")
     p.add_argument("--depth", type=int, default=None, help="U-Net depth (new models only)")
     p.add_argument("--base-channels", type=int, default=None, help="U-Net width (new models only)")
     _add_device(p)
@@ -157,8 +160,8 @@ def _train_config(args, default_steps: int | None, default_budget: float | None)
     steps, budget = args.steps, args.time_budget
     if steps is None and budget is None:
         steps, budget = default_steps, default_budget
-    extra = {k: getattr(args, k) for k in ("batch_size", "patch_size", "learning_rate", "edge_weight", "keep_weight")
-             if getattr(args, k) is not None}
+    names = ("batch_size", "patch_size", "learning_rate", "edge_weight", "keep_weight", "base_share")
+    extra = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     if args.class_weights:
         try:
             extra["class_weights"] = [float(v) for v in args.class_weights.split(",")]

@@ -161,6 +161,7 @@ class TrainConfig:
     edge_sigma: float = 1.0  # its colour scale, relative to the patch's contrast between neighbours
     edge_warmup: int = 100  # steps on the strokes alone before the term ramps up (over as many again)
     keep_weight: float = 0.0  # fine-tuning a base model: weight of a term keeping its predictions where nothing is painted
+    base_share: float = 0.5  # fine-tuning a base model: the result is (1 - s) * tuned + s * starting weights (0: off)
     mode: str | None = None  # "semantic" or "instance"; None: the model's mode, semantic for new models
     border_w0: float = 10.0  # instance mode: weight of the border term (paper: w0 = 10)
     border_sigma: float = 5.0  # instance mode: its width in pixels (paper: sigma ~ 5 px)
@@ -192,6 +193,8 @@ class TrainConfig:
             )
         if self.keep_weight < 0:
             raise UserInputError(f"keep_weight must be 0 (off) or positive, got {self.keep_weight}.")
+        if not 0 <= self.base_share < 1:
+            raise UserInputError(f"base_share must be at least 0 (off) and below 1, got {self.base_share}.")
         if self.outline < 0:
             raise UserInputError(f"outline must be 0 (off) or a number of pixels, got {self.outline}.")
         _check_device(self.device, self.precision)

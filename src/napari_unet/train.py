@@ -208,7 +208,9 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
 
 def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, should_stop, clock=time.perf_counter):
     """Train until the budget is spent or ``should_stop``; ``clock`` measures the time budget
-    (a paused trainer passes one that stands still while paused)."""
+    (a paused trainer passes one that stands still while paused). A run that starts from a
+    base model ends with its weights mixed with the starting ones (``config.base_share``); the
+    events before the end carry the network as trained so far."""
     import torch
 
     from .device import autocast
@@ -218,14 +220,15 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
     gen.manual_seed(config.seed)
     net = model.net.to(device).to(memory_format=torch.channels_last)
     base = _frozen_copy(net) if config.keep_weight > 0 and _from_base_model(model) else None
+    start = _weights(net) if config.base_share > 0 and _from_base_model(model) else None
     net.train()
     opt = _optimizer(net, config, device)
     pixels_per_step = config.batch_size * data.augmenter.patch**2
     step, loss_value, stopped = 0, float("nan"), False
-    start = clock()
+    t0 = clock()
     try:
         while True:
-            frac = _progress(config, step, clock() - start)
+            frac = _progress(config, step, clock() - t0)
             if frac >= 1.0:
                 break
             if should_stop is not None and should_stop():
@@ -252,7 +255,7 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
             opt.step()
             step += 1
             loss_value = float(loss.detach())
-            elapsed = clock() - start
+            elapsed = clock() - t0
             progress = _progress(config, step, elapsed)
             _record(model, config, step, loss_value, data)
             yield TrainEvent(
@@ -268,7 +271,9 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
             )
     finally:
         net.eval()
-    return TrainResult(model, step, loss_value, clock() - start, stopped)
+        if start is not None and step > 0:
+            _mix_weights(net, start, config.base_share)
+    return TrainResult(model, step, loss_value, clock() - t0, stopped)
 
 
 def _from_base_model(model) -> bool:
@@ -284,6 +289,23 @@ def _frozen_copy(net):
     for p in base.parameters():
         p.requires_grad_(False)
     return base
+
+
+def _weights(net) -> dict:
+    """A copy of the network's weights and buffers."""
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def _mix_weights(net, start: dict, share: float) -> None:
+    """Blend the trained weights with the starting ones, ``(1 - share) * trained + share * start``
+    (WiSE-FT, Wortsman et al. 2022): a base model fine-tuned on a few strokes forgets less of
+    what it knew where nothing was painted. Integer buffers (BatchNorm's counter) stay."""
+    import torch
+
+    with torch.no_grad():
+        for k, v in net.state_dict().items():
+            if v.is_floating_point():
+                v.lerp_(start[k].to(v.dtype), share)
 
 
 def _edge_factor(config: TrainConfig, step: int, thin: tuple[int, ...] = ()) -> float:
