@@ -43,7 +43,8 @@ def _add_train_options(p: argparse.ArgumentParser, steps: int | None, budget: fl
                         "where nothing is painted (default: 0, off)")
     p.add_argument("--base-share", type=float, default=None, metavar="S",
                    help="fine-tuning a base model: the result mixes the weights, (1 - S) x fine-tuned + S x the "
-                        "starting model, which forgets less of it where nothing was painted (default: 0.5; 0: off)")
+                        "starting model, which forgets less of it where nothing was painted; made for short runs "
+                        "(about a minute): after a 300 s run it hurt, use 0 there (default: 0.5; 0: off)")
     p.add_argument("--depth", type=int, default=None, help="U-Net depth (new models only)")
     p.add_argument("--base-channels", type=int, default=None, help="U-Net width (new models only)")
     _add_device(p)
