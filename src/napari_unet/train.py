@@ -299,7 +299,9 @@ def _weights(net) -> dict:
 def _mix_weights(net, start: dict, share: float) -> None:
     """Blend the trained weights with the starting ones, ``(1 - share) * trained + share * start``
     (WiSE-FT, Wortsman et al. 2022): a base model fine-tuned on a few strokes forgets less of
-    what it knew where nothing was painted. Integer buffers (BatchNorm's counter) stay."""
+    what it knew where nothing was painted. Made for short runs: after thousands of steps the
+    weights are too far apart for the blend to stay good (docs/benchmarks.md). Integer buffers
+    (BatchNorm's counter) stay."""
     import torch
 
     with torch.no_grad():
