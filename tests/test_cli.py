@@ -233,14 +233,15 @@ def test_zarr_image_in_zarr_labels_out(files, tmp_path, capsys, sample, trained)
 
 
 def test_edge_weight_and_tta_options(files, tmp_path, capsys):
-    """--edge-weight reaches the model file; --tta predicts the same image with the same classes."""
+    """--edge-weight and --base-share reach the model file; --tta predicts the same image with the same classes."""
     from napari_unet.io import load_model
 
     img, lab = files
     model = tmp_path / "m.pt"
     assert main(["train", "--images", str(img), "--labels", str(lab), "--out", str(model), *FAST,
-                 "--edge-weight", "0"]) == 0
-    assert load_model(model).history["train_config"]["edge_weight"] == 0.0
+                 "--edge-weight", "0", "--base-share", "0.25"]) == 0
+    stored = load_model(model).history["train_config"]
+    assert stored["edge_weight"] == 0.0 and stored["base_share"] == 0.25
     for flag, out in (([], "plain"), (["--tta"], "tta")):
         assert main(["predict", "--model", str(model), "--images", str(img), "--out-dir", str(tmp_path / out),
                      "--tile-size", "64", *flag]) == 0
@@ -250,6 +251,8 @@ def test_edge_weight_and_tta_options(files, tmp_path, capsys):
     capsys.readouterr()
     assert "edge term" in _error(capsys, ["train", "--images", str(img), "--labels", str(lab), "--out",
                                             str(model), *FAST, "--edge-weight", "-1"])
+    assert "--base-share" in _error(capsys, ["train", "--images", str(img), "--labels", str(lab), "--out",
+                                           str(model), *FAST, "--base-share", "1"])
 
 
 def test_instance_mode_from_the_command_line(sample, tmp_path, capsys):

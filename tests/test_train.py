@@ -182,7 +182,7 @@ def test_fine_tuning_a_base_model_ends_with_its_weights_mixed_in(sample, trained
         torch.testing.assert_close(mixed[k], 0.75 * tuned[k] + 0.25 * start[k], rtol=1e-5, atol=1e-6)
     assert result[0.25].history["train_config"]["base_share"] == 0.25
     for bad in (-0.1, 1.0):
-        with pytest.raises(UserInputError, match="base_share"):
+        with pytest.raises(UserInputError, match="base share"):
             TrainConfig(base_share=bad)
 
     plain = copy.deepcopy(trained)  # trained from scratch: no base to mix with

@@ -194,7 +194,8 @@ class TrainConfig:
         if self.keep_weight < 0:
             raise UserInputError(f"keep_weight must be 0 (off) or positive, got {self.keep_weight}.")
         if not 0 <= self.base_share < 1:
-            raise UserInputError(f"base_share must be at least 0 (off) and below 1, got {self.base_share}.")
+            raise UserInputError(f"the base share (--base-share) must be at least 0 (0 turns the mixing off) and "
+                                 f"below 1, got {self.base_share}.")
         if self.outline < 0:
             raise UserInputError(f"outline must be 0 (off) or a number of pixels, got {self.outline}.")
         _check_device(self.device, self.precision)
