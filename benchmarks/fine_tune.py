@@ -91,12 +91,12 @@ def run_one(args: dict) -> dict:
 
 
 def mixed(base, tuned, alpha: float):
-    """The weights ``(1 - alpha) * base + alpha * tuned`` (WiSE-FT, Wortsman et al. 2022); integer
-    buffers (BatchNorm's step count) are the tuned model's."""
+    """A copy of ``tuned`` with the weights ``(1 - alpha) * base + alpha * tuned``, mixed as the
+    engine mixes a fine-tuned base model (``napari_unet.train.mix_weights``)."""
+    from napari_unet.train import mix_weights
+
     model = copy.deepcopy(tuned)
-    b, t = base.net.state_dict(), tuned.net.state_dict()
-    model.net.load_state_dict({k: (b[k].to(v.dtype) * (1 - alpha) + v * alpha) if v.is_floating_point() else v
-                               for k, v in t.items()})
+    mix_weights(model.net, base.net.state_dict(), 1 - alpha)
     return model
 
 

@@ -272,7 +272,7 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
     finally:
         net.eval()
         if start is not None and step > 0:
-            _mix_weights(net, start, config.base_share)
+            mix_weights(net, start, config.base_share)
     return TrainResult(model, step, loss_value, clock() - t0, stopped)
 
 
@@ -296,7 +296,7 @@ def _weights(net) -> dict:
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
-def _mix_weights(net, start: dict, share: float) -> None:
+def mix_weights(net, start: dict, share: float) -> None:
     """Blend the trained weights with the starting ones, ``(1 - share) * trained + share * start``
     (WiSE-FT, Wortsman et al. 2022): a base model fine-tuned on a few strokes forgets less of
     what it knew where nothing was painted. Made for short runs: after thousands of steps the
