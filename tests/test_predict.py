@@ -62,6 +62,29 @@ def test_tiled_equals_untiled_for_every_tile_size(nuclei, shape):
         _exact(predict_labels(nuclei, image, PredictConfig(tile_size=tile, **cfg), probabilities=True), untiled)
 
 
+def test_a_region_predicted_from_its_window_equals_the_whole_image_prediction():
+    """What the live preview does: a region off the pooling grid, predicted from its window
+    (a semantic model: instance labels are numbered per prediction)."""
+    from napari_unet._sample_data import make_sample
+    from napari_unet.data import percentiles, to_zcyx
+    from napari_unet.io import load_model
+    from napari_unet.predict import region_window
+
+    model = load_model("em-membranes")
+    image = make_sample(400, seed=3).image
+    cfg = PredictConfig(device="cpu", precision="fp32")
+    whole = predict_labels(model, image, cfg, probabilities=True)
+    box = (133, 171, 205, 262)
+    ya, yb, xa, xb = region_window(model.config, box, image.shape)
+    assert ya % 16 == 0 and xa % 16 == 0 and ya <= box[0] - 112 and yb >= box[1] + 112
+    part = predict_labels(model, image[ya:yb, xa:xb], cfg, probabilities=True,
+                          intensity_range=percentiles(to_zcyx(image), model.norm))
+    inner = np.s_[box[0] - ya : box[1] - ya, box[2] - xa : box[3] - xa]
+    np.testing.assert_array_equal(part.labels[inner], whole.labels[box[0] : box[1], box[2] : box[3]])
+    np.testing.assert_allclose(part.probabilities[..., box[0] - ya : box[1] - ya, box[2] - xa : box[3] - xa],
+                               whole.probabilities[..., box[0] : box[1], box[2] : box[3]], rtol=0, atol=1e-4)
+
+
 def test_tiled_equals_untiled_with_test_time_augmentation_and_large_tiles(trained, sample):
     big = np.tile(sample.image, (9, 3))[:1100, :300]
     cfg = dict(device="cpu", precision="fp32", tta=True)

@@ -70,6 +70,15 @@ def context_margins(model_config, tta: bool = False) -> tuple[int, int]:
     return (before, before) if tta else (before, 6 * model_config.multiple)
 
 
+def region_window(model_config, box: tuple[int, int, int, int], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The window ``(y0, y1, x0, x1)`` to predict the region ``box`` from so that it comes out as
+    in a whole-image prediction: the context margin around it, starting on the pooling grid (the
+    network gives the same output only under shifts by multiples of ``2**depth``)."""
+    m, margin = model_config.multiple, context_margin(model_config)
+    (h, w), (y0, y1, x0, x1) = shape, box
+    return (max(0, y0 - margin) // m * m, min(h, y1 + margin), max(0, x0 - margin) // m * m, min(w, x1 + margin))
+
+
 def core_tile(config: PredictConfig, multiple: int, shape: tuple[int, int]) -> tuple[int, int]:
     """Output tile per axis: as many tiles as ``tile_size`` needs to cover the image, made equal
     and rounded up to a multiple of what the network needs (no tile is mostly padding)."""

@@ -195,7 +195,7 @@ class _Session:
         normalisation, from a window with context around it."""
         from .config import PredictConfig
         from .data import percentiles, to_zcyx
-        from .predict import context_margin, predict, uncertainty
+        from .predict import predict, region_window, uncertainty
         from .train import drain
 
         image = to_zcyx(self.images[index])
@@ -203,8 +203,7 @@ class _Session:
             self.ranges[index] = percentiles(image, self.model.norm)
         h, w = image.shape[-2:]
         y0, y1, x0, x1 = max(0, box[0]), min(h, box[1]), max(0, box[2]), min(w, box[3])
-        margin = context_margin(self.model.config)  # the real context: the region as in a whole-image prediction
-        ya, yb, xa, xb = max(0, y0 - margin), min(h, y1 + margin), max(0, x0 - margin), min(w, x1 + margin)
+        ya, yb, xa, xb = region_window(self.model.config, (y0, y1, x0, x1), (h, w))
         window = np.moveaxis(np.asarray(image[z : z + 1, :, ya:yb, xa:xb]), 1, -1)  # (1, Y, X, C)
         config = PredictConfig.from_dict({**predict_config, "device": self.config.device})
         result = drain(predict(self.model, window, config, probabilities=uncertain, intensity_range=self.ranges[index]))
