@@ -136,8 +136,11 @@ def test_bad_addresses_and_a_missing_package_get_clear_errors(trained, sample, t
     assert main(args + ["--scheduler", "tcp://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err
     assert "cannot reach a dask scheduler at 'tcp://127.0.0.1:9'" in err and "--workers N" in err
+    assert main(args + ["--workers", "2", "--format", "tif"]) == 2
+    assert "with --workers or --scheduler the workers write zarr" in capsys.readouterr().err
+    args[2] = "nuclei"  # an instance model, whose objects --measure could measure without a cluster
     assert main(args + ["--workers", "2", "--measure"]) == 2
-    assert "leave out --measure" in capsys.readouterr().err
+    assert "with --workers or --scheduler the workers write zarr" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(UserInputError, match=r"napari-unet\[distributed\]"):
         connect(workers=1)
