@@ -42,18 +42,14 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
     import dask
     import dask.array as da
 
-    from .data import is_single_plane, percentiles, to_zcyx
+    from .data import is_single_plane, percentiles
     from .io import model_from_bytes, model_to_bytes
-    from .predict import context_margins, core_tile, label_dtype, reflect_index, take
+    from .predict import context_margins, core_tile, label_dtype, model_input, reflect_index, take
 
     config = config or PredictConfig()
-    raw = image if hasattr(image, "shape") else np.asarray(image)
-    img = to_zcyx(raw, lazy=True)
+    raw, img = model_input(model, image)
     if not isinstance(img, da.Array):
         img = da.from_array(img, chunks=(1, img.shape[1], 1024, 1024))
-    if img.shape[1] != model.config.in_channels:
-        raise UserInputError(f"the model was trained on {model.config.in_channels} channel(s) but the image has "
-                             f"{img.shape[1]}; use an image with the same channels as the training images.")
     norm = percentiles(img, model.norm)
     z, _, h, w = img.shape
     k = model.config.n_classes
@@ -75,8 +71,8 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
                 n, m = min(th, h - y), min(tw, w - x)
                 cols = reflect_index(np.arange(x - before, x + tw + after), w)
                 window = take(band, cols, axis=2) if direct is None else (direct, zi, rows, cols)
-                tile = dask.delayed(_predict_tile, pure=True, nout=2)(shared, window, norm, config, (th, tw), (n, m),
-                                                                       ltype, probabilities)
+                tile = dask.delayed(_predict_tile, pure=True, nout=2)(shared, window, norm, config, (n, m), ltype,
+                                                                       probabilities)
                 label_row.append(da.from_delayed(tile[0], (1, n, m), ltype))
                 if probabilities:
                     prob_row.append(da.from_delayed(tile[1], (1, k, n, m), np.float32))
@@ -117,7 +113,7 @@ def _read_window(array, zi: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarr
     return block[np.ix_(rows - r0, cols - c0)][None]
 
 
-def _predict_tile(model, window, norm, config, tile, size, ltype, probabilities):
+def _predict_tile(model, window, norm, config, size, ltype, probabilities):
     """One output tile from its window ``(C, rows, columns)``, or from ``(zarr array, plane,
     rows, columns)`` to read it from (runs on a worker)."""
     from .device import resolve_device
@@ -128,17 +124,17 @@ def _predict_tile(model, window, norm, config, tile, size, ltype, probabilities)
     # the model is one object per worker, shared by its tiles: so is its prediction copy
     copies = model.__dict__.setdefault("prediction_copies", {})
     tiles = TilePredictor(model, norm, config, resolve_device(config.device), ltype, copies)
-    (n, m), tw = size, tile[1]
-    p = tiles.probabilities(np.asarray(window)[None], n, tw)[0, :, :, :m]
+    n, m = size
+    p = tiles.probabilities(np.asarray(window)[None], n, m)[0]
     labels = tiles.labels(p)[None].astype(ltype, copy=False)
     return labels, (p.cpu().numpy()[None] if probabilities else None)
 
 
 def _objects(classes: np.ndarray) -> np.ndarray:
-    """Objects of one slice's class map ``(1, Y, X)`` (0 background, 1 object, 2 sure object)."""
-    from .instances import objects_from_foreground
+    """Objects of one slice's class map ``(1, Y, X)``, split as in one process."""
+    from .predict import objects_from_classes
 
-    return objects_from_foreground(classes[0] > 0, core=classes[0] == 2)[None].astype(np.int32)
+    return objects_from_classes(classes[0])[None].astype(np.int32)
 
 
 def connect(workers: int | None = None, scheduler: str | None = None):

@@ -70,6 +70,27 @@ def context_margins(model_config, tta: bool = False) -> tuple[int, int]:
     return (before, before) if tta else (before, 6 * model_config.multiple)
 
 
+def model_input(model, image):
+    """``(raw, zcyx)``: the image as given (an array-like) and as a lazy ``(Z, C, Y, X)`` view,
+    checked against the model's channels."""
+    raw = image if hasattr(image, "shape") else np.asarray(image)
+    img = to_zcyx(raw, lazy=True)
+    c = model.config.in_channels
+    if img.shape[1] != c:
+        raise UserInputError(
+            f"the model was trained on {c} channel(s) but the image has {img.shape[1]}; "
+            "use an image with the same channels as the training images."
+        )
+    return raw, img
+
+
+def objects_from_classes(classes: np.ndarray) -> np.ndarray:
+    """Instance mode: objects of one slice's class map (0 background, 1 object, 2 sure object)."""
+    from .instances import objects_from_foreground
+
+    return objects_from_foreground(classes > 0, core=classes == 2)
+
+
 def region_window(model_config, box: tuple[int, int, int, int], shape: tuple[int, int]) -> tuple[int, int, int, int]:
     """The window ``(y0, y1, x0, x1)`` to predict the region ``box`` from so that it comes out as
     in a whole-image prediction: the context margin around it, starting on the pooling grid (the
@@ -135,14 +156,7 @@ def predict(
     from .device import resolve_device
 
     config = config or PredictConfig()
-    raw = image if hasattr(image, "shape") else np.asarray(image)
-    img = to_zcyx(raw, lazy=True)
-    c = model.config.in_channels
-    if img.shape[1] != c:
-        raise UserInputError(
-            f"the model was trained on {c} channel(s) but the image has {img.shape[1]}; "
-            "use an image with the same channels as the training images."
-        )
+    raw, img = model_input(model, image)
     lo, hi = percentiles(img, model.norm) if intensity_range is None else intensity_range
     z, _, h, w = img.shape
     zs = list(range(z)) if z_slices is None else [int(i) for i in z_slices]
@@ -255,9 +269,7 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
             for sink, data in zip(sinks, [best, probs] if not instance else [probs]):
                 sink.put(y, data)
         if instance:
-            from .instances import objects_from_foreground
-
-            objects = objects_from_foreground(classes > 0, core=classes == 2)
+            objects = objects_from_classes(classes)
             if planar:
                 labels[...] = objects
             else:
