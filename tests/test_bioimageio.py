@@ -118,12 +118,31 @@ def test_round_trip_predicts_the_same_labels_and_trains_further(package, trained
 
 
 def test_export_checks_the_package_and_says_so(trained, tmp_path, offline):
+    import yaml
+
+    from napari_unet.bmz_describe import default_description
     from napari_unet.bmz_export import export_bioimageio
 
     result = export_bioimageio(trained, tmp_path / "checked.zip")  # a synthetic scene as test data
     assert result.validation == {"pytorch_state_dict": "passed", "torchscript": "passed"}
     with zipfile.ZipFile(result.path) as z:
-        assert "`torchscript`: bioimageio.core" in z.read("README.md").decode()
+        readme, rdf = z.read("README.md").decode(), yaml.safe_load(z.read("rdf.yaml"))
+    assert "`torchscript`: bioimageio.core" in readme
+    # no name or description given: the rdf and the README say the same
+    assert rdf["name"] == "napari-unet model" and readme.startswith(f"# {rdf['name']}\n\n{rdf['description']}\n")
+    assert rdf["description"] == default_description(trained)
+
+
+def test_deeper_networks_get_test_data_of_their_minimum_size():
+    from napari_unet.bmz_export import min_size, sample_input
+    from napari_unet.config import ModelConfig
+    from napari_unet.model import SegmentationModel
+
+    deep = SegmentationModel(ModelConfig(depth=5, base_channels=4), [1, 2])
+    side = min_size(deep)
+    assert side > 256
+    assert sample_input(deep).shape == (1, 1, side, side)
+    assert sample_input(deep, np.zeros((700, 1000), np.float32)).shape == (1, 1, side, side)
 
 
 @pytest.mark.parametrize("name", ["nuclei", "em-membranes"])

@@ -10,7 +10,8 @@ CONFIG_KEY = "napari_unet"  # where the package's config keeps what napari-unet 
 
 
 def describe(model, files: dict[str, Path], settings, x: np.ndarray):
-    """A ``bioimageio.spec.model.v0_5.ModelDescr`` for ``model`` whose package files are ``files``."""
+    """A ``bioimageio.spec.model.v0_5.ModelDescr`` for ``model`` whose package files are ``files``
+    (``settings`` with its name and description filled in, as :func:`export_bioimageio` does)."""
     import torch
     from bioimageio.spec.model import v0_5 as bmz
 
@@ -60,10 +61,9 @@ def describe(model, files: dict[str, Path], settings, x: np.ndarray):
             parent="pytorch_state_dict" if "state_dict" in files else None,
             comment="traced in eval mode by napari-unet")
     cite = [bmz.CiteEntry(text=UNET_CITATION[0], doi=bmz.Doi(UNET_CITATION[1]))] + _data_citations(model)
-    name = settings.name or model.info.get("name") or "napari-unet model"
     return bmz.ModelDescr(
-        name=name,
-        description=settings.description or model.info.get("description") or _default_description(model),
+        name=settings.name,
+        description=settings.description,
         authors=[bmz.Author(name=a) for a in (settings.authors or ["napari-unet user"])],
         cite=cite,
         license=bmz.LicenseId(settings.licence),
@@ -85,7 +85,7 @@ def _channel(model, value: int) -> str:
     return f"{value} {model.class_name(value)}"
 
 
-def _default_description(model) -> str:
+def default_description(model) -> str:
     what = ", ".join(_channel(model, v) for v in model.class_values)
     return f"A U-Net trained with napari-unet ({model.mode} segmentation; classes {what})."
 

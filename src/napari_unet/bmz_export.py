@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -111,24 +111,25 @@ def check_licence(licence: str) -> None:
 
 def sample_input(model, image=None) -> np.ndarray:
     """The package's test input ``(1, C, H, W)`` float32: a central crop of ``image`` (its
-    middle slice for a z-stack), at most :data:`TEST_SIZE` per side and a multiple of
-    ``2**depth``; a synthetic cell scene when no image is given."""
+    middle slice for a z-stack), at most :data:`TEST_SIZE` per side (or the package's minimum
+    size, for deeper networks) and a multiple of ``2**depth``; a synthetic cell scene when no
+    image is given."""
     from .data import to_zcyx
 
-    m = model.config.multiple
+    m, limit = model.config.multiple, max(TEST_SIZE, min_size(model))
     if image is None:
         if model.config.in_channels != 1:
             raise UserInputError(f"the model takes {model.config.in_channels} channels; give a sample image with "
                                  "those channels for the package's test data.")
         from ._sample_data import make_sample
 
-        image = make_sample(TEST_SIZE, seed=0).image
+        image = make_sample(limit, seed=0).image
     img = to_zcyx(image if hasattr(image, "shape") else np.asarray(image), lazy=True)  # crop before reading
     if img.shape[1] != model.config.in_channels:
         raise UserInputError(f"the sample image has {img.shape[1]} channel(s) but the model takes "
                              f"{model.config.in_channels}; give an image like the training images.")
     _, _, h, w = img.shape
-    th, tw = (min(s, TEST_SIZE) // m * m for s in (h, w))
+    th, tw = (min(s, limit) // m * m for s in (h, w))
     if min(th, tw) < min_size(model):
         raise UserInputError(f"the sample image is {h}x{w} pixels; the package's test data needs at least "
                              f"{min_size(model)}x{min_size(model)}, so give a larger image.")
@@ -194,15 +195,17 @@ def export_bioimageio(model, path: str | os.PathLike, image=None, settings: Expo
         The bioimageio packages are missing, the model cannot be expressed in the spec, the
         sample image does not fit, or the package fails its own test (nothing is written then).
     """
-    settings = settings or ExportSettings(**kwargs)
+    from .bmz_describe import default_description, describe
+
+    settings = settings or ExportSettings(**kwargs)  # checks the licence, so bioimageio.spec is there
     path = Path(path)
     if path.suffix.lower() != ".zip":
         raise UserInputError(f"a bioimage.io package is a .zip file; got {path.name!r}, use e.g. {path.stem}.zip.")
-    require_bioimageio()
     check_exportable(model)
+    settings = replace(settings, name=settings.name or model.info.get("name") or "napari-unet model",
+                       description=settings.description or model.info.get("description") or default_description(model))
     x = sample_input(model, image)
     y = reference_output(model, x)
-    from .bmz_describe import describe
     from .bmz_readme import write_readme
 
     with tempfile.TemporaryDirectory(prefix="napari-unet-export-") as tmp:

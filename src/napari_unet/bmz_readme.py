@@ -49,9 +49,7 @@ def readme(model, settings, x: np.ndarray, validation: dict | None) -> str:
 
     h = model.history
     tc = h.get("train_config", {})
-    name = settings.name or model.info.get("name") or "napari-unet model"
-    lines = [f"# {name}", "", settings.description or model.info.get("description") or
-             f"A U-Net trained with napari-unet {__version__}.", ""]
+    lines = [f"# {settings.name}", "", settings.description, ""]
     lines += ["## Classes", "", "| output channel | label value | class | painted pixels |", "|---|---|---|---|"]
     painted = h.get("painted_pixels", {})
     for i, v in enumerate(model.class_values):
