@@ -105,14 +105,14 @@ def train_one(name: str, twin: bool, args) -> dict:
     seconds = time.perf_counter() - t0
     model = result.model
     full = name + ("-twin" if twin else "")
-    model.info = {
+    model.info.update({  # after what training recorded (instance mode: the objects' median diameter)
         "name": full, "base": name, "description": recipe["description"], "class_names": recipe["class_names"],
         "training_data": source, "licence": recipe["licence"], "citation": recipe["citation"],
         "method_citation": UNET_CITATION,
         "recipe": f"python scripts/train_base_models.py --data DATA --only {name}{' --twins-only' if twin else ''} "
                   f"--steps-scale {args.steps_scale:g} --scale-range {args.scale_range:g} --device {args.device} "
                   f"--seed {args.seed}",
-    }
+    })
     path = save_model(model, args.out / f"{full}.pt", half=True)
     record = {"name": full, "steps": result.steps, "seconds": round(seconds, 1), "loss": round(result.loss, 4),
               "images": len(images), "device": args.device, "seed": args.seed, "bytes": path.stat().st_size}

@@ -223,6 +223,8 @@ class PredictConfig:
     batch_size: int = 1  # tiles per batch: one 768-pixel tile with its context is already a large batch
     tta: bool = False  # average the 8 flips and 90-degree rotations of every tile (8 network passes)
     min_confidence: float = 0.9  # instance mode: an object needs a pixel this sure of being one
+    rescale: bool = True  # instance mode: resize the image so objects have the model's trained size
+    diameter: float = 0.0  # the objects' diameter in pixels for ``rescale``; 0 measures it (a first pass)
     device: str = "auto"
     precision: str = "auto"
 
@@ -233,6 +235,8 @@ class PredictConfig:
             raise UserInputError(f"batch size must be at least 1, got {self.batch_size}.")
         if not 0.5 <= self.min_confidence <= 1.0:
             raise UserInputError(f"min_confidence must be between 0.5 and 1, got {self.min_confidence}.")
+        if not self.diameter >= 0:
+            raise UserInputError(f"the object diameter must be 0 (measure it) or a size in pixels, got {self.diameter}.")
         _check_device(self.device, self.precision)
 
     def to_dict(self) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class PredictResult:
 
     labels: np.ndarray
     probabilities: np.ndarray | None = None
+    scale: float = 1.0  # instance mode: how much the image was resized to the model's object size
 
 
 def reflect_index(idx: np.ndarray, n: int) -> np.ndarray:
@@ -149,6 +150,10 @@ def predict(
         Per-channel ``(low, high)`` values that normalisation maps to 0 and 1, instead of the
         percentiles of ``image``: to predict a crop exactly as part of its whole image.
 
+    An instance model that records the size of the objects it learned predicts a whole image
+    in memory at that size (``config.rescale``, :mod:`napari_unet.rescale`); regions, images
+    streamed to ``out`` and on-demand arrays are predicted as they are.
+
     Memory: besides the image and the labels, only one band of input rows is held (a tile's
     height plus the context above and below), unless probabilities are asked for in memory. Instance mode
     also holds one slice's labels while it splits objects.
@@ -170,7 +175,21 @@ def predict(
             f"probability array has shape {tuple(probabilities.shape)}; it must be (Z, K, Y, X) = {(z, k, h, w)}."
         )
     device = resolve_device(config.device)
+    if _rescales(model, raw, config, out, intensity_range):
+        from .rescale import rescaled
+
+        def loop(image, probs):
+            return _loop(model, raw, image, (lo, hi), zs, config, device, probs, None)
+
+        return rescaled(loop, model, raw, img, zs, config, probabilities)
     return _loop(model, raw, img, (lo, hi), zs, config, device, probabilities, out)
+
+
+def _rescales(model, raw, config: PredictConfig, out, intensity_range) -> bool:
+    """Whether to predict at the model's object size (:mod:`napari_unet.rescale`): instance
+    models that record it, whole images in memory (not streamed to ``out``, not a region)."""
+    return (config.rescale and model.mode == "instance" and bool(model.info.get("object_diameter"))
+            and isinstance(raw, np.ndarray) and out is None and intensity_range is None)
 
 
 class TilePredictor:
@@ -215,13 +234,18 @@ class TilePredictor:
     def labels(self, p) -> np.ndarray:
         """Labels of one tile from its probabilities ``(K, Y, X)``: class values, or in instance
         mode 0 background, 1 object, 2 object with at least ``min_confidence``."""
-        import torch
-
-        cls = _best_values(p, self.values, self.out_dtype)
         if self.obj is None:
-            return cls.cpu().numpy()
-        is_obj = cls == 2
-        return (is_obj.to(torch.uint8) + (is_obj & (p[self.obj] >= self.config.min_confidence))).cpu().numpy()
+            return _best_values(p, self.values, self.out_dtype).cpu().numpy()
+        return instance_classes(p, self.values, self.config.min_confidence).cpu().numpy()
+
+
+def instance_classes(p, values: tuple[int, ...], min_confidence: float):
+    """Instance mode's class map from probabilities ``(K, Y, X)`` (torch) of the classes
+    ``values``: 0 background, 1 object, 2 object with at least ``min_confidence``."""
+    import torch
+
+    is_obj = _best_values(p, values, torch.uint8) == 2
+    return is_obj.to(torch.uint8) + (is_obj & (p[values.index(2)] >= min_confidence))
 
 
 def _loop(model, raw, img, norm, zs, config, device, probabilities, out):

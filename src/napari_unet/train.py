@@ -186,15 +186,20 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
     if model is not None and model.mode != mode:
         raise UserInputError(f"{_model_name(model)} was trained in {model.mode} mode: {model.paint_guide()}; train it "
                              f"in that mode, or start a new model for {mode} mode.")
-    border = None
+    border = painted_diameter = None
     if mode == "instance":
         from .instances import check_instance_strokes, instance_training_data
 
+        from .rescale import object_diameter
+
         check_instance_strokes(labs)
+        painted_diameter = object_diameter(*[np.where(lab >= 2, lab, 0) for lab in labs])
         pairs = [instance_training_data(lab, config.border_w0, config.border_sigma, config.outline) for lab in labs]
         labs, border = [p[0].astype(np.int64) for p in pairs], [p[1] for p in pairs]
     model, class_values = prepare_model(imgs, labs, model, model_config)
     model.mode = mode
+    if painted_diameter is not None:  # what prediction rescales objects to (napari_unet.rescale)
+        model.info["object_diameter"] = round(painted_diameter, 2)
     slices = annotated_slices(imgs, labs, class_values, model.norm, balance=config.class_balance,
                               extra_weights=config.class_weights, pixel_weights=border)
     rng = np.random.default_rng(config.seed if seed is None else seed)
