@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-confidence", type=float, default=PredictConfig.min_confidence, metavar="P",
                    help="instance mode: keep an object only if the network is this sure of at least one of its "
                         "pixels (0.5 keeps every object; default: %(default)s)")
+    p.add_argument("--diameter", default="auto", metavar="PX|auto|off",
+                   help="instance mode: the objects' diameter in pixels; objects much larger than the model's "
+                        "(`napari-unet models` lists it) are predicted on a shrunken copy of the image. 'auto' "
+                        "measures them in a first pass, 'off' predicts every image as it is (default: %(default)s)")
     p.add_argument("--measure", action="store_true",
                    help="instance mode: also write DIR/<stem>_objects.csv, one row per object (label, area, centroid, "
                         "mean intensity)")
@@ -249,7 +253,7 @@ def cmd_predict(args) -> int:
                              "trained with --mode instance, or leave out --measure.")
     config = PredictConfig(tile_size=args.tile_size, batch_size=args.batch_size,
                            tta=args.tta, min_confidence=args.min_confidence, device=args.device,
-                           precision=args.precision)
+                           precision=args.precision, **_diameter(args.diameter))
     out_dir = Path(args.out_dir)
     if args.workers is not None or args.scheduler:
         return _predict_on_cluster(args, model, config, out_dir)
@@ -287,6 +291,16 @@ def cmd_predict(args) -> int:
         if result.probabilities is not None:
             print(f"wrote {write_image(out_dir / f'{stem}_probabilities.tif', result.probabilities)}")
     return 0
+
+
+def _diameter(value: str) -> dict:
+    """``--diameter auto|off|PX`` as PredictConfig settings."""
+    if value in ("auto", "off"):
+        return {"rescale": value == "auto"}
+    try:
+        return {"diameter": float(value)}
+    except ValueError:
+        raise UserInputError(f"--diameter must be 'auto', 'off' or a size in pixels such as 30, got {value!r}.") from None
 
 
 def _predict_on_cluster(args, model, config, out_dir: Path) -> int:

@@ -85,4 +85,6 @@ def summary(entry: NamedModel) -> str:
 
     model = load_model(entry.path)
     kind = "base model" if entry.shipped else f"your model, {entry.path}"
-    return f"{entry.name}: {model.mode}, paint {model.paint_guide()}; {kind}"
+    size = model.info.get("object_diameter")
+    size = f"; learned objects about {size:.0f} px across" if size else ""
+    return f"{entry.name}: {model.mode}, paint {model.paint_guide()}{size}; {kind}"
