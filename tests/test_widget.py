@@ -231,12 +231,13 @@ def test_settings_are_remembered(qtbot, widget, viewer, make_napari_viewer):
     widget.tile_size.setValue(384)
     widget.edge_weight.setValue(2.5)
     widget.tta.setChecked(True)
+    widget.object_size.setValue(40)
     widget._save_settings()
     other = make_napari_viewer()
     _, w2 = other.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
     assert w2.time_budget.value() == 123 and w2.tile_size.value() == 384
-    # the edge term and test-time augmentation reach the engine's configs
-    assert w2.train_config().edge_weight == 2.5 and w2.predict_config().tta
+    # the edge term, test-time augmentation and the object size reach the engine's configs
+    assert w2.train_config().edge_weight == 2.5 and w2.predict_config().tta and w2.predict_config().diameter == 40
 
 
 def test_closing_the_viewer_mid_training_ends_the_child_and_keeps_its_weights(qtbot, widget, viewer):
@@ -617,6 +618,24 @@ def test_start_from_the_nuclei_base_model_predict_paint_and_train_more(qtbot, vi
     w.start_from.setCurrentIndex(0)
     w.start_from.activated.emit(0)  # scratch: the next Train starts a new model
     assert w.model is None and w.train_btn.text() == "Train"
+
+
+def test_nuclei_much_larger_than_the_base_models_are_found_on_a_shrunken_copy(qtbot, viewer):
+    from napari_unet._sample_data import make_sample
+
+    s = make_sample(96, seed=3)
+    big = np.kron(s.image, np.ones((4, 4), s.image.dtype))  # nuclei 4x as wide as the sample's
+    viewer.add_image(big, name="cells")
+    w = _add_widget(viewer)
+    assert w.object_size.text() == "auto" and not w.object_size.isEnabled()  # semantic until nuclei is chosen
+    w.start_from.setCurrentIndex(1)
+    w.start_from.activated.emit(1)
+    assert w.object_size.isEnabled()
+    layer = _predict(qtbot, w)
+    assert layer.data.shape == big.shape and "objects (predicted at " in w.status.text()
+    w.object_size.setValue(1)  # no larger than the model's objects: the image as it is
+    _predict(qtbot, w)
+    assert "predicted at" not in w.status.text()
 
 
 def test_export_to_bioimageio_then_load_the_package_back(qtbot, widget, viewer, tmp_path, monkeypatch):

@@ -103,6 +103,7 @@ class UNetWidget(QWidget):
         self.labels_combo.currentIndexChanged.connect(self._update_buttons)
         self.labels_combo.currentIndexChanged.connect(self._show_model_info)
         self.mode.currentTextChanged.connect(self._show_model_info)
+        self.mode.currentTextChanged.connect(self._update_buttons)
 
     def _bind_keys(self):
         """Key bindings on the viewer (napari's keymap), shown in the buttons' tooltips."""
@@ -183,7 +184,8 @@ class UNetWidget(QWidget):
     def predict_config(self):
         from .config import PredictConfig
 
-        return PredictConfig(tile_size=self.tile_size.value(), tta=self.tta.isChecked(), device=self.device.currentText())
+        return PredictConfig(tile_size=self.tile_size.value(), tta=self.tta.isChecked(), device=self.device.currentText(),
+                             diameter=float(self.object_size.value()))
 
     # ----------------------------------------------------------------- jobs and model files
     def start_training(self, live: bool = False):
@@ -243,6 +245,7 @@ class UNetWidget(QWidget):
         self.train_btn.setText("Train more" if self.model is not None else "Train")
         if self.model is not None and self.mode.currentText() != self.model.mode:
             self.mode.setCurrentText(self.model.mode)
+        self.object_size.setEnabled(self.mode.currentText() == "instance")  # semantic models are not resized
 
     def _show_model_info(self, *_):
         self.model_info.setText(describe_model(self.model))

@@ -111,7 +111,9 @@ def show_prediction(viewer, image, result, model, z_slices, min_confidence: floa
         counted = labels if z_slices is None else labels[z_slices]
         count = sum(len(np.unique(plane)) - 1 for plane in counted.reshape(-1, *labels.shape[-2:]))
         if count:
-            return f"Prediction in '{name}': {count} objects. Paint corrections and Train again."
+            shrunk = (f" (predicted at {result.scale:.0%} size: these objects are much larger than those the model "
+                      "learned)") if result.scale < 1 else ""
+            return f"Prediction in '{name}': {count} objects{shrunk}. Paint corrections and Train again."
         return (f"Prediction in '{name}': no object yet that the model is {min_confidence:.0%} sure of. "
                 "Train more, or paint more objects and background.")
     values, counts = np.unique(labels, return_counts=True)

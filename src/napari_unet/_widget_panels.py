@@ -211,6 +211,12 @@ class PredictPanel(QGroupBox):
                                tip="Prediction tile size: the result is the same for any size; larger is faster "
                                    "if memory allows")
         form.addRow("Tile size", self.tile_size)
+        self.object_size = _spin(0, 4096, 0, suffix=" px",
+                                 tip="Instance mode: the objects' diameter in this image. Objects much larger than "
+                                     "those the model learned are predicted on a shrunken copy of the image; 'auto' "
+                                     "measures them first. A size no larger than the model's predicts the image as it is")
+        self.object_size.setSpecialValueText("auto")
+        form.addRow("Object size", self.object_size)
         layout.addLayout(form)
         self.tta = QCheckBox("Test-time augmentation (about 8x slower)")
         self.tta.setToolTip("Average the prediction over the 8 flips and 90-degree rotations of each tile")

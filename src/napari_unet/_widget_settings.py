@@ -5,9 +5,9 @@ from __future__ import annotations
 from qtpy.QtCore import QSettings
 from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox
 
-KEYS = ("mode", "time_budget", "device", "model_size", "tile_size", "steps", "batch_size", "patch_size",
-        "learning_rate", "edge_weight", "seed", "tta", "probabilities", "current_slice", "all_images", "uncertainty",
-        "transparent", "outlines", "opacity", "copy_what")
+KEYS = ("mode", "time_budget", "device", "model_size", "tile_size", "object_size", "steps", "batch_size",
+        "patch_size", "learning_rate", "edge_weight", "seed", "tta", "probabilities", "current_slice", "all_images",
+        "uncertainty", "transparent", "outlines", "opacity", "copy_what")
 
 
 def save_settings(widget) -> None:
