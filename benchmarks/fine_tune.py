@@ -2,6 +2,7 @@
 
     python benchmarks/fine_tune.py --task dsb|isbi --init MODEL.pt --split dev|eval [--seeds 0 1 2]
         [--budget 60] [--checkpoints 15 30 45] [--mix 0.5 0.75] [--variant NAME[:key=value,...]] ...
+        [--predict LABEL:key=value,...]
         [--out results.jsonl]
     python benchmarks/fine_tune.py --summary results.jsonl
 
@@ -14,10 +15,12 @@ twin base model trained without the evaluation images (``scripts/train_base_mode
 Variants: ``zero-shot`` (the base model as it is, no training), ``scratch`` (the current
 default training from random weights), ``fine-tune`` (the current default fine-tune from the
 base model) and any name followed by ``TrainConfig`` overrides applied to the fine-tune, e.g.
-``lr5e-4:learning_rate=0.0005``. Each run reports the seconds from the call to training
+``lr5e-4:learning_rate=0.0005`` (``augment.scale_range=0.6`` sets one augmentation setting,
+the others keeping their defaults). Each run reports the seconds from the call to training
 (data preparation included) and, with ``--checkpoints``, scores of the model at those
 seconds of the same run (the run's own schedule, as a user pressing Stop would get) and,
-with ``--mix``, of the final weights interpolated with the base model's (WiSE-FT).
+with ``--mix``, of the final weights interpolated with the base model's (WiSE-FT), and with
+``--predict``, of the same final network predicted with other ``PredictConfig`` settings.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def run_one(args: dict) -> dict:
     import torch
 
     torch.set_num_threads(args["threads"])
-    from napari_unet.config import PredictConfig, TrainConfig
+    from napari_unet.config import AugmentConfig, PredictConfig, TrainConfig
     from napari_unet.io import load_model
     from napari_unet.predict import predict_labels
     from napari_unet.train import drain, train
@@ -59,20 +62,31 @@ def run_one(args: dict) -> dict:
     rec = {"task": args["task"], "split": args["split"], "variant": args["variant"], "seed": args["seed"],
            "budget": args["budget"]}
 
-    def evaluate(model) -> dict:
+    def evaluate(model, **predict) -> dict:
         t = time.perf_counter()
-        preds = [predict_labels(model, im, PredictConfig()).labels for im in eval_images]
+        preds = [predict_labels(model, im, PredictConfig(**predict)).labels for im in eval_images]
         return {**score(args["task"], preds, truths), "predict_s": round(time.perf_counter() - t, 1)}
+
+    def also(model) -> dict:  # the same network predicted with other PredictConfig settings
+        out = {}
+        for spec in args.get("predict", []):
+            label, settings = parse(spec)
+            scores = evaluate(model, **settings)
+            out[f"predict_{label}"] = {"step": rec.get("steps", 0), "predict_s": scores["predict_s"],
+                                       **{k: v for k, v in scores.items() if k in KEYS[args["task"]]}}
+        return out
 
     base = None if name == "scratch" else load_model(args["init"])
     if name == "zero-shot":
-        rec.update(evaluate(base))
+        rec.update(evaluate(base), **also(base))
         return rec
     start = copy.deepcopy(base)  # training changes ``base`` in place
     checkpoints, kept = sorted(args["checkpoints"]), []
     t0 = time.perf_counter()
 
-    cfg = TrainConfig(steps=None, time_budget=args["budget"], seed=args["seed"], mode=mode, **over)
+    augment = {k.partition(".")[2]: over.pop(k) for k in list(over) if k.startswith("augment.")}
+    cfg = TrainConfig(steps=None, time_budget=args["budget"], seed=args["seed"], mode=mode, **over,
+                      **({"augment": AugmentConfig(**augment)} if augment else {}))
 
     def on_event(ev):  # what Stop would give at this time: the run's weights, mixed as at the end
         if checkpoints and time.perf_counter() - t0 >= checkpoints[0]:
@@ -86,7 +100,7 @@ def run_one(args: dict) -> dict:
     for alpha in args.get("mixes", []) if start is not None else []:
         scores = evaluate(mixed(start, result.model, alpha))
         rec[f"mix_{alpha}"] = {"step": result.steps, **{k: v for k, v in scores.items() if k in KEYS[args["task"]]}}
-    rec.update(evaluate(result.model))
+    rec.update(evaluate(result.model), **also(result.model))
     return rec
 
 
@@ -108,14 +122,17 @@ def summary(path: Path) -> str:
         rows.append((cols, [task, split, variant, "0" if zero else f"{budget:g}", str(len(runs)),
                             "0" if zero else mean_sd([r["steps"] for r in runs])]
                      + [mean_sd([r[k] for r in runs]) for k in KEYS[task]]))
-        extra = sorted({k for r in runs for k in r if k.startswith(("at_", "mix_"))},
-                       key=lambda k: (k[:3], float(k.partition("_")[2])))
+        extra = sorted({k for r in runs for k in r if k.startswith(("at_", "mix_", "predict_"))
+                        and isinstance(r[k], dict)},
+                       key=lambda k: (k[:3], float(k[4:]) if k[:3] in ("at_", "mix") else 0, k))
         for key in extra:
             sub = [r[key] for r in runs if key in r]
             at, _, value = key.partition("_")
-            label = f"stopped at {float(value):g} s" if at == "at" else f"mixed with the base, base share {1 - float(value):g}"
-            rows.append((cols, [task, split, f"{variant} ({label})", f"{budget:g}", str(len(sub)),
-                                mean_sd([s["step"] for s in sub])] + [mean_sd([s[k] for s in sub]) for k in KEYS[task]]))
+            label = (f"stopped at {float(value):g} s" if at == "at" else f"predicted with {value}" if at == "predict"
+                     else f"mixed with the base, base share {1 - float(value):g}")
+            rows.append((cols, [task, split, f"{variant} ({label})", "0" if zero else f"{budget:g}", str(len(sub)),
+                                "0" if zero else mean_sd([s["step"] for s in sub])]
+                         + [mean_sd([s[k] for s in sub]) for k in KEYS[task]]))
     return markdown(rows)
 
 
@@ -132,13 +149,16 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoints", type=float, nargs="*", default=[], help="also score the model at these seconds")
     ap.add_argument("--mix", type=float, nargs="*", default=[],
                     help="also score the final weights mixed with the base model's, (1 - a) base + a tuned")
+    ap.add_argument("--predict", action="append", default=[],
+                    help="also score each network predicted with these settings, LABEL:key=value,... "
+                         "(PredictConfig), e.g. no-rescale:rescale=false")
     ap.add_argument("--variant", action="append", default=None, help="repeatable; default: zero-shot, fine-tune")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help="append the JSON lines here too")
     a = ap.parse_args(argv)
     variants = a.variant or ["zero-shot", "fine-tune"]
     jobs = [dict(task=a.task, split=a.split, seed=s, variant=v, budget=a.budget, init=str(a.init),
-                 checkpoints=a.checkpoints, mixes=a.mix, threads=a.threads)
+                 checkpoints=a.checkpoints, mixes=a.mix, predict=a.predict, threads=a.threads)
             for s in a.seeds for v in variants if not (v.startswith("zero-shot") and s != a.seeds[0])]
     run_jobs(run_one, jobs, 1, a.out)
     return 0

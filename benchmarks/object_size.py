@@ -1,0 +1,99 @@
+"""Objects of other sizes than a model learned: the DSB dev images resized, predicted with and without rescaling.
+
+    python benchmarks/object_size.py --model nuclei-twin.pt [--scales 0.12 0.2 0.35 0.5 0.7 1.0]
+        [--rule off] [--rule largest:1.5] [--rule target:1.0] [--rule band:1.0,1.5] ...
+
+The 30 DSB2018 dev images (360 x 360, nuclei about 45 px across; ``boundaries.py``) are resized
+by each scale (bilinear, antialiased; their truth by nearest neighbour), so one acquisition shows
+nuclei from about 5 to 45 px. Each rule says how much to shrink or enlarge an image whose first
+pass measured objects of diameter ``d`` for a model that learned objects of ``ref``:
+
+* ``off``: never (``PredictConfig(rescale=False)``);
+* ``largest:M``: the engine's rule (``napari_unet.rescale.size_factor``) with ``LARGEST = M``:
+  shrink objects wider than ``M * ref`` to that, never enlarge;
+* ``target:M``: resize to ``M * ref`` whenever ``d`` is more than 10 % away from it (enlarging too);
+* ``band:L,H``: leave ``d`` in ``[L * ref, H * ref]`` alone, resize to the nearer edge otherwise.
+
+Prints one line per scale: F1@0.5, DSB mAP, median area ratio and median factor per rule. Only
+dev images: the evaluation images are not used to choose a rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def rule_factor(rule: str):
+    """``size_factor(reference, diameter)`` for a rule, or None for ``off``."""
+    from napari_unet import rescale
+
+    kind, _, value = rule.partition(":")
+    if kind == "off":
+        return None
+    if kind == "largest":
+        m = float(value)
+        return lambda ref, d: 1.0 if not d or d <= m * ref else max(m * ref / d, rescale.SMALLEST_FACTOR)
+    if kind == "target":
+        m = float(value)
+        return lambda ref, d: 1.0 if not d or abs(math.log(m * ref / d)) <= math.log(1.1) else \
+            min(max(m * ref / d, rescale.SMALLEST_FACTOR), 4.0)
+    if kind == "band":
+        lo, hi = (float(v) for v in value.split(","))
+        return lambda ref, d: 1.0 if not d or lo * ref <= d <= hi * ref else \
+            min(max((lo * ref if d < lo * ref else hi * ref) / d, rescale.SMALLEST_FACTOR), 4.0)
+    raise SystemExit(f"unknown rule {rule!r}")
+
+
+def main(argv=None) -> int:
+    import torch
+    from boundaries import DATA, dsb_names, score
+    from dsb_strokes import load
+    from skimage.transform import rescale as resample
+
+    from napari_unet import rescale
+    from napari_unet.config import PredictConfig
+    from napari_unet.io import load_model
+    from napari_unet.predict import predict_labels
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True, help="an instance model that records its object size")
+    ap.add_argument("--scales", type=float, nargs="+", default=[0.12, 0.2, 0.35, 0.5, 0.7, 1.0])
+    ap.add_argument("--rule", action="append", default=None, help="repeatable; default: off, largest:1.5")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    model = load_model(a.model)
+    if not model.info.get("object_diameter"):
+        raise SystemExit(f"{a.model} records no object size")
+    rules = a.rule or ["off", "largest:1.5"]
+    print(f"model object diameter {model.info['object_diameter']} px; rules {rules}")
+    _, names = dsb_names("dev")
+    data = [load(DATA / "dsb2018", n) for n in names]
+    engine_rule = rescale.size_factor
+    for s in a.scales:
+        images = [resample(im.astype(np.float32), s, order=1, anti_aliasing=s < 1, preserve_range=True) for im, _ in data]
+        truths = [resample(t, s, order=0, anti_aliasing=False, preserve_range=True).astype(np.int32) for _, t in data]
+        line = [f"scale {s:g}: nuclei {np.median([rescale.object_diameter(t) for t in truths]):.1f} px"]
+        for rule in rules:
+            factor = rule_factor(rule)
+            rescale.size_factor = factor or engine_rule
+            try:
+                results = [predict_labels(model, im, PredictConfig(rescale=factor is not None)) for im in images]
+            finally:
+                rescale.size_factor = engine_rule
+            r = score("dsb", [x.labels for x in results], truths)
+            line.append(f"{rule}: F1 {r['f1_50']:.3f} mAP {r['ap_dsb']:.3f} area {r['area_ratio']:.3f} "
+                        f"factor {np.median([x.scale for x in results]):.2f}")
+        print(" | ".join(line), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
