@@ -189,7 +189,6 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
     border = painted_diameter = None
     if mode == "instance":
         from .instances import check_instance_strokes, instance_training_data
-
         from .rescale import object_diameter
 
         check_instance_strokes(labs)
