@@ -223,7 +223,7 @@ class PredictConfig:
     batch_size: int = 1  # tiles per batch: one 768-pixel tile with its context is already a large batch
     tta: bool = False  # average the 8 flips and 90-degree rotations of every tile (8 network passes)
     min_confidence: float = 0.9  # instance mode: an object needs a pixel this sure of being one
-    rescale: bool = True  # instance mode: resize the image so objects have the model's trained size
+    rescale: bool = True  # instance mode: shrink images whose objects are much larger than the model learned
     diameter: float = 0.0  # the objects' diameter in pixels for ``rescale``; 0 measures it (a first pass)
     device: str = "auto"
     precision: str = "auto"

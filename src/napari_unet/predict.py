@@ -150,9 +150,10 @@ def predict(
         Per-channel ``(low, high)`` values that normalisation maps to 0 and 1, instead of the
         percentiles of ``image``: to predict a crop exactly as part of its whole image.
 
-    An instance model that records the size of the objects it learned predicts a whole image
-    in memory at that size (``config.rescale``, :mod:`napari_unet.rescale`); regions, images
-    streamed to ``out`` and on-demand arrays are predicted as they are.
+    An instance model that records the size of the objects it learned predicts a whole image in
+    memory whose objects are much larger on a shrunken copy (``config.rescale``,
+    :mod:`napari_unet.rescale`); regions, images streamed to ``out`` and on-demand arrays are
+    predicted as they are.
 
     Memory: besides the image and the labels, only one band of input rows is held (a tile's
     height plus the context above and below), unless probabilities are asked for in memory. Instance mode
