@@ -124,7 +124,7 @@ def summary(path: Path) -> str:
                      + [mean_sd([r[k] for r in runs]) for k in KEYS[task]]))
         extra = sorted({k for r in runs for k in r if k.startswith(("at_", "mix_", "predict_"))
                         and isinstance(r[k], dict)},
-                       key=lambda k: (k[:3], float(k[4:]) if k[:3] in ("at_", "mix") else 0, k))
+                       key=_order)
         for key in extra:
             sub = [r[key] for r in runs if key in r]
             at, _, value = key.partition("_")
@@ -134,6 +134,12 @@ def summary(path: Path) -> str:
                                 "0" if zero else mean_sd([s["step"] for s in sub])]
                          + [mean_sd([s[k] for s in sub]) for k in KEYS[task]]))
     return markdown(rows)
+
+
+def _order(key: str) -> tuple:
+    """Extra rows in order: checkpoints by time, mixes by share, then other predictions."""
+    kind, _, value = key.partition("_")
+    return kind, float(value) if kind in ("at", "mix") else 0.0, key
 
 
 def main(argv=None) -> int:
