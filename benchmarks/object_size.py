@@ -9,7 +9,7 @@ nuclei from about 5 to 45 px. Each rule says how much to shrink or enlarge an im
 pass measured objects of diameter ``d`` for a model that learned objects of ``ref``:
 
 * ``off``: never (``PredictConfig(rescale=False)``);
-* ``largest:M``: the engine's rule (``napari_unet.rescale.size_factor``) with ``LARGEST = M``:
+* ``largest:M``: the engine's rule (``napari_unet.rescale.size_factor``) with ``largest=M``:
   shrink objects wider than ``M * ref`` to that, never enlarge;
 * ``target:M``: resize to ``M * ref`` whenever ``d`` is more than 10 % away from it (enlarging too);
 * ``band:L,H``: leave ``d`` in ``[L * ref, H * ref]`` alone, resize to the nearer edge otherwise.
@@ -21,6 +21,7 @@ dev images: the evaluation images are not used to choose a rule.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 from pathlib import Path
@@ -38,8 +39,7 @@ def rule_factor(rule: str):
     if kind == "off":
         return None
     if kind == "largest":
-        m = float(value)
-        return lambda ref, d: 1.0 if not d or d <= m * ref else max(m * ref / d, rescale.SMALLEST_FACTOR)
+        return functools.partial(rescale.size_factor, largest=float(value))
     if kind == "target":
         m = float(value)
         return lambda ref, d: 1.0 if not d or abs(math.log(m * ref / d)) <= math.log(1.1) else \

@@ -217,8 +217,8 @@ class TilePredictor:
         self.scale = 1 / (hi - self.lo).clamp(min=1e-6)
         self.before, self.after = context_margins(model.config, config.tta)
         self.values = model.class_values
-        self.obj = self.values.index(2) if model.mode == "instance" else None  # the object class
-        self.out_dtype = torch.uint8 if self.obj is not None else _torch_int(label_type or label_dtype(model))
+        self.instance = model.mode == "instance"
+        self.out_dtype = torch.uint8 if self.instance else _torch_int(label_type or label_dtype(model))
 
     def probabilities(self, windows: np.ndarray, n: int | None = None, tw: int | None = None):
         """Class probabilities ``(B, K, n, tw)`` of the tiles of windows ``(B, C, before + th + after, ...)``;
@@ -235,7 +235,7 @@ class TilePredictor:
     def labels(self, p) -> np.ndarray:
         """Labels of one tile from its probabilities ``(K, Y, X)``: class values, or in instance
         mode 0 background, 1 object, 2 object with at least ``min_confidence``."""
-        if self.obj is None:
+        if not self.instance:
             return _best_values(p, self.values, self.out_dtype).cpu().numpy()
         return instance_classes(p, self.values, self.config.min_confidence).cpu().numpy()
 

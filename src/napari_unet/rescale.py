@@ -1,7 +1,8 @@
 """Predict objects at the size the model learned them.
 
-A network that learned nuclei of about 14 pixels splits a 45-pixel nucleus into pieces or
-merges its neighbours. An instance model therefore records the median diameter of the objects
+A network that learned nuclei of about 13 pixels copes with nuclei up to about 2.5 times that
+size, and finds larger ones less well (on the DSB dev images, F1 0.90 at 33 px, 0.83 at
+47 px; docs/benchmarks.md). An instance model therefore records the median diameter of the objects
 it was trained on (``info["object_diameter"]``); prediction measures the objects in the image
 (a first pass, or a diameter the user gives) and, where they are much larger, shrinks the image
 so they come out near the model's size, predicts, and resizes the class probabilities back
@@ -25,16 +26,16 @@ def object_diameter(*objects: np.ndarray) -> float | None:
     return float(np.median(2 * np.sqrt(areas / np.pi))) if len(areas) else None
 
 
-def size_factor(reference: float, diameter: float | None) -> float:
+def size_factor(reference: float, diameter: float | None, largest: float = LARGEST) -> float:
     """How much to shrink an image whose objects measure ``diameter`` for a model trained on
-    objects of ``reference``: to :data:`LARGEST` times ``reference``, never below
+    objects of ``reference``: to ``largest`` times ``reference``, never below
     :data:`SMALLEST_FACTOR`; 1 for objects no larger than that, or when none were found.
     Smaller objects are not enlarged: on nuclei of 0.4 and 0.7 times the model's size,
     enlarging them helped the first a little and hurt the second, at 4-9 times the prediction
     time (docs/benchmarks.md)."""
-    if not diameter or not reference or diameter <= LARGEST * reference:
+    if not diameter or not reference or diameter <= largest * reference:
         return 1.0
-    return max(LARGEST * reference / diameter, SMALLEST_FACTOR)
+    return max(largest * reference / diameter, SMALLEST_FACTOR)
 
 
 def resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -60,23 +61,22 @@ def rescaled(loop, model, raw, img, zs, config, probabilities):
     from .predict import PredictProgress, PredictResult, instance_classes, objects_from_classes
 
     z, _, h, w = img.shape
-    first, done = None, [0]
+    first, done = None, 0
     if config.diameter:
         diameter = config.diameter
     else:  # the first pass measures the objects; until it ends, count the second as its equal
-        first = yield from _counted(loop(img, probabilities), 0, lambda ev: 2 * ev.total, done)
-        labels = first.labels.reshape(z, h, w)
-        diameter = object_diameter(labels[zs])
+        first, done = yield from _relay(loop(img, probabilities), 0, 2)
+        diameter = object_diameter(first.labels.reshape(z, h, w)[zs])
     f = size_factor(float(model.info["object_diameter"]), diameter)
     if f == 1.0:
         if first is None:
             return (yield from loop(img, probabilities))
-        yield PredictProgress(done[0], done[0])  # no second pass: done
+        yield PredictProgress(done, done)  # no second pass: done
         return first
     size = (max(1, round(h * f)), max(1, round(w * f)))
     small = np.zeros((z, img.shape[1]) + size, np.float32)
     small[zs] = resize(np.asarray(img[zs], np.float32), size)
-    second = yield from _counted(loop(small, True), done[0], lambda ev: done[0] + ev.total, [0])
+    second, _ = yield from _relay(loop(small, True), done, 1)
     probs = np.zeros((z, model.config.n_classes, h, w), np.float32) if probabilities is True else \
         probabilities if hasattr(probabilities, "shape") else None  # or an array given to write into
     labels = np.zeros((z, h, w), np.int32)
@@ -89,15 +89,16 @@ def rescaled(loop, model, raw, img, zs, config, probabilities):
     return PredictResult(labels[0] if is_single_plane(raw, img) else labels, probs, f)
 
 
-def _counted(gen, offset: int, total, done: list):
-    """Re-yield ``gen``'s progress shifted by ``offset`` tiles out of ``total(event)``; its tiles
-    done end up in ``done[0]``. Returns ``gen``'s result."""
+def _relay(gen, offset: int, passes: int):
+    """Re-yield ``gen``'s progress after ``offset`` tiles already done, its own total counted
+    ``passes`` times; returns ``(gen's result, its tiles done)``."""
     from .predict import PredictProgress
 
+    done = 0
     while True:
         try:
             ev = next(gen)
         except StopIteration as end:
-            return end.value
-        done[0] = ev.done
-        yield PredictProgress(offset + ev.done, total(ev))
+            return end.value, done
+        done = ev.done
+        yield PredictProgress(offset + ev.done, offset + passes * ev.total)
