@@ -87,13 +87,21 @@ def test_auto_measures_the_objects_of_a_first_pass(nuclei):
     np.testing.assert_array_equal(result.labels, given.labels)
 
 
-def test_regions_streamed_outputs_and_semantic_models_are_predicted_as_they_are(nuclei, trained, sample):
+def test_regions_streamed_outputs_lazy_images_and_semantic_models_are_predicted_as_they_are(nuclei, trained, sample):
+    import dask.array as da
+
+    from napari_unet.data import percentiles, to_zcyx
+
     image, _ = big_nuclei()
     cfg = PredictConfig(diameter=200.0, **CPU)
-    out = np.zeros(image.shape, np.int32)
-    streamed = predict_labels(nuclei, image, cfg, out=out)
-    assert streamed.scale == 1.0
-    np.testing.assert_array_equal(streamed.labels, predict_labels(nuclei, image, PredictConfig(rescale=False, **CPU)).labels)
+    assert predict_labels(nuclei, image, cfg).scale < 1  # the same image in memory is shrunk
+    plain = predict_labels(nuclei, image, PredictConfig(rescale=False, **CPU)).labels
+    streamed = predict_labels(nuclei, image, cfg, out=np.zeros(image.shape, np.int32))
+    region = predict_labels(nuclei, image, cfg, intensity_range=percentiles(to_zcyx(image), nuclei.norm))
+    lazy = predict_labels(nuclei, da.from_array(image, chunks=128), cfg)
+    for result in (streamed, region, lazy):
+        assert result.scale == 1.0
+        np.testing.assert_array_equal(np.asarray(result.labels), plain)
     assert predict_labels(trained, sample.image, cfg).scale == 1.0
 
 
