@@ -31,8 +31,8 @@ def size_factor(reference: float, diameter: float | None, largest: float = LARGE
     objects of ``reference``: to ``largest`` times ``reference``, never below
     :data:`SMALLEST_FACTOR`; 1 for objects no larger than that, or when none were found.
     Smaller objects are not enlarged: on nuclei of 0.4 and 0.7 times the model's size,
-    enlarging them helped the first a little and hurt the second, at 4-9 times the prediction
-    time (docs/benchmarks.md)."""
+    enlarging them helped the first a little and hurt the second, with 4-9 times the pixels to
+    predict (docs/benchmarks.md)."""
     if not diameter or not reference or diameter <= largest * reference:
         return 1.0
     return max(largest * reference / diameter, SMALLEST_FACTOR)
