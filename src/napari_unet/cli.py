@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instance mode: the objects' diameter in pixels; objects much larger than the model's "
                         "(`napari-unet models` lists it) are predicted on a shrunken copy of the image. 'auto' "
                         "measures them in a first pass, 'off' predicts every image as it is (default: %(default)s)")
+    p.add_argument("--open-lines", action="store_true",
+                   help="semantic mode: leave the classes painted as thin lines (membranes) as predicted; by "
+                        "default their gaps are closed where two regions meet (not with --format zarr or a cluster)")
     p.add_argument("--measure", action="store_true",
                    help="instance mode: also write DIR/<stem>_objects.csv, one row per object (label, area, centroid, "
                         "mean intensity)")
@@ -252,8 +255,8 @@ def cmd_predict(args) -> int:
         raise UserInputError(f"--measure measures objects, but {args.model} is a semantic model; use a model "
                              "trained with --mode instance, or leave out --measure.")
     config = PredictConfig(tile_size=args.tile_size, batch_size=args.batch_size,
-                           tta=args.tta, min_confidence=args.min_confidence, device=args.device,
-                           precision=args.precision, **_diameter(args.diameter))
+                           tta=args.tta, min_confidence=args.min_confidence, close_lines=not args.open_lines,
+                           device=args.device, precision=args.precision, **_diameter(args.diameter))
     out_dir = Path(args.out_dir)
     if args.workers is not None or args.scheduler:
         return _predict_on_cluster(args, model, config, out_dir)

@@ -225,6 +225,8 @@ class PredictConfig:
     min_confidence: float = 0.9  # instance mode: an object needs a pixel this sure of being one
     rescale: bool = True  # instance mode: shrink images whose objects are much larger than the model learned
     diameter: float = 0.0  # the objects' diameter in pixels for ``rescale``; 0 measures it (a first pass)
+    close_lines: bool = True  # semantic mode: close the classes painted as thin lines (membranes)
+    line_seed: float = 0.2  # lines close where two regions less likely than this to be line meet (tuned on ISBI 10-19)
     device: str = "auto"
     precision: str = "auto"
 
@@ -235,6 +237,8 @@ class PredictConfig:
             raise UserInputError(f"batch size must be at least 1, got {self.batch_size}.")
         if not 0.5 <= self.min_confidence <= 1.0:
             raise UserInputError(f"min_confidence must be between 0.5 and 1, got {self.min_confidence}.")
+        if not 0 < self.line_seed < 0.5:
+            raise UserInputError(f"line_seed must be between 0 and 0.5, got {self.line_seed}.")
         if not self.diameter >= 0:
             raise UserInputError(f"the object diameter must be 0 (measure it) or a size in pixels, got {self.diameter}.")
         _check_device(self.device, self.precision)

@@ -18,6 +18,7 @@ import numpy as np
 
 from .config import PredictConfig, UserInputError
 from .data import is_single_plane, percentiles, to_zcyx
+from .lines import close_lines, line_classes
 from .rows import RowSink, RowSource
 
 
@@ -153,7 +154,8 @@ def predict(
     An instance model that records the size of the objects it learned predicts a whole image in
     memory whose objects are much larger on a shrunken copy (``config.rescale``,
     :mod:`napari_unet.rescale`); regions, images streamed to ``out`` and on-demand arrays are
-    predicted as they are.
+    predicted as they are. A semantic model closes the gaps in the classes it was painted as thin
+    lines (``config.close_lines``, :mod:`napari_unet.lines`), except in regions and in ``out``.
 
     Memory: besides the image and the labels, only one band of input rows is held (a tile's
     height plus the context above and below), unless probabilities are asked for in memory. Instance mode
@@ -183,7 +185,8 @@ def predict(
             return _loop(model, raw, image, (lo, hi), zs, config, device, probs, None)
 
         return rescaled(loop, model, raw, img, zs, config, probabilities)
-    return _loop(model, raw, img, (lo, hi), zs, config, device, probabilities, out)
+    close = line_classes(model) if config.close_lines and out is None and intensity_range is None else ()
+    return _loop(model, raw, img, (lo, hi), zs, config, device, probabilities, out, close)
 
 
 def _rescales(model, raw, config: PredictConfig, out, intensity_range) -> bool:
@@ -249,8 +252,9 @@ def instance_classes(p, values: tuple[int, ...], min_confidence: float):
     return is_obj.to(torch.uint8) + (is_obj & (p[values.index(2)] >= min_confidence))
 
 
-def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
-    """Stream tile rows: only one band of input rows (a tile's height plus context) is held."""
+def _loop(model, raw, img, norm, zs, config, device, probabilities, out, close=()):
+    """Stream tile rows: only one band of input rows (a tile's height plus context) is held,
+    and one slice of the probabilities of the line classes ``close`` (values) to close."""
     z, _, h, w = img.shape
     k = model.config.n_classes
     th, tw = core_tile(config, model.config.multiple, (h, w))
@@ -265,9 +269,11 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
         probs_out = np.zeros((z, k, h, w), dtype=np.float32)
     else:
         probs_out = probabilities if _is_array(probabilities) else None
+    lines = [model.class_values.index(v) for v in close]
     done = 0
     for zi in zs:
         classes = np.zeros((h, w), np.uint8) if instance else None
+        line_p = np.zeros((len(lines), h, w), np.float32) if lines else None
         source = RowSource(img, zi, th + pad + after)
         sinks = [] if instance else [RowSink(labels, () if planar else (zi,), h)]
         if probs_out is not None:
@@ -287,12 +293,16 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out):
                     best[:, xx : xx + m] = tiles.labels(pt[:, :, :m])
                     if probs is not None:
                         probs[:, :, xx : xx + m] = pt[:, :, :m].cpu().numpy()
+                    if line_p is not None:
+                        line_p[:, y : y + n, xx : xx + m] = pt[lines, :, :m].cpu().numpy()
                 done += len(row)
                 yield PredictProgress(done, total)
             if instance:
                 classes[y : y + n] = best
             for sink, data in zip(sinks, [best, probs] if not instance else [probs]):
                 sink.put(y, data)
+        for value, p_line in zip(close, line_p if line_p is not None else ()):
+            close_lines(labels if planar else labels[zi], p_line, value, config.line_seed)
         if instance:
             objects = objects_from_classes(classes)
             if planar:

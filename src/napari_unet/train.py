@@ -204,10 +204,13 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
     rng = np.random.default_rng(config.seed if seed is None else seed)
     sampler = PatchSampler(slices, len(class_values), rng, balanced=config.balanced_sampling)
     augmenter = PatchAugmenter(slices, config.patch_size, config.augment, device)
+    thin = thin_classes(slices, len(class_values))
+    if mode == "semantic" and thin:  # prediction closes these lines (napari_unet.lines)
+        painted = {int(class_values[k]) for k in thin}
+        model.info["line_classes"] = sorted(painted.union(model.info.get("line_classes", ())))
     # a Potts term shortens boundaries, so it erases thin structures where their contrast is
     # faint: with a class painted only as thin lines (membranes) the edge term stays off
-    thin = thin_classes(slices, len(class_values)) if config.edge_weight > 0 else ()
-    return model, TrainingData(sampler, augmenter, tuple(thin))
+    return model, TrainingData(sampler, augmenter, tuple(thin) if config.edge_weight > 0 else ())
 
 
 def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, should_stop, clock=time.perf_counter):

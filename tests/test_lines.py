@@ -1,0 +1,125 @@
+"""Classes painted as thin lines (membranes) come out closed, so the regions they separate do not merge."""
+
+import copy
+import dataclasses
+
+import numpy as np
+import pytest
+
+from napari_unet.config import PredictConfig
+from napari_unet.lines import close_lines, line_classes
+from napari_unet.predict import predict_labels
+
+CPU = dict(device="cpu", precision="fp32")
+
+
+def two_cells(gap_p: float):
+    """P(membrane) of two cells side by side; the membrane between them fades to ``gap_p`` over
+    rows 10-14. Labels as argmax: 1 membrane, 2 interior."""
+    p = np.full((24, 21), 0.05, np.float32)
+    p[:, 10] = 0.9
+    p[10:15, 10] = gap_p
+    p[[0, -1], :] = p[:, [0, -1]] = 0.9  # the cells' outer membranes
+    return p, np.where(p >= 0.5, 1, 2).astype(np.uint8)
+
+
+def cells(labels):
+    from skimage.measure import label
+
+    return label(labels == 2, connectivity=1).max()
+
+
+def test_a_faint_stretch_of_membrane_is_closed_and_the_cells_stay_apart():
+    p, labels = two_cells(gap_p=0.3)
+    assert cells(labels) == 1  # the argmax merges the two cells through the gap
+    changed = close_lines(labels, p, 1)
+    assert cells(labels) == 2
+    assert changed == 5 and (labels[10:15, 10] == 1).all()
+    assert (labels[p >= 0.5] == 1).all()  # what was membrane stays membrane
+
+
+def test_no_line_where_the_network_is_sure_there_is_none():
+    p, labels = two_cells(gap_p=0.1)  # below the seed level: one region, nothing to separate
+    before = labels.copy()
+    assert close_lines(labels, p, 1) == 0
+    assert (labels == before).all()
+
+
+def test_training_records_the_classes_painted_as_thin_lines(tiny_model_config, tiny_train_config):
+    from napari_unet.train import fit
+
+    image = np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)
+    strokes = np.zeros((64, 64), np.uint8)
+    strokes[32, 4:60] = 1  # a membrane down its middle: one pixel wide
+    strokes[10:15, 4:60] = strokes[45:50, 4:60] = 2  # interiors: thick strokes
+    cfg = dataclasses.replace(tiny_train_config, steps=1)
+    model = fit(image, strokes, cfg, model_config=tiny_model_config).model
+    assert model.info["line_classes"] == [1] and line_classes(model) == (1,)
+    strokes[31:34, 4:60] = 1  # now painted 3 px wide
+    assert "line_classes" not in fit(image, strokes, cfg, model_config=tiny_model_config).model.info
+
+
+@pytest.fixture
+def membrane_network(monkeypatch):
+    """A stand-in network whose P(class 1) is the normalised image, so the test knows where the
+    membranes are and where they are faint."""
+    import torch
+
+    def probabilities(net, x, tta=False, rows=slice(None), cols=slice(None)):
+        p = x[:, :1, rows, cols].float().clamp(0, 1)
+        return torch.cat([p, 1 - p], dim=1)
+
+    monkeypatch.setattr("napari_unet.predict.class_probabilities", probabilities)
+
+
+def two_cells_image():
+    """Two cells (0) in membranes (1) whose middle stretch is faint (0.35)."""
+    image = np.zeros((64, 64), np.float32)
+    image[:, 32] = image[[0, -1], :] = image[:, [0, -1]] = 1.0
+    image[28:36, 32] = 0.35
+    return image
+
+
+def test_prediction_closes_line_classes_of_whole_images_only(trained, membrane_network):
+    """Closed = the open prediction closed by hand with its own probabilities; a region
+    (``intensity_range``), an output array and ``close_lines=False`` are left open."""
+    image = two_cells_image()
+    model = copy.deepcopy(trained)
+    model.info["line_classes"] = [1]
+    plain = predict_labels(model, image, PredictConfig(close_lines=False, **CPU), probabilities=True)
+    assert cells(plain.labels) == 1
+    closed = predict_labels(model, image, PredictConfig(**CPU))
+    assert cells(closed.labels) == 2
+    by_hand = plain.labels.copy()
+    close_lines(by_hand, plain.probabilities[0, 0], 1)
+    assert (closed.labels == by_hand).all()
+    out = np.zeros(image.shape, np.uint8)
+    assert (predict_labels(model, image, PredictConfig(**CPU), out=out).labels == plain.labels).all()
+    region = predict_labels(model, image, PredictConfig(**CPU), intensity_range=(np.zeros(1), np.ones(1)))
+    assert cells(region.labels) == 1
+    assert line_classes(trained) == ()  # its strokes are thick: nothing to close
+
+
+def test_cli_closes_lines_unless_told_not_to(trained, membrane_network, tmp_path):
+    import tifffile
+
+    from napari_unet.cli import main
+    from napari_unet.io import save_model
+
+    image = two_cells_image()
+    tifffile.imwrite(tmp_path / "em.tif", image)
+    model = copy.deepcopy(trained)
+    model.info["line_classes"] = [1]
+    save_model(model, tmp_path / "m.pt")
+    for flag, n_cells in (([], 2), (["--open-lines"], 1)):
+        out = tmp_path / f"out{len(flag)}"
+        assert main(["predict", "--model", str(tmp_path / "m.pt"), "--images", str(tmp_path / "em.tif"),
+                     "--out-dir", str(out), "--device", "cpu"] + flag) == 0
+        assert cells(tifffile.imread(out / "em_labels.tif")) == n_cells
+
+
+def test_a_bad_line_seed_is_refused():
+    from napari_unet.config import UserInputError
+
+    with pytest.raises(UserInputError, match="line_seed"):
+        PredictConfig(line_seed=0.7)
