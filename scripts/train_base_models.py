@@ -82,6 +82,7 @@ RECIPES = {
         "description": "Cell membranes in serial-section electron microscopy (semantic: 1 membrane, 2 interior).",
         "licence": "ISBI 2012 data: free for non-commercial segmentation research; cite the data papers",
         "citation": ISBI_CITATION,
+        "line_classes": [1],  # membranes separate cells: prediction closes their gaps (napari_unet.lines)
     },
 }
 
@@ -108,7 +109,7 @@ def train_one(name: str, twin: bool, args) -> dict:
     model.info.update({  # after what training recorded (instance mode: the objects' median diameter)
         "name": full, "base": name, "description": recipe["description"], "class_names": recipe["class_names"],
         "training_data": source, "licence": recipe["licence"], "citation": recipe["citation"],
-        "method_citation": UNET_CITATION,
+        "method_citation": UNET_CITATION, **{k: recipe[k] for k in ("line_classes",) if k in recipe},
         "recipe": f"python scripts/train_base_models.py --data DATA --only {name}{' --twins-only' if twin else ''} "
                   f"--steps-scale {args.steps_scale:g} --scale-range {args.scale_range:g} --device {args.device} "
                   f"--seed {args.seed}",

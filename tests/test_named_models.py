@@ -92,7 +92,8 @@ def test_cli_lists_models_and_predicts_with_a_base_model_without_training(sample
     assert main(["models", "--add", "mine", str(shipped_dir() / "em-membranes.pt")]) == 0
     out = capsys.readouterr().out
     assert "nuclei: instance, paint 1 = background, 2, 3, 4, … = one whole nucleus each" in out
-    assert "em-membranes: semantic, paint 1 = membrane, 2 = cell interior" in out and "mine: semantic" in out
+    assert "em-membranes: semantic, paint 1 = membrane, 2 = cell interior; closes the lines of membrane" in out
+    assert "mine: semantic" in out
     tifffile.imwrite(tmp_path / "cells.tif", sample.image)
     assert main(["predict", "--model", "nuclei", "--images", str(tmp_path / "cells.tif"), "--out-dir",
                  str(tmp_path / "out")]) == 0
@@ -131,6 +132,7 @@ def test_the_base_model_recipe_is_bit_for_bit_reproducible_on_a_cpu(tmp_path):
     first, second = (tmp_path / run / "em-membranes.pt" for run in ("a", "b"))
     assert first.read_bytes() == second.read_bytes()
     assert load_model(first).info["class_names"] == {"1": "membrane", "2": "cell interior"}
+    assert load_model(first).info["line_classes"] == load_model("em-membranes").info["line_classes"] == [1]
 
 
 def test_cli_fine_tunes_a_base_model_and_refuses_a_class_it_does_not_know(sample, tmp_path, capsys):

@@ -82,9 +82,12 @@ def save_named(model, name: str) -> Path:
 def summary(entry: NamedModel) -> str:
     """One line: name, where it comes from, mode and the label value to paint for each class."""
     from .io import load_model
+    from .lines import line_classes
 
     model = load_model(entry.path)
     kind = "base model" if entry.shipped else f"your model, {entry.path}"
     size = model.info.get("object_diameter")
     size = f"; learned objects about {size:.0f} px across" if size else ""
-    return f"{entry.name}: {model.mode}, paint {model.paint_guide()}{size}; {kind}"
+    lines = ", ".join(model.class_name(v) for v in line_classes(model))
+    lines = f"; closes the lines of {lines}" if lines else ""
+    return f"{entry.name}: {model.mode}, paint {model.paint_guide()}{size}{lines}; {kind}"
