@@ -143,6 +143,17 @@ def score(task: str, preds, truths) -> dict:
 
 
 # ---- one run ----------------------------------------------------------------------------------
+def parse_settings(spec: str) -> tuple[str, dict]:
+    """``NAME:key=value,...`` as a name and typed settings (true/false, ints, floats)."""
+    name, _, rest = spec.partition(":")
+    over = {}
+    for kv in filter(None, rest.split(",")):
+        k, v = kv.split("=")
+        over[k] = (v.lower() in ("1", "true")) if v.lower() in ("true", "false") else float(v) if "." in v or "e" in v \
+            else int(v)
+    return name, over
+
+
 def parse_variant(spec: str) -> tuple[str, dict]:
     name, _, rest = spec.partition(":")
     over = dict(OLD) if name == "old" else {}
@@ -202,6 +213,12 @@ def run_one(args: dict) -> dict:
         t1 = time.perf_counter()
         preds = [predict_labels(result.model, im, PredictConfig()).labels for im in eval_images]
         rec["predict_s"] = round(time.perf_counter() - t1, 1)
+        for spec in args.get("predict", []):  # the same model, also predicted with other settings
+            label, settings = parse_settings(spec)
+            t1 = time.perf_counter()
+            other = [predict_labels(result.model, im, PredictConfig(**settings)).labels for im in eval_images]
+            rec[f"predict_{label}_s"] = round(time.perf_counter() - t1, 2)
+            rec.update({f"predict_{label}_{k}": v for k, v in score(args["task"], other, truths).items()})
         if args["tta"]:  # the same model, also predicted with test-time augmentation
             t1 = time.perf_counter()
             tta = [predict_labels(result.model, im, PredictConfig(tta=True)).labels for im in eval_images]
@@ -247,7 +264,8 @@ def summary(path: Path) -> str:
     """Markdown table: mean ± sd over seeds per (task, split, strokes, variant), in order of appearance."""
     rows = []
     for (task, split, strokes, variant), runs in grouped(path, ("task", "split", "strokes", "variant")).items():
-        keys = [k for k in SUMMARY[task] if k in runs[0]] + [f"tta_{k}" for k in SUMMARY[task] if f"tta_{k}" in runs[0]]
+        prefixes = [""] + sorted({k[: k.index("_", 8) + 1] for k in runs[0] if k.startswith("predict_") and "_" in k[8:]}) + ["tta_"]
+        keys = [p + k for p in prefixes for k in SUMMARY[task] if p + k in runs[0]]
 
         def stat(k):
             return mean_sd([r[k] for r in runs if k in r])
@@ -271,6 +289,9 @@ def main(argv=None) -> int:
     ap.add_argument("--variant", action="append", default=None, help="repeatable; default: old and new")
     ap.add_argument("--strokes", default="middle", choices=["middle", "edges"])
     ap.add_argument("--tta", action="store_true", help="also score the prediction with test-time augmentation")
+    ap.add_argument("--predict", action="append", default=[],
+                    help="also score each network predicted with these settings, LABEL:key=value,... "
+                         "(PredictConfig), e.g. open:close_lines=false")
     ap.add_argument("--threads", type=int, default=2, help="torch threads per run")
     ap.add_argument("--parallel", type=int, default=1, help="runs at once (each with --threads)")
     ap.add_argument("--out", type=Path, default=None, help="append the JSON lines here too")
@@ -280,7 +301,7 @@ def main(argv=None) -> int:
     variants = a.variant or ["old", "new"]
     # interleaved: every variant of one seed before the next seed, so drift hits all alike
     jobs = [dict(task=a.task, split=a.split, seed=s, variant=v, steps=a.steps, budget=a.budget,
-                 strokes=a.strokes, tta=a.tta, threads=a.threads) for s in a.seeds for v in variants]
+                 strokes=a.strokes, tta=a.tta, predict=a.predict, threads=a.threads) for s in a.seeds for v in variants]
     run_jobs(run_one, jobs, a.parallel, a.out)
     return 0
 

@@ -33,19 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from boundaries import TASKS, grouped, markdown, mean_sd, run_jobs, score  # noqa: E402
+from boundaries import parse_settings as parse  # noqa: E402
 
 KEYS = {"dsb": ("f1_50", "ap_dsb", "fg_iou", "area_ratio"),
         "isbi": ("pixel_error", "adapted_rand_error", "foreground_iou")}
-
-
-def parse(spec: str) -> tuple[str, dict]:
-    name, _, rest = spec.partition(":")
-    over = {}
-    for kv in filter(None, rest.split(",")):
-        k, v = kv.split("=")
-        over[k] = (v.lower() in ("1", "true")) if v.lower() in ("true", "false") else float(v) if "." in v or "e" in v \
-            else int(v)
-    return name, over
 
 
 def run_one(args: dict) -> dict:
