@@ -159,7 +159,8 @@ def predict(
 
     Memory: besides the image and the labels, only one band of input rows is held (a tile's
     height plus the context above and below), unless probabilities are asked for in memory. Instance mode
-    also holds one slice's labels while it splits objects.
+    also holds one slice's labels while it splits objects, and closing lines one slice's probability of
+    each line class.
     """
     from .device import resolve_device
 
