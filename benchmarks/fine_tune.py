@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import sys
 import time
 from pathlib import Path
@@ -56,7 +57,16 @@ def run_one(args: dict) -> dict:
     def evaluate(model, **predict) -> dict:
         t = time.perf_counter()
         preds = [predict_labels(model, im, PredictConfig(**predict)).labels for im in eval_images]
-        return {**score(args["task"], preds, truths), "predict_s": round(time.perf_counter() - t, 1)}
+        return {**score(args["task"], preds, truths), "predict_s": round(time.perf_counter() - t, 1),
+                **({"by_size": by_size(preds)} if args.get("by_size") else {})}
+
+    def by_size(preds) -> dict:  # the score of each image size (on DSB, one size is one kind of acquisition)
+        groups = {}
+        for p, t in zip(preds, truths):
+            groups.setdefault("x".join(map(str, t.shape)), []).append((p, t))
+        return {size: {"images": len(pairs), **{k: v for k, v in score(args["task"], *map(list, zip(*pairs))).items()
+                                                 if k in KEYS[args["task"]]}}
+                for size, pairs in sorted(groups.items())}
 
     def also(model) -> dict:  # the same network predicted with other PredictConfig settings
         out = {}
@@ -124,6 +134,13 @@ def summary(path: Path) -> str:
             rows.append((cols, [task, split, f"{variant} ({label})", "0" if zero else f"{budget:g}", str(len(sub)),
                                 "0" if zero else mean_sd([s["step"] for s in sub])]
                          + [mean_sd([s[k] for s in sub]) for k in KEYS[task]]))
+    for (task, split, variant, budget), runs in grouped(path, ("task", "split", "variant", "budget")).items():
+        sizes = {s for r in runs for s in r.get("by_size", {})}
+        for size in sorted(sizes, key=lambda s: math.prod(map(int, s.split("x")))):
+            sub = [r["by_size"][size] for r in runs if size in r.get("by_size", {})]
+            rows.append((["task", "variant", "image size", "images", "seeds"] + list(KEYS[task]),
+                         [task, variant, size, str(sub[0]["images"]), str(len(sub))]
+                         + [mean_sd([s[k] for s in sub]) for k in KEYS[task]]))
     return markdown(rows)
 
 
@@ -150,12 +167,13 @@ def main(argv=None) -> int:
                     help="also score each network predicted with these settings, LABEL:key=value,... "
                          "(PredictConfig), e.g. no-rescale:rescale=false")
     ap.add_argument("--variant", action="append", default=None, help="repeatable; default: zero-shot, fine-tune")
+    ap.add_argument("--by-size", action="store_true", help="also score the evaluation images size by size")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help="append the JSON lines here too")
     a = ap.parse_args(argv)
     variants = a.variant or ["zero-shot", "fine-tune"]
     jobs = [dict(task=a.task, split=a.split, seed=s, variant=v, budget=a.budget, init=str(a.init),
-                 checkpoints=a.checkpoints, mixes=a.mix, predict=a.predict, threads=a.threads)
+                 checkpoints=a.checkpoints, mixes=a.mix, predict=a.predict, by_size=a.by_size, threads=a.threads)
             for s in a.seeds for v in variants if not (v.startswith("zero-shot") and s != a.seeds[0])]
     run_jobs(run_one, jobs, 1, a.out)
     return 0
