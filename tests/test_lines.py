@@ -11,6 +11,7 @@ from napari_unet.lines import close_lines, line_classes
 from napari_unet.predict import predict_labels
 
 CPU = dict(device="cpu", precision="fp32")
+SEED = PredictConfig().line_seed  # the default seed level
 
 
 def two_cells(gap_p: float):
@@ -32,7 +33,7 @@ def cells(labels):
 def test_a_faint_stretch_of_membrane_is_closed_and_the_cells_stay_apart():
     p, labels = two_cells(gap_p=0.3)
     assert cells(labels) == 1  # the argmax merges the two cells through the gap
-    changed = close_lines(labels, p, 1)
+    changed = close_lines(labels, p, 1, SEED)
     assert cells(labels) == 2
     assert changed == 5 and (labels[10:15, 10] == 1).all()
     assert (labels[p >= 0.5] == 1).all()  # what was membrane stays membrane
@@ -41,7 +42,7 @@ def test_a_faint_stretch_of_membrane_is_closed_and_the_cells_stay_apart():
 def test_no_line_where_the_network_is_sure_there_is_none():
     p, labels = two_cells(gap_p=0.1)  # below the seed level: one region, nothing to separate
     before = labels.copy()
-    assert close_lines(labels, p, 1) == 0
+    assert close_lines(labels, p, 1, SEED) == 0
     assert (labels == before).all()
 
 
@@ -91,7 +92,7 @@ def test_prediction_closes_line_classes_of_whole_images_only(trained, membrane_n
     closed = predict_labels(model, image, PredictConfig(**CPU))
     assert cells(closed.labels) == 2
     by_hand = plain.labels.copy()
-    close_lines(by_hand, plain.probabilities[0, 0], 1)
+    close_lines(by_hand, plain.probabilities[0, 0], 1, SEED)
     assert (closed.labels == by_hand).all()
     out = np.zeros(image.shape, np.uint8)
     assert (predict_labels(model, image, PredictConfig(**CPU), out=out).labels == plain.labels).all()

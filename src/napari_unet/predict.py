@@ -179,22 +179,23 @@ def predict(
             f"probability array has shape {tuple(probabilities.shape)}; it must be (Z, K, Y, X) = {(z, k, h, w)}."
         )
     device = resolve_device(config.device)
-    if _rescales(model, raw, config, out, intensity_range):
+    whole = out is None and intensity_range is None  # the whole image, labels in memory
+    if _rescales(model, raw, config, whole):
         from .rescale import rescaled
 
         def loop(image, probs):
             return _loop(model, raw, image, (lo, hi), zs, config, device, probs, None)
 
         return rescaled(loop, model, raw, img, zs, config, probabilities)
-    close = line_classes(model) if config.close_lines and out is None and intensity_range is None else ()
+    close = line_classes(model) if config.close_lines and whole else ()
     return _loop(model, raw, img, (lo, hi), zs, config, device, probabilities, out, close)
 
 
-def _rescales(model, raw, config: PredictConfig, out, intensity_range) -> bool:
+def _rescales(model, raw, config: PredictConfig, whole: bool) -> bool:
     """Whether to predict at the model's object size (:mod:`napari_unet.rescale`): instance
     models that record it, whole images in memory (not streamed to ``out``, not a region)."""
     return (config.rescale and model.mode == "instance" and bool(model.info.get("object_diameter"))
-            and isinstance(raw, np.ndarray) and out is None and intensity_range is None)
+            and isinstance(raw, np.ndarray) and whole)
 
 
 class TilePredictor:
