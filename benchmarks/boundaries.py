@@ -155,15 +155,9 @@ def parse_settings(spec: str) -> tuple[str, dict]:
 
 
 def parse_variant(spec: str) -> tuple[str, dict]:
-    name, _, rest = spec.partition(":")
-    over = dict(OLD) if name == "old" else {}
-    for kv in filter(None, rest.split(",")):
-        k, v = kv.split("=")
-        if k in ("balanced_sampling", "class_balance"):
-            over[k] = v.lower() in ("1", "true")
-        else:
-            over[k] = int(v) if k in ("edge_warmup", "outline") else float(v)
-    return name, over
+    """A variant's name and ``TrainConfig`` overrides; ``old`` starts from the previous default."""
+    name, over = parse_settings(spec)
+    return name, {**OLD, **over} if name == "old" else over
 
 
 def random_forest(images, strokes, eval_images, mode):
@@ -264,7 +258,8 @@ def summary(path: Path) -> str:
     """Markdown table: mean ± sd over seeds per (task, split, strokes, variant), in order of appearance."""
     rows = []
     for (task, split, strokes, variant), runs in grouped(path, ("task", "split", "strokes", "variant")).items():
-        prefixes = [""] + sorted({k[: k.index("_", 8) + 1] for k in runs[0] if k.startswith("predict_") and "_" in k[8:]}) + ["tta_"]
+        labels = sorted({k.split("_")[1] for k in runs[0] if k.startswith("predict_") and k.count("_") >= 2})
+        prefixes = [""] + [f"predict_{label}_" for label in labels] + ["tta_"]
         keys = [p + k for p in prefixes for k in SUMMARY[task] if p + k in runs[0]]
 
         def stat(k):
