@@ -37,7 +37,8 @@ def main() -> None:
     from napari_unet.config import PredictConfig
     from napari_unet.distributed import connect, predict_to_zarr
     from napari_unet.io import create_zarr, load_model, model_to_bytes
-    from napari_unet.predict import context_margins, core_tile, label_dtype, predict_labels
+    from napari_unet.predict import label_dtype, predict_labels
+    from napari_unet.tiling import context_margins, core_tile
 
     folder = args.dir or Path(tempfile.mkdtemp(prefix="napari-unet-cluster-"))
     n = args.size

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from napari_unet.config import PredictConfig, UserInputError
-from napari_unet.predict import context_margin, context_margins, predict, predict_labels, reflect_index
+from napari_unet.predict import predict, predict_labels
+from napari_unet.tiling import context_margin, context_margins, reflect_index
 
 
 def test_reflect_index_mirrors_without_repeating_the_edge():
@@ -54,7 +55,7 @@ def test_tiled_equals_untiled_for_every_tile_size(nuclei, shape):
     """Tiles of 32 to 512 pixels give the one-tile result: labels equal, probabilities within 1e-4 (fp32).
     Sizes that cut this image into the same tiles as the reference would only repeat it, so they are left out."""
     from napari_unet._sample_data import make_sample
-    from napari_unet.predict import core_tile
+    from napari_unet.tiling import core_tile
 
     planes = [make_sample(256, seed=s).image[: shape[-2], : shape[-1]] for s in range(shape[0] if len(shape) == 3 else 1)]
     image = np.stack(planes) if len(shape) == 3 else planes[0]
@@ -75,7 +76,7 @@ def test_a_region_predicted_from_its_window_equals_the_whole_image_prediction():
     from napari_unet._sample_data import make_sample
     from napari_unet.data import percentiles, to_zcyx
     from napari_unet.io import load_model
-    from napari_unet.predict import region_window
+    from napari_unet.tiling import region_window
 
     model = load_model("em-membranes")
     image = make_sample(400, seed=3).image

@@ -145,8 +145,8 @@ def sample_image(model, image) -> np.ndarray:
 
 def halo(model) -> int:
     """Pixels at each tile edge that a consumer tiling large images discards: the network's
-    receptive field (:func:`~napari_unet.predict.context_margin`), so its tiles join exactly."""
-    from .predict import context_margin
+    receptive field (:func:`~napari_unet.tiling.context_margin`), so its tiles join exactly."""
+    from .tiling import context_margin
 
     return context_margin(model.config)
 

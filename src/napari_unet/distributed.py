@@ -44,7 +44,8 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
 
     from .data import is_single_plane, percentiles
     from .io import model_from_bytes, model_to_bytes
-    from .predict import context_margins, core_tile, label_dtype, model_input, reflect_index, take
+    from .predict import label_dtype, model_input
+    from .tiling import context_margins, core_tile, reflect_index, take
 
     config = config or PredictConfig()
     raw, img = model_input(model, image)
@@ -189,7 +190,7 @@ def predict_to_zarr(model, image, path, config: PredictConfig | None = None, pro
     import dask.array as da
 
     from .io import create_zarr
-    from .predict import core_tile
+    from .tiling import core_tile
 
     config = config or PredictConfig()
     result = predict_dask(model, image, config, probabilities=probabilities_path is not None)

@@ -2,7 +2,7 @@
 
 The output is cut into tiles ("cores") on a grid of multiples of ``2**depth``. Each core is
 computed from an input window that adds, on every side, the network's whole receptive field
-(:func:`context_margin`), so nothing outside the window can change it: cores are stitched
+(:mod:`napari_unet.tiling`), so nothing outside the window can change it: cores are stitched
 without blending, and the result does not depend on the tile size. Around the image, context is
 supplied by mirroring: windows are gathered through reflected indices, so no padded copy of the
 image is ever made. Windows go through the network in batches.
@@ -10,7 +10,6 @@ image is ever made. Windows go through the network in batches.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from .config import PredictConfig, UserInputError
 from .data import is_single_plane, percentiles, to_zcyx
 from .lines import close_lines, line_classes
 from .rows import RowSink, RowSource
+from .tiling import context_margins, core_tile, reflect_index, take
 
 
 @dataclass
@@ -43,35 +43,6 @@ class PredictResult:
     scale: float = 1.0  # instance mode: how much the image was resized to the model's object size
 
 
-def reflect_index(idx: np.ndarray, n: int) -> np.ndarray:
-    """Map indices outside ``[0, n)`` into it by mirroring (without repeating the edge)."""
-    if n == 1:
-        return np.zeros_like(idx)
-    period = 2 * (n - 1)
-    i = np.mod(idx, period)
-    return np.where(i >= n, period - i, i)
-
-
-def context_margin(model_config) -> int:
-    """Pixels of context a U-Net output pixel depends on, on each side: its receptive field.
-
-    Each level ``l`` adds two 3x3 convolutions at scale ``2**l`` on the way down and two on the
-    way up, plus the pooling and up-convolution offsets: the reach is ``7 * 2**depth - 5`` pixels
-    at most (107 at depth 4; tests/test_predict.py measures it with gradients). The margin is
-    ``7 * 2**depth``, a multiple of ``2**depth`` so that windows stay on the pooling grid.
-    """
-    return 7 * model_config.multiple
-
-
-def context_margins(model_config, tta: bool = False) -> tuple[int, int]:
-    """Context before and after a tile, per axis. The pooling grid makes the receptive field
-    lopsided: it reaches ``7 * 2**depth - 5`` pixels up and left but only about
-    ``6 * 2**depth - 4`` down and right, so the window needs less after the tile. Test-time
-    augmentation flips windows, so it needs the larger margin on both sides."""
-    before = context_margin(model_config)
-    return (before, before) if tta else (before, 6 * model_config.multiple)
-
-
 def model_input(model, image):
     """``(raw, zcyx)``: the image as given (an array-like) and as a lazy ``(Z, C, Y, X)`` view,
     checked against the model's channels."""
@@ -91,25 +62,6 @@ def objects_from_classes(classes: np.ndarray) -> np.ndarray:
     from .instances import objects_from_foreground
 
     return objects_from_foreground(classes > 0, core=classes == 2)
-
-
-def region_window(model_config, box: tuple[int, int, int, int], shape: tuple[int, int]) -> tuple[int, int, int, int]:
-    """The window ``(y0, y1, x0, x1)`` to predict the region ``box`` from so that it comes out as
-    in a whole-image prediction: the context margin around it, starting on the pooling grid (the
-    network gives the same output only under shifts by multiples of ``2**depth``)."""
-    m, margin = model_config.multiple, context_margin(model_config)
-    (h, w), (y0, y1, x0, x1) = shape, box
-    return (max(0, y0 - margin) // m * m, min(h, y1 + margin), max(0, x0 - margin) // m * m, min(w, x1 + margin))
-
-
-def core_tile(config: PredictConfig, multiple: int, shape: tuple[int, int]) -> tuple[int, int]:
-    """Output tile per axis: as many tiles as ``tile_size`` needs to cover the image, made equal
-    and rounded up to a multiple of what the network needs (no tile is mostly padding)."""
-    def one(size: int) -> int:
-        n = math.ceil(size / max(config.tile_size, multiple))
-        return math.ceil(size / n / multiple) * multiple
-
-    return one(shape[0]), one(shape[1])
 
 
 def predict(
@@ -384,16 +336,6 @@ def label_dtype(model) -> np.dtype:
         return np.dtype(np.int32)
     top = max(model.class_values)
     return np.dtype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32)
-
-
-def take(a, index: np.ndarray, axis: int):
-    """``a`` indexed along ``axis``: a view (a plain slice) where the indices run consecutively,
-    as inside the image, else a copy of the mirrored rows or columns. Works on dask arrays too."""
-    if index[-1] - index[0] == len(index) - 1 and np.all(np.diff(index) == 1):
-        key = [slice(None)] * a.ndim
-        key[axis] = slice(int(index[0]), int(index[-1]) + 1)
-        return a[tuple(key)]
-    return np.take(a, index, axis=axis)
 
 
 def predict_labels(model, image, config: PredictConfig | None = None, **kwargs) -> PredictResult:

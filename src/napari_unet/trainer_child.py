@@ -195,7 +195,8 @@ class _Session:
         normalisation, from a window with context around it."""
         from .config import PredictConfig
         from .data import percentiles, to_zcyx
-        from .predict import predict, region_window, uncertainty
+        from .predict import predict, uncertainty
+        from .tiling import region_window
         from .train import drain
 
         image = to_zcyx(self.images[index])
