@@ -87,6 +87,7 @@ def test_prediction_closes_line_classes_of_whole_images_only(trained, membrane_n
     image = two_cells_image()
     model = copy.deepcopy(trained)
     model.info["line_classes"] = [1]
+    model.history["sparse"] = False  # no object margin here (tests/test_margin.py): the closing alone
     plain = predict_labels(model, image, PredictConfig(close_lines=False, **CPU), probabilities=True)
     assert cells(plain.labels) == 1
     closed = predict_labels(model, image, PredictConfig(**CPU))

@@ -168,8 +168,8 @@ def reference_output(model, x: np.ndarray) -> np.ndarray:
     from .data import percentiles
     from .predict import TilePredictor
 
-    tiles = TilePredictor(model, percentiles(x, model.norm), PredictConfig(device="cpu", precision="fp32"),
-                          torch.device("cpu"))
+    config = PredictConfig(device="cpu", precision="fp32", object_margin=0)  # raw softmax, as the package
+    tiles = TilePredictor(model, percentiles(x, model.norm), config, torch.device("cpu"))
     return tiles.probabilities(x).numpy().astype(np.float32)
 
 

@@ -38,6 +38,28 @@ def _square(rgb: np.ndarray, side: int) -> np.ndarray:
     return out
 
 
+def _threshold(model) -> float:
+    """The object probability napari-unet's labels start at, for two classes (:mod:`napari_unet.margin`)."""
+    from .config import PredictConfig
+    from .margin import margin_values
+
+    return 1 / (1 + np.exp(-PredictConfig.object_margin)) if margin_values(model) else 0.5
+
+
+def _margin_note(model) -> list[str]:
+    """What napari-unet does with the probabilities of a model trained on strokes, if anything."""
+    from .config import PredictConfig
+    from .margin import margin_values
+
+    if not margin_values(model):
+        return []
+    names = ", ".join(f"`{model.class_name(v)}`" for v in margin_values(model))
+    return [f"- Trained on strokes, the network puts its 50/50 line outside the edges of what it was painted "
+            f"inside. napari-unet weighs the probability of {names} by exp(-{PredictConfig.object_margin:g}) and "
+            f"renormalises before taking the most probable class (for two classes: {_threshold(model):.2f} "
+            f"instead of 0.5); the package gives the network's own probabilities."]
+
+
 def write_readme(model, path: Path, settings, x: np.ndarray, validation: dict | None) -> None:
     path.write_text(readme(model, settings, x, validation), encoding="utf-8")
 
@@ -62,6 +84,7 @@ def readme(model, settings, x: np.ndarray, validation: dict | None) -> str:
               f"{model.norm.high} map to 0 and 1 (napari-unet's normalisation).",
               f"- Output `{OUTPUT}`: softmax probability of each class, same height and width as the input. "
               "The label of a pixel is the label value of its most probable class.",
+              *_margin_note(model),
               f"- When tiling a large image, give each tile {halo(model)} pixels of context on every side and "
               "discard them from the output (the output axes' halo, the network's receptive field): tiles then "
               "join exactly, as in napari-unet. Context beyond the image is mirrored (the input's padding)."]
@@ -70,8 +93,8 @@ def readme(model, settings, x: np.ndarray, validation: dict | None) -> str:
                   f"This model was trained in instance mode: channel 1 is the probability of `{model.class_name(2)}`. "
                   "napari-unet splits the object pixels into separate objects with a seeded watershed, outside the "
                   "network; that step is not part of the bioimage.io package, which gives the probabilities. "
-                  "Threshold the object probability at 0.5 and label connected components (or load the package "
-                  "into napari-unet) to get one label per object."]
+                  f"Threshold the object probability at {_threshold(model):.2f} and label connected components (or "
+                  "load the package into napari-unet) to get one label per object."]
     lines += ["", "## Training record", "",
               f"- Steps: {h.get('steps', 0)} in {h.get('runs', 0)} run(s); last loss {_num(h.get('loss'))}.",
               f"- Architecture: depth {model.config.depth}, {model.config.base_channels} base channels, "

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-confidence", type=float, default=PredictConfig.min_confidence, metavar="P",
                    help="instance mode: keep an object only if the network is this sure of at least one of its "
                         "pixels (0.5 keeps every object; default: %(default)s)")
+    p.add_argument("--object-margin", type=float, default=PredictConfig.object_margin, metavar="M",
+                   help="models trained on strokes: draw an object or line pixel only where its odds beat the rest "
+                        "by exp(M), so objects stop at their edge (0: plain argmax; default: %(default)s)")
     p.add_argument("--diameter", default="auto", metavar="PX|auto|off",
                    help="instance mode: the objects' diameter in pixels; objects much larger than the model's "
                         "(`napari-unet models` lists it) are predicted on a shrunken copy of the image. 'auto' "
@@ -256,7 +259,8 @@ def cmd_predict(args) -> int:
                              "trained with --mode instance, or leave out --measure.")
     config = PredictConfig(tile_size=args.tile_size, batch_size=args.batch_size,
                            tta=args.tta, min_confidence=args.min_confidence, close_lines=not args.open_lines,
-                           device=args.device, precision=args.precision, **_diameter(args.diameter))
+                           object_margin=args.object_margin, device=args.device, precision=args.precision,
+                           **_diameter(args.diameter))
     out_dir = Path(args.out_dir)
     if args.workers is not None or args.scheduler:
         return _predict_on_cluster(args, model, config, out_dir)

@@ -223,6 +223,7 @@ class PredictConfig:
     batch_size: int = 1  # tiles per batch: one 768-pixel tile with its context is already a large batch
     tta: bool = False  # average the 8 flips and 90-degree rotations of every tile (8 network passes)
     min_confidence: float = 0.9  # instance mode: an object needs a pixel this sure of being one
+    object_margin: float = 0.5  # models trained on strokes: objects and lines need odds exp(margin) over the rest
     rescale: bool = True  # instance mode: shrink images whose objects are much larger than the model learned
     diameter: float = 0.0  # the objects' diameter in pixels for ``rescale``; 0 measures it (a first pass)
     close_lines: bool = True  # semantic mode: close the classes painted as thin lines (membranes)
@@ -237,6 +238,8 @@ class PredictConfig:
             raise UserInputError(f"batch size must be at least 1, got {self.batch_size}.")
         if not 0.5 <= self.min_confidence <= 1.0:
             raise UserInputError(f"min_confidence must be between 0.5 and 1, got {self.min_confidence}.")
+        if not 0 <= self.object_margin <= 5:
+            raise UserInputError(f"object_margin must be between 0 (off) and 5, got {self.object_margin}.")
         if not 0 < self.line_seed < 0.5:
             raise UserInputError(f"line_seed must be between 0 and 0.5, got {self.line_seed}.")
         if not self.diameter >= 0:

@@ -18,6 +18,7 @@ import numpy as np
 from .config import PredictConfig, UserInputError
 from .data import is_single_plane, percentiles, to_zcyx
 from .lines import close_lines, line_classes
+from .margin import class_odds
 from .rows import RowSink, RowSource
 from .tiling import context_margins, core_tile, reflect_index, take
 
@@ -174,12 +175,15 @@ class TilePredictor:
         self.scale = 1 / (hi - self.lo).clamp(min=1e-6)
         self.before, self.after = context_margins(model.config, config.tta)
         self.values = model.class_values
+        odds = class_odds(model, config.object_margin)  # napari_unet.margin
+        self.odds = None if odds is None else torch.tensor(odds, device=device).reshape(1, -1, 1, 1)
         self.instance = model.mode == "instance"
         self.out_dtype = torch.uint8 if self.instance else _torch_int(label_type or label_dtype(model))
 
     def probabilities(self, windows: np.ndarray, n: int | None = None, tw: int | None = None):
         """Class probabilities ``(B, K, n, tw)`` of the tiles of windows ``(B, C, before + th + after, ...)``;
-        of the whole windows when ``n`` and ``tw`` are None."""
+        of the whole windows when ``n`` and ``tw`` are None. Weighed by the object margin where the
+        model needs it (:mod:`napari_unet.margin`)."""
         import torch
 
         xt = torch.from_numpy(windows.astype(np.float32, copy=False)).to(self.device, non_blocking=True)
@@ -187,7 +191,16 @@ class TilePredictor:
         a = self.before
         rows, cols = (slice(None), slice(None)) if n is None else (slice(a, a + n), slice(a, a + tw))
         with torch.inference_mode():
-            return class_probabilities(self.net, xt, self.config.tta, rows, cols)
+            p = class_probabilities(self.net, xt, self.config.tta, rows, cols)
+            return p if self.odds is None else (p * self.odds) / (p * self.odds).sum(1, keepdim=True)
+
+    def unweighed(self, p):
+        """The network's own probabilities ``(K, ...)`` from weighed ones: lines close where the
+        network's regions meet, wherever the margin puts their edges."""
+        if self.odds is None:
+            return p
+        q = p / self.odds[0]
+        return q / q.sum(0, keepdim=True)
 
     def labels(self, p) -> np.ndarray:
         """Labels of one tile from its probabilities ``(K, Y, X)``: class values, or in instance
@@ -248,7 +261,7 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out, close=(
                     if probs is not None:
                         probs[:, :, xx : xx + m] = pt[:, :, :m].cpu().numpy()
                     if line_p is not None:
-                        line_p[:, y : y + n, xx : xx + m] = pt[lines, :, :m].cpu().numpy()
+                        line_p[:, y : y + n, xx : xx + m] = tiles.unweighed(pt[:, :, :m])[lines].cpu().numpy()
                 done += len(row)
                 yield PredictProgress(done, total)
             if instance:

@@ -164,9 +164,11 @@ class TrainingData:
     sampler: object  # PatchSampler
     augmenter: object  # PatchAugmenter
     thin: tuple[int, ...] = ()  # classes painted only as thin lines: the edge term stays off
+    sparse: bool = True  # strokes, not dense labels: prediction keeps an object margin (napari_unet.margin)
 
     def replace_with(self, other: TrainingData) -> None:
-        self.sampler, self.augmenter, self.thin = other.sampler, other.augmenter, other.thin
+        self.sampler, self.augmenter = other.sampler, other.augmenter
+        self.thin, self.sparse = other.thin, other.sparse
 
 
 def prepare(images, labels, config: TrainConfig, model=None, model_config: ModelConfig | None = None,
@@ -210,7 +212,8 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
         model.info["line_classes"] = sorted(painted.union(model.info.get("line_classes", ())))
     # a Potts term shortens boundaries, so it erases thin structures where their contrast is
     # faint: with a class painted only as thin lines (membranes) the edge term stays off
-    return model, TrainingData(sampler, augmenter, tuple(thin) if config.edge_weight > 0 else ())
+    annotated = sum(int((s.target >= 0).sum()) for s in slices) / sum(s.target.size for s in slices)
+    return model, TrainingData(sampler, augmenter, tuple(thin) if config.edge_weight > 0 else (), annotated < 0.5)
 
 
 def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, should_stop, clock=time.perf_counter):
@@ -350,6 +353,7 @@ def _record(model, config: TrainConfig, step: int, loss: float, data: TrainingDa
     h["loss"] = loss
     h["train_config"] = config.to_dict()
     h["thin_classes"] = [int(model.class_values[k]) for k in data.thin]  # the edge term was off for them
+    h["sparse"] = data.sparse  # trained on strokes: prediction keeps the object margin
     # annotated pixels per class value (instance mode: of the derived background/object targets)
     h["painted_pixels"] = {str(v): n for v, n in zip(model.class_values, data.sampler.counts())}
 
