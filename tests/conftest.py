@@ -64,3 +64,16 @@ def user_models(tmp_path, monkeypatch):
     path = tmp_path / "user-models"
     monkeypatch.setenv("NAPARI_UNET_MODELS", str(path))
     return path
+
+
+@pytest.fixture
+def image_is_probability(monkeypatch):
+    """A stand-in network whose probability of the first class is the normalised image, so a
+    test knows where each class is and how sure the network is of it."""
+    import torch
+
+    def probabilities(net, x, tta=False, rows=slice(None), cols=slice(None)):
+        p = x[:, :1, rows, cols].float().clamp(0, 1)
+        return torch.cat([p, 1 - p], dim=1)
+
+    monkeypatch.setattr("napari_unet.predict.class_probabilities", probabilities)

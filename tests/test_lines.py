@@ -60,19 +60,6 @@ def test_training_records_the_classes_painted_as_thin_lines(tiny_model_config, t
     assert "line_classes" not in fit(image, strokes, cfg, model_config=tiny_model_config).model.info
 
 
-@pytest.fixture
-def membrane_network(monkeypatch):
-    """A stand-in network whose P(class 1) is the normalised image, so the test knows where the
-    membranes are and where they are faint."""
-    import torch
-
-    def probabilities(net, x, tta=False, rows=slice(None), cols=slice(None)):
-        p = x[:, :1, rows, cols].float().clamp(0, 1)
-        return torch.cat([p, 1 - p], dim=1)
-
-    monkeypatch.setattr("napari_unet.predict.class_probabilities", probabilities)
-
-
 def two_cells_image():
     """Two cells (0) in membranes (1) whose middle stretch is faint (0.35)."""
     image = np.zeros((64, 64), np.float32)
@@ -81,7 +68,7 @@ def two_cells_image():
     return image
 
 
-def test_prediction_closes_line_classes_of_whole_images_only(trained, membrane_network):
+def test_prediction_closes_line_classes_of_whole_images_only(trained, image_is_probability):
     """Closed = the open prediction closed by hand with its own probabilities; a region
     (``intensity_range``), an output array and ``close_lines=False`` are left open."""
     image = two_cells_image()
@@ -102,7 +89,7 @@ def test_prediction_closes_line_classes_of_whole_images_only(trained, membrane_n
     assert line_classes(trained) == ()  # its strokes are thick: nothing to close
 
 
-def test_cli_closes_lines_unless_told_not_to(trained, membrane_network, tmp_path):
+def test_cli_closes_lines_unless_told_not_to(trained, image_is_probability, tmp_path):
     import tifffile
 
     from napari_unet.cli import main

@@ -13,22 +13,9 @@ from napari_unet.predict import predict_labels
 CPU = dict(device="cpu", precision="fp32")
 
 
-@pytest.fixture
-def image_is_probability(monkeypatch):
-    """A stand-in network whose P(first class) is the normalised image."""
-    import torch
-
-    def probabilities(net, x, tta=False, rows=slice(None), cols=slice(None)):
-        p = x[:, :1, rows, cols].float().clamp(0, 1)
-        return torch.cat([p, 1 - p], dim=1)
-
-    monkeypatch.setattr("napari_unet.predict.class_probabilities", probabilities)
-
-
 def ramp():
     """P(class 1) from 0 to 1 along x; the image's 0 and 1 anchor the normalisation."""
-    image = np.tile(np.linspace(0, 1, 101, dtype=np.float32), (8, 1))
-    return image
+    return np.tile(np.linspace(0, 1, 101, dtype=np.float32), (8, 1))
 
 
 def line_model(trained, sparse: bool):
