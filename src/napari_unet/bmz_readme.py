@@ -41,9 +41,9 @@ def _square(rgb: np.ndarray, side: int) -> np.ndarray:
 def _threshold(model) -> float:
     """The object probability napari-unet's labels start at, for two classes (:mod:`napari_unet.margin`)."""
     from .config import PredictConfig
-    from .margin import margin_values
+    from .margin import margin_values, threshold
 
-    return 1 / (1 + np.exp(-PredictConfig.object_margin)) if margin_values(model) else 0.5
+    return threshold(PredictConfig.object_margin) if margin_values(model) else 0.5
 
 
 def _margin_note(model) -> list[str]:
@@ -51,9 +51,10 @@ def _margin_note(model) -> list[str]:
     from .config import PredictConfig
     from .margin import margin_values
 
-    if not margin_values(model):
+    values = margin_values(model)
+    if not values:
         return []
-    names = ", ".join(f"`{model.class_name(v)}`" for v in margin_values(model))
+    names = ", ".join(f"`{model.class_name(v)}`" for v in values)
     return [f"- Trained on strokes, the network puts its 50/50 line outside the edges of what it was painted "
             f"inside. napari-unet weighs the probability of {names} by exp(-{PredictConfig.object_margin:g}) and "
             f"renormalises before taking the most probable class (for two classes: {_threshold(model):.2f} "

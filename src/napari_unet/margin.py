@@ -34,6 +34,11 @@ def margin_values(model) -> tuple[int, ...]:
     return line_classes(model)
 
 
+def threshold(margin: float) -> float:
+    """With two classes, the probability from which a weighed class wins: 1 / (1 + exp(-margin))."""
+    return 1 / (1 + math.exp(-margin))
+
+
 def class_odds(model, margin: float) -> tuple[float, ...] | None:
     """Per class, the factor its probability is weighed with before the argmax; None: plain argmax."""
     values = margin_values(model) if margin > 0 else ()
