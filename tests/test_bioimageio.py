@@ -5,10 +5,11 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import need
 
 from napari_unet.config import NormConfig, PredictConfig, UserInputError
 
-pytest.importorskip("bioimageio.core", reason="the [bioimageio] extra is not installed")
+need("bioimageio.core", "bioimageio")
 
 
 @pytest.fixture
@@ -210,5 +211,5 @@ def test_missing_bioimageio_packages_name_the_extra(trained, tmp_path, monkeypat
     from napari_unet.bmz_export import export_bioimageio
 
     monkeypatch.setitem(sys.modules, "bioimageio.core", None)
-    with pytest.raises(UserInputError, match=r"napari-unet\[bioimageio\]"):
+    with pytest.raises(UserInputError, match=r"pip install .*\[bioimageio\]"):
         export_bioimageio(trained, tmp_path / "x.zip")

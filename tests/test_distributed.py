@@ -7,11 +7,12 @@ import time
 
 import numpy as np
 import pytest
+from conftest import need
 
 from napari_unet.config import PredictConfig, UserInputError
 
-da = pytest.importorskip("dask.array")
-pytest.importorskip("distributed", reason="the [distributed] extra is not installed")
+da = need("dask.array", "testing")
+need("distributed", "distributed")
 
 FP32 = dict(device="cpu", precision="fp32")
 
@@ -142,7 +143,7 @@ def test_bad_addresses_and_a_missing_package_get_clear_errors(trained, sample, t
     assert main(args + ["--workers", "2", "--measure"]) == 2
     assert "with --workers or --scheduler the workers write zarr" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "distributed", None)
-    with pytest.raises(UserInputError, match=r"napari-unet\[distributed\]"):
+    with pytest.raises(UserInputError, match=r"pip install .*\[distributed\]"):
         connect(workers=1)
 
 

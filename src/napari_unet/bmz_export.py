@@ -76,14 +76,9 @@ class ExportResult:
 
 def require_bioimageio() -> None:
     """Raise a clear error when the optional bioimage.io packages are missing."""
-    try:
-        import bioimageio.core  # noqa: F401
-        import bioimageio.spec  # noqa: F401
-    except ImportError:
-        raise UserInputError(
-            "bioimage.io export and import need the bioimageio packages; install them with "
-            "pip install 'napari-unet[bioimageio]'."
-        ) from None
+    from .extras import require
+
+    require("bioimageio")
 
 
 def check_exportable(model) -> None:

@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-check", action="store_true",
                    help="skip bioimageio.core's test of the package before writing it")
 
+    sub.add_parser("doctor", help="check the install: versions, the device, which optional features work and "
+                                  "the command that fixes each that does not")
+
     d = sub.add_parser("demo", help="train on a synthetic sample, predict, report IoU")
     d.add_argument("--out-dir", default="napari-unet-demo", help="where to write the TIFFs and the model")
     d.add_argument("--napari", action="store_true", help="open the result in napari")
@@ -146,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"train": cmd_train, "predict": cmd_predict, "models": cmd_models, "export": cmd_export,
-                "demo": cmd_demo}[args.command](args)
+                "demo": cmd_demo, "doctor": cmd_doctor}[args.command](args)
     except UserInputError as err:
         print(f"napari-unet: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -378,6 +381,15 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    """Exit status 0 when every optional feature is usable, 1 when one is not (each with its fix)."""
+    from .doctor import report
+
+    lines, complete = report()
+    print("\n".join(lines))
+    return 0 if complete else 1
+
+
 def cmd_demo(args) -> int:
     import numpy as np
 
@@ -385,6 +397,10 @@ def cmd_demo(args) -> int:
     from .io import save_model, write_image
     from .predict import predict_labels
 
+    if args.napari:  # before training, not after
+        from .extras import require
+
+        require("napari")
     sample = make_sample(256, seed=0)
     annotated = (sample.strokes > 0).mean()
     print(f"synthetic sample: 256x256 cells, strokes on {annotated:.1%} of pixels (1 = background, 2 = cells)")

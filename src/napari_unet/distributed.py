@@ -21,11 +21,11 @@ from .config import PredictConfig, UserInputError
 
 def require_distributed():
     """``distributed``'s Client and LocalCluster, or a clear error naming the extra to install."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise UserInputError("prediction on a dask cluster needs dask.distributed; install it with "
-                             "pip install 'napari-unet[distributed]'.") from None
+    from .extras import require
+
+    require("distributed")
+    from distributed import Client, LocalCluster
+
     return Client, LocalCluster
 
 
