@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import need
 import tifffile
 
 from napari_unet.cli import main
@@ -346,7 +347,7 @@ def test_measure_needs_an_instance_model(trained, files, tmp_path, capsys):
 
 
 def test_export_then_predict_with_the_package(files, tmp_path, capsys, trained, sample):
-    pytest.importorskip("bioimageio.core", reason="the [bioimageio] extra is not installed")
+    need("bioimageio.core", "bioimageio")
     from napari_unet.io import save_model
 
     model = save_model(trained, tmp_path / "cells.pt")

@@ -119,15 +119,14 @@ def test_the_wheel_carries_the_base_models_and_they_load_from_the_installed_pack
 
 @pytest.mark.slow
 def test_the_base_model_recipe_is_bit_for_bit_reproducible_on_a_cpu(tmp_path):
-    from conftest import DATA
+    from conftest import data_dir
 
-    if not (DATA / "isbi2012").is_dir():
-        pytest.skip(f"ISBI 2012 data not found under {DATA}")
+    data = data_dir("isbi2012").parent
     sys.path.insert(0, str(ROOT / "scripts"))
     import train_base_models
 
     for run in ("a", "b"):
-        assert train_base_models.main(["--data", str(DATA), "--out", str(tmp_path / run), "--only", "em-membranes",
+        assert train_base_models.main(["--data", str(data), "--out", str(tmp_path / run), "--only", "em-membranes",
                                        "--steps-scale", "0.001", "--device", "cpu"]) == 0
     first, second = (tmp_path / run / "em-membranes.pt" for run in ("a", "b"))
     assert first.read_bytes() == second.read_bytes()

@@ -7,16 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from conftest import DATA
+from conftest import data_dir
 
 pytestmark = pytest.mark.slow
-
-
-def _dir(name):
-    path = DATA / name
-    if not path.is_dir():
-        pytest.skip(f"real data not found at {path} (see the README's Benchmarks section)")
-    return path
 
 
 def _read(path):
@@ -35,7 +28,7 @@ def test_em_membranes_from_strokes_on_unseen_slices():
     from napari_unet.predict import predict_labels
     from napari_unet.train import fit
 
-    root = _dir("isbi2012")
+    root = data_dir("isbi2012")
     images = [_read(root / "images" / f"{i:02d}.png") for i in range(4)]
     truths = [np.where(_read(root / "labels" / f"{i:02d}.png") > 127, 2, 1).astype(np.uint8) for i in range(4)]
     strokes = [simulate_strokes(t, fraction=0.02, seed=i) for i, t in enumerate(truths)]
@@ -57,7 +50,7 @@ def test_nuclei_instances_on_other_images():
     from napari_unet.predict import predict_labels
     from napari_unet.train import fit
 
-    root = _dir("dsb2018")
+    root = data_dir("dsb2018")
     rows = json.loads((root / "index.json").read_text())
     names = sorted(r["name"] for r in rows if r["channels"] == 1 and (r["height"], r["width"]) == (256, 256))
     train, test = names[:12], names[12:16]

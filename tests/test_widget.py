@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import need
 
-napari = pytest.importorskip("napari")
+napari = need("napari", "testing")
 
 from qtpy.QtCore import QSettings, QThreadPool  # noqa: E402
 
@@ -640,7 +641,7 @@ def test_nuclei_much_larger_than_the_base_models_are_found_on_a_shrunken_copy(qt
 
 def test_export_to_bioimageio_then_load_the_package_back(qtbot, widget, viewer, tmp_path, monkeypatch):
     """Train, export through the dialog (tested by bioimageio.core in a worker), load the package back."""
-    pytest.importorskip("bioimageio.core", reason="the [bioimageio] extra is not installed")
+    need("bioimageio.core", "bioimageio")
     from qtpy.QtWidgets import QDialog, QFileDialog
 
     from napari_unet._widget_export import ExportDialog
