@@ -16,7 +16,14 @@ from .config import PredictConfig, UserInputError
 EXIT_USAGE = 2
 
 
+def _add_colour(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--colour-to-grey", choices=["luminance", "hematoxylin"], default=None,
+                   help="colour images for a model trained on grey ones (nuclei): convert by luminance, or take the "
+                        "hematoxylin channel of H&E stains (default: as the model was trained, luminance)")
+
+
 def _add_device(p: argparse.ArgumentParser) -> None:
+    _add_colour(p)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="compute device (default: CUDA, then Apple MPS, then CPU)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
@@ -186,7 +193,7 @@ def _train_config(args, default_steps: int | None, default_budget: float | None)
     if getattr(args, "no_border_weights", False):
         extra["border_w0"] = 0.0
     return TrainConfig(steps=steps, time_budget=budget, seed=args.seed, device=args.device,
-                       precision=args.precision, **extra)
+                       precision=args.precision, colour_to_grey=args.colour_to_grey, **extra)
 
 
 def _model_config(args):
@@ -235,6 +242,8 @@ def cmd_train(args) -> int:
     labels = [read_image(p) for p in args.labels]
     model = load_model(args.init) if args.init else None
     config = _train_config(args, default_steps=1000, default_budget=None)
+    for path, image in zip(args.images, images):
+        _note_colour(model, image, config.colour_to_grey, path)
     out = check_writable(args.out)  # before training, not after
     result = _run_training(images, labels, config, model=model, model_config=_model_config(args))
     try:
@@ -263,12 +272,14 @@ def cmd_predict(args) -> int:
     config = PredictConfig(tile_size=args.tile_size, batch_size=args.batch_size,
                            tta=args.tta, min_confidence=args.min_confidence, close_lines=not args.open_lines,
                            object_margin=args.object_margin, device=args.device, precision=args.precision,
+                           colour_to_grey=args.colour_to_grey,
                            **_diameter(args.diameter))
     out_dir = Path(args.out_dir)
     if args.workers is not None or args.scheduler:
         return _predict_on_cluster(args, model, config, out_dir)
     for path in args.images:
         image = read_image(path)
+        _note_colour(model, image, config.colour_to_grey, path)
         fmt = args.format or ("zarr" if is_zarr(path) else "tif")
         stem = Path(path).stem
         out = probs = None
@@ -303,6 +314,16 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def _note_colour(model, image, method: str | None, path: str) -> None:
+    """One line on stderr when a colour image is converted to grey for ``model``."""
+    from .colour import notice
+    from .data import to_zcyx
+
+    text = notice(model, to_zcyx(image, lazy=True).shape[1], method) if model is not None else None
+    if text:
+        print(f"note: {Path(path).name}: {text}", file=sys.stderr)
+
+
 def _diameter(value: str) -> dict:
     """``--diameter auto|off|PX`` as PredictConfig settings."""
     if value in ("auto", "off"):
@@ -322,6 +343,8 @@ def _predict_on_cluster(args, model, config, out_dir: Path) -> int:
         raise UserInputError("with --workers or --scheduler the workers write zarr; leave out --measure and "
                              "--format tif, or predict without a cluster.")
     images = {path: read_image(path) for path in args.images}  # bad paths fail before a cluster starts
+    for path, image in images.items():
+        _note_colour(model, image, config.colour_to_grey, path)
     for line in predict_files(model, images, out_dir, config, args.workers, args.scheduler, args.probabilities):
         print(line, file=sys.stderr if line.startswith("dask cluster") else sys.stdout)
     return 0

@@ -12,6 +12,7 @@ from typing import Any
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 MODES = ("semantic", "instance")  # auto: bf16 autocast where the device runs it fast
+COLOUR_TO_GREY = ("luminance", "hematoxylin")  # how a grey model reads a colour image (napari_unet.colour)
 
 
 class UserInputError(ValueError):
@@ -166,6 +167,7 @@ class TrainConfig:
     border_w0: float = 10.0  # instance mode: weight of the border term (paper: w0 = 10)
     border_sigma: float = 5.0  # instance mode: its width in pixels (paper: sigma ~ 5 px)
     outline: int = 3  # instance mode: unpainted pixels this close to a painted object are background
+    colour_to_grey: str | None = None  # colour images for a grey model: None = as the model records (luminance)
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
@@ -199,6 +201,7 @@ class TrainConfig:
         if self.outline < 0:
             raise UserInputError(f"outline must be 0 (off) or a number of pixels, got {self.outline}.")
         _check_device(self.device, self.precision)
+        _check_colour(self.colour_to_grey)
         if self.mode not in (None, *MODES):
             raise UserInputError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}.")
 
@@ -228,6 +231,7 @@ class PredictConfig:
     diameter: float = 0.0  # the objects' diameter in pixels for ``rescale``; 0 measures it (a first pass)
     close_lines: bool = True  # semantic mode: close the classes painted as thin lines (membranes)
     line_seed: float = 0.2  # lines close where two regions less likely than this to be line meet (tuned on ISBI 10-19)
+    colour_to_grey: str | None = None  # colour images for a grey model: None = as the model records (luminance)
     device: str = "auto"
     precision: str = "auto"
 
@@ -245,6 +249,7 @@ class PredictConfig:
         if not self.diameter >= 0:
             raise UserInputError(f"the object diameter must be 0 (measure it) or a size in pixels, got {self.diameter}.")
         _check_device(self.device, self.precision)
+        _check_colour(self.colour_to_grey)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -259,3 +264,8 @@ def _check_device(device: str, precision: str) -> None:
         raise UserInputError(f"device must be one of {', '.join(DEVICES)}; got {device!r}.")
     if precision not in PRECISIONS:
         raise UserInputError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}.")
+
+
+def _check_colour(method: str | None) -> None:
+    if method not in (None, *COLOUR_TO_GREY):
+        raise UserInputError(f"colour_to_grey must be one of {', '.join(COLOUR_TO_GREY)}; got {method!r}.")

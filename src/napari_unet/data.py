@@ -83,8 +83,9 @@ def _chunks(image):
 
 
 def is_single_plane(raw: np.ndarray, zcyx: np.ndarray) -> bool:
-    """Whether ``raw`` was a 2D image (greyscale or colour) rather than a z-stack."""
-    return raw.ndim == 2 or (raw.ndim == 3 and zcyx.shape[0] == 1 and zcyx.shape[1] > 1)
+    """Whether ``raw`` was a 2D image (greyscale or colour) rather than a z-stack. Read from the
+    plane count alone, so it holds after a colour image is converted to grey."""
+    return raw.ndim == 2 or (raw.ndim == 3 and zcyx.shape[0] == 1 and raw.shape[0] != 1)
 
 
 def labels_to_zyx(labels: np.ndarray, image_zcyx: np.ndarray, name: str = "labels") -> np.ndarray:

@@ -48,7 +48,7 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
     from .tiling import context_margins, core_tile, reflect_index, take
 
     config = config or PredictConfig()
-    raw, img = model_input(model, image)
+    raw, img = model_input(model, image, config.colour_to_grey)
     if not isinstance(img, da.Array):
         img = da.from_array(img, chunks=(1, img.shape[1], 1024, 1024))
     norm = percentiles(img, model.norm)

@@ -44,11 +44,17 @@ class PredictResult:
     scale: float = 1.0  # instance mode: how much the image was resized to the model's object size
 
 
-def model_input(model, image):
+def model_input(model, image, colour_to_grey: str | None = None):
     """``(raw, zcyx)``: the image as given (an array-like) and as a lazy ``(Z, C, Y, X)`` view,
-    checked against the model's channels."""
+    checked against the model's channels. A colour image for a grey model is converted to grey
+    (:mod:`napari_unet.colour`; ``colour_to_grey`` overrides what the model records)."""
+    from .colour import conversion, to_grey
+
     raw = image if hasattr(image, "shape") else np.asarray(image)
     img = to_zcyx(raw, lazy=True)
+    how = conversion(model, img.shape[1], colour_to_grey)
+    if how is not None:
+        img = to_grey(img, how)
     c = model.config.in_channels
     if img.shape[1] != c:
         raise UserInputError(
@@ -118,7 +124,7 @@ def predict(
     from .device import resolve_device
 
     config = config or PredictConfig()
-    raw, img = model_input(model, image)
+    raw, img = model_input(model, image, config.colour_to_grey)
     lo, hi = percentiles(img, model.norm) if intensity_range is None else intensity_range
     z, _, h, w = img.shape
     zs = list(range(z)) if z_slices is None else [int(i) for i in z_slices]

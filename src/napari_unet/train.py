@@ -175,11 +175,14 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
             device=None, seed: int | None = None):
     """Check images and strokes and return ``(model, TrainingData)`` (see :func:`train`)."""
     from .augment import PatchAugmenter
+    from .colour import conversion, to_grey
     from .data import PatchSampler
     from .device import resolve_device
 
     device = device if device is not None else resolve_device(config.device)
     imgs = [to_zcyx(im) for im in _as_list(images)]
+    grey = [conversion(model, im.shape[1], config.colour_to_grey) for im in imgs]  # napari_unet.colour
+    imgs = [to_grey(im, how) if how else im for im, how in zip(imgs, grey)]
     labs = _as_list(labels)
     if len(imgs) != len(labs):
         raise UserInputError(f"got {len(imgs)} image(s) but {len(labs)} label image(s); give one label image per image.")
@@ -199,6 +202,8 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
         labs, border = [p[0].astype(np.int64) for p in pairs], [p[1] for p in pairs]
     model, class_values = prepare_model(imgs, labs, model, model_config)
     model.mode = mode
+    if any(grey):  # predictions convert colour images the same way
+        model.info["colour_to_grey"] = next(how for how in grey if how)
     if painted_diameter is not None:  # what prediction rescales objects to (napari_unet.rescale)
         model.info["object_diameter"] = round(painted_diameter, 2)
     slices = annotated_slices(imgs, labs, class_values, model.norm, balance=config.class_balance,

@@ -194,12 +194,12 @@ class _Session:
         """Labels for a region, predicted with the current weights and the whole image's
         normalisation, from a window with context around it."""
         from .config import PredictConfig
-        from .data import percentiles, to_zcyx
-        from .predict import predict, uncertainty
+        from .data import percentiles
+        from .predict import model_input, predict, uncertainty
         from .tiling import region_window
         from .train import drain
 
-        image = to_zcyx(self.images[index])
+        _, image = model_input(self.model, self.images[index], predict_config.get("colour_to_grey"))
         if index not in self.ranges:
             self.ranges[index] = percentiles(image, self.model.norm)
         h, w = image.shape[-2:]
