@@ -160,3 +160,16 @@ def current_z(viewer, image) -> int | None:
         return 0
     z = int(round(float(image.world_to_data(viewer.dims.point)[-3])))
     return z if 0 <= z < shape[0] else None
+
+
+def colour_notice(model, images, method) -> str:
+    """A space and the one-line notice when a colour image among ``images`` is converted to grey
+    for ``model`` (:mod:`napari_unet.colour`); empty otherwise."""
+    from .colour import notice
+    from .data import to_zcyx
+
+    for image in images:
+        text = notice(model, to_zcyx(image, lazy=True).shape[1], method) if model is not None else None
+        if text:
+            return " " + text[0].upper() + text[1:]
+    return ""

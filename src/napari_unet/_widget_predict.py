@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from ._widget_layers import current_z, prediction_input, show_prediction
+from ._widget_layers import colour_notice, current_z, prediction_input, show_prediction
 
 UI_INTERVAL = 1.0  # seconds between progress redraws (each recomposes the window: docs/benchmarks.md)
 
@@ -39,7 +39,8 @@ class Prediction:
         worker = create_worker(_predict_job, w.model, img, w.predict_config(), wants, z_slices,
                                _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(self._progress)
-        worker.returned.connect(lambda result: self._show(image, result, z_slices))
+        note = colour_notice(w.model, [img], w.predict_config().colour_to_grey)
+        worker.returned.connect(lambda result: self._show(image, result, z_slices, note))
         worker.errored.connect(w._on_error)
         worker.finished.connect(self._finished)
         self.worker = worker
@@ -64,12 +65,12 @@ class Prediction:
                 self._activity.n = int(1000 * progress.fraction)
                 self._activity.refresh()
 
-    def _show(self, image, result, z_slices):
+    def _show(self, image, result, z_slices, note: str = ""):
         w = self.widget
         text = show_prediction(w.viewer, image, result, w.model, z_slices, w.predict_config().min_confidence,
                                w.probabilities.isChecked(), w.uncertainty.isChecked())
         w.inspect.restyle()
-        w.status.setText(text)
+        w.status.setText(text + note)
         w.progress.setValue(1000)
 
     def _finished(self):

@@ -10,7 +10,7 @@ import numpy as np
 from qtpy.QtCore import QTimer
 
 from ._controller import check_strokes, describe_end
-from ._widget_layers import full_resolution, spatial_shape, training_pairs
+from ._widget_layers import colour_notice, full_resolution, spatial_shape, training_pairs
 from ._widget_predict import UI_INTERVAL
 
 POLL_MS = 100  # how often the trainer's events are collected
@@ -50,7 +50,8 @@ class Training:
         w.loss_plot.clear()
         status = w.controller.start_training(images, strokes, config, model_config, live=live)
         self.timer.start()  # from here on the trainer's events are collected, whatever happens below
-        w.status.setText(status.text + (f" ({len(pairs)} images)" if len(pairs) > 1 else ""))
+        note = colour_notice(w.model, images, config.colour_to_grey)
+        w.status.setText(status.text + (f" ({len(pairs)} images)" if len(pairs) > 1 else "") + note)
         w.progress.setFormat("live" if live else "training %p%")
         w.progress.setValue(0)
         w._update_buttons()
