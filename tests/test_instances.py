@@ -190,3 +190,17 @@ def test_objects_without_a_sure_core_are_dropped():
     assert objects.max() == 2 and objects[10, 10] and objects[30, 35] and not objects[3, 51]
     assert sorted(np.unique(objects)) == [0, 1, 2]
     assert objects_from_foreground(fg, min_size=4).max() == 3  # without a core: all three
+
+
+def test_sure_cores_seed_the_split_of_large_irregular_cells():
+    """A dumbbell-shaped cell the network is sure of throughout is one cell with core seeds; the
+    distance maxima cut it at its neck. Two cells whose sure cores are apart stay two."""
+    fg = np.zeros((80, 140), bool)
+    fg[disk((40, 35), 28)] = fg[disk((40, 105), 28)] = True
+    fg[34:46, 35:105] = True  # a 12-px neck joins the two lobes
+    assert objects_from_foreground(fg, core=fg, seeds="distance").max() == 2
+    assert objects_from_foreground(fg, core=fg, seeds="cores").max() == 1
+    two_cores = fg.copy()
+    two_cores[:, 60:80] = False  # unsure across the neck: two touching cells
+    parts = objects_from_foreground(fg, core=two_cores, seeds="cores")
+    assert parts.max() == 2 and parts[40, 35] != parts[40, 105]

@@ -12,6 +12,7 @@ from typing import Any
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 MODES = ("semantic", "instance")  # auto: bf16 autocast where the device runs it fast
+SPLITS = ("distance", "cores")  # instance mode: distance-transform maxima, or the network's sure cores
 COLOUR_TO_GREY = ("luminance", "hematoxylin")  # how a grey model reads a colour image (napari_unet.colour)
 
 
@@ -227,6 +228,7 @@ class PredictConfig:
     tta: bool = False  # average the 8 flips and 90-degree rotations of every tile (8 network passes)
     min_confidence: float = 0.9  # instance mode: an object needs a pixel this sure of being one
     object_margin: float = 0.5  # models trained on strokes: objects and lines need odds exp(margin) over the rest
+    split: str = "distance"  # instance mode: seeds of the split of touching objects (napari_unet.instances)
     rescale: bool = True  # instance mode: shrink images whose objects are much larger than the model learned
     diameter: float = 0.0  # the objects' diameter in pixels for ``rescale``; 0 measures it (a first pass)
     close_lines: bool = True  # semantic mode: close the classes painted as thin lines (membranes)
@@ -244,6 +246,8 @@ class PredictConfig:
             raise UserInputError(f"min_confidence must be between 0.5 and 1, got {self.min_confidence}.")
         if not 0 <= self.object_margin <= 5:
             raise UserInputError(f"object_margin must be between 0 (off) and 5, got {self.object_margin}.")
+        if self.split not in SPLITS:
+            raise UserInputError(f"split must be one of {', '.join(SPLITS)}; got {self.split!r}.")
         if not 0 < self.line_seed < 0.5:
             raise UserInputError(f"line_seed must be between 0 and 0.5, got {self.line_seed}.")
         if not self.diameter >= 0:

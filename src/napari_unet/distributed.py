@@ -83,7 +83,7 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
         probs.append(prob_rows)
     labels = da.block(grid)
     if instance:  # one task per slice: the same object splitting as in one process
-        labels = labels.rechunk((1, h, w)).map_blocks(_objects, dtype=np.int32)
+        labels = labels.rechunk((1, h, w)).map_blocks(_objects, config.split, dtype=np.int32)
     if is_single_plane(raw, img):
         labels = labels[0]
     return (labels, _block_probs(probs)) if probabilities else labels
@@ -131,11 +131,11 @@ def _predict_tile(model, window, norm, config, size, ltype, probabilities):
     return labels, (p.cpu().numpy()[None] if probabilities else None)
 
 
-def _objects(classes: np.ndarray) -> np.ndarray:
+def _objects(classes: np.ndarray, split: str) -> np.ndarray:
     """Objects of one slice's class map ``(1, Y, X)``, split as in one process."""
     from .predict import objects_from_classes
 
-    return objects_from_classes(classes[0])[None].astype(np.int32)
+    return objects_from_classes(classes[0], split)[None].astype(np.int32)
 
 
 def connect(workers: int | None = None, scheduler: str | None = None):

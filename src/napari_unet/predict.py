@@ -64,11 +64,12 @@ def model_input(model, image, colour_to_grey: str | None = None):
     return raw, img
 
 
-def objects_from_classes(classes: np.ndarray) -> np.ndarray:
-    """Instance mode: objects of one slice's class map (0 background, 1 object, 2 sure object)."""
+def objects_from_classes(classes: np.ndarray, split: str = "distance") -> np.ndarray:
+    """Instance mode: objects of one slice's class map (0 background, 1 object, 2 sure object),
+    touching ones split from ``split`` seeds (:func:`napari_unet.instances.objects_from_foreground`)."""
     from .instances import objects_from_foreground
 
-    return objects_from_foreground(classes > 0, core=classes == 2)
+    return objects_from_foreground(classes > 0, core=classes == 2, seeds=split)
 
 
 def predict(
@@ -277,7 +278,7 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out, close=(
         for value, p_line in zip(close, line_p if line_p is not None else ()):
             close_lines(labels if planar else labels[zi], p_line, value, config.line_seed)
         if instance:
-            objects = objects_from_classes(classes)
+            objects = objects_from_classes(classes, config.split)
             if planar:
                 labels[...] = objects
             else:

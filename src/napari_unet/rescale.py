@@ -83,7 +83,7 @@ def rescaled(loop, model, raw, img, zs, config, probabilities):
     for zi in zs:
         p = resize(second.probabilities[zi], (h, w))
         labels[zi] = objects_from_classes(instance_classes(torch.from_numpy(p), model.class_values,
-                                                           config.min_confidence).numpy())
+                                                           config.min_confidence).numpy(), config.split)
         if probs is not None:
             probs[zi] = p
     return PredictResult(labels[0] if is_single_plane(raw, img) else labels, probs, f)
