@@ -1,7 +1,7 @@
 """Boundaries under distribution shift: train on strokes down the middle, evaluate on other images.
 
     python benchmarks/boundaries.py --task blobs|isbi|dsb --split dev|eval [--seeds 0 1 2]
-        [--budget SECONDS | --steps N] [--variant NAME[:key=value,...]] ... [--strokes middle|edges]
+        [--budget SECONDS | --steps N] [--variant NAME[:key=value,...]] ... [--strokes middle|edges|brushR[-spill]|objstrokeR]
         [--tta] [--threads N] [--parallel N] [--out results.jsonl]
     python benchmarks/boundaries.py --summary results.jsonl     # mean ± sd table
 
@@ -25,7 +25,11 @@ Tasks and splits (the ``eval`` split is for reporting only; tune on ``dev``):
   1024²). The split is by size, which is also by acquisition.
 
 Strokes: ``middle`` (default) paints down the middle of regions, nothing within 3 px of a
-class edge; ``edges`` adds background strokes hugging a quarter of the objects (blobs, DSB).
+class edge; ``edges`` adds background strokes hugging a quarter of the objects (blobs, DSB);
+``brushR`` (ISBI) paints with a round brush of radius R clipped to the region
+(:mod:`strokes`), ``brushR-spill`` lets a tenth of those strokes spill 1-2 px over the edge;
+``objstrokeR`` (DSB) paints a quarter of the nuclei by one stroke down their middle instead of
+whole.
 """
 
 from __future__ import annotations
@@ -81,7 +85,13 @@ def isbi_task(split: str, seed: int, strokes: str):
     root = DATA / "isbi2012"
     train = [load_slice(root, i) for i in range(10)]
     ev = [load_slice(root, i) for i in (range(10, 20) if split == "dev" else range(20, 30))]
-    s = [simulate_strokes(t, fraction=0.02, seed=seed * 100 + i) for i, (_, t) in enumerate(train)]
+    if strokes.startswith("brush"):  # brushR or brushR-spill: a round brush clipped to the region
+        from strokes import brush_strokes
+
+        r, spill = int(strokes[5:].split("-")[0]), 0.1 if strokes.endswith("-spill") else 0.0
+        s = [brush_strokes(t, r, 0.02, seed * 100 + i, spill) for i, (_, t) in enumerate(train)]
+    else:
+        s = [simulate_strokes(t, fraction=0.02, seed=seed * 100 + i) for i, (_, t) in enumerate(train)]
     return [im for im, _ in train], s, [t for _, t in train], [im for im, _ in ev], [t for _, t in ev], "semantic"
 
 
@@ -107,6 +117,11 @@ def dsb_task(split: str, seed: int, strokes: str):
     train = [load(root, n) for n in train_names]
     s = []
     for i, (_, t) in enumerate(train):
+        if strokes.startswith("objstroke"):  # objstrokeR: objects painted by one stroke down their middle
+            from strokes import stroke_objects
+
+            s.append(stroke_objects(t, int(strokes[9:]), seed=seed * 1000 + i))
+            continue
         st = simulate_instance_strokes(t, object_fraction=0.25, seed=seed * 1000 + i)
         if strokes == "edges":
             e = edge_strokes(t, seed=seed * 1000 + i)
@@ -282,7 +297,7 @@ def main(argv=None) -> int:
     g.add_argument("--budget", type=float, default=None, help="training seconds per run")
     g.add_argument("--steps", type=int, default=None, help="training steps per run")
     ap.add_argument("--variant", action="append", default=None, help="repeatable; default: old and new")
-    ap.add_argument("--strokes", default="middle", choices=["middle", "edges"])
+    ap.add_argument("--strokes", default="middle", help="middle, edges, brushR, brushR-spill or objstrokeR")
     ap.add_argument("--tta", action="store_true", help="also score the prediction with test-time augmentation")
     ap.add_argument("--predict", action="append", default=[],
                     help="also score each network predicted with these settings, LABEL:key=value,... "

@@ -3,6 +3,7 @@ save under a name, load, and restore the autosaved model."""
 
 from __future__ import annotations
 
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QFileDialog, QInputDialog
 
 SCRATCH, FILE = "", "\0file"  # item data of the 'Start from' entries that are not named models
@@ -16,7 +17,7 @@ class ModelFiles:
 
     def fill_start_from(self, select: str | None = None) -> None:
         """Scratch, the base models, the user's named models, a file; ``select`` names the entry to show."""
-        from .named_models import available
+        from .named_models import available, summary
 
         combo = self.widget.start_from
         current = combo.currentData() if select is None else select
@@ -25,6 +26,7 @@ class ModelFiles:
         combo.addItem("scratch", SCRATCH)
         for entry in available():
             combo.addItem(f"{entry.name} (base model)" if entry.shipped else entry.name, entry.name)
+            combo.setItemData(combo.count() - 1, summary(entry), Qt.ItemDataRole.ToolTipRole)
         combo.addItem("file…", FILE)
         index = combo.findData(current)
         combo.setCurrentIndex(index if index >= 0 else 0)

@@ -18,7 +18,11 @@ from pathlib import Path
 
 from .config import UserInputError
 
-SHIPPED = ("nuclei", "em-membranes")
+# the shipped base models, with what each segments and in which images
+SHIPPED = {
+    "nuclei": "nuclei in fluorescence and bright-field images (colour ones, such as H&E, converted to grey)",
+    "em-membranes": "cell membranes in serial-section electron microscopy",
+}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -80,14 +84,15 @@ def save_named(model, name: str) -> Path:
 
 
 def summary(entry: NamedModel) -> str:
-    """One line: name, where it comes from, mode and the label value to paint for each class."""
+    """One line: name, what it segments (base models), where it comes from, mode and the label
+    value to paint for each class."""
     from .io import load_model
     from .lines import line_classes
 
     model = load_model(entry.path)
-    kind = "base model" if entry.shipped else f"your model, {entry.path}"
+    kind = f"base model for {SHIPPED[entry.name]}" if entry.shipped else f"your model, {entry.path}"
     size = model.info.get("object_diameter")
     size = f"; learned objects about {size:.0f} px across" if size else ""
     lines = ", ".join(model.class_name(v) for v in line_classes(model))
     lines = f"; closes the lines of {lines}" if lines else ""
-    return f"{entry.name}: {model.mode}, paint {model.paint_guide()}{size}{lines}; {kind}"
+    return f"{entry.name}: {kind}; {model.mode}, paint {model.paint_guide()}{size}{lines}"
