@@ -113,6 +113,8 @@ class _Session:
             self._obey()
             if self.dirty:
                 self._reload_strokes()
+            if self.paused and not self.stop:  # answered a preview while paused: wait again, no step
+                continue
             try:
                 event = next(loop)
             except StopIteration as done:
