@@ -1,6 +1,9 @@
 """Take the README's screenshots of the real widget in napari (run under Xvfb).
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots.py docs/images
+    xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots.py docs/images [colour ...]
+
+With names after the folder, only those shots are taken (``colour``: the nuclei model on a
+colour image).
 """
 
 import sys
@@ -79,6 +82,33 @@ def base_model(out: Path) -> None:
     viewer.close()
 
 
+def colour(out: Path) -> None:
+    """The grey nuclei model on a colour (H&E-like, synthetic) image: converted, and said so."""
+    import numpy as np
+
+    from napari_unet._sample_data import make_sample
+
+    viewer = napari.Viewer(title="napari-unet")
+    viewer.window._qt_window.resize(1500, 950)
+    sample = make_sample(256, seed=3)
+    dark = 255 - sample.image.astype(np.float32) * 255 / sample.image.max()
+    rgb = np.clip(np.stack([dark * 0.8 + 40, dark * 0.6 + 30, dark * 0.9 + 25], axis=-1), 0, 255).astype(np.uint8)
+    viewer.add_image(rgb, name="stained", rgb=True)
+    _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
+    w.device.setCurrentText("cpu")
+    w.uncertainty.setChecked(False)
+    index = w.start_from.findData("nuclei")
+    w.start_from.setCurrentIndex(index)
+    w.start_from.activated.emit(index)
+    w.start_prediction()
+    wait(lambda: w._predict_worker is None)
+    w.outlines.setChecked(True)
+    w.advanced.collapse(animate=False)
+    wait(lambda: False, timeout=0.3)
+    viewer.screenshot(str(out / "widget-colour.png"), canvas_only=False)
+    viewer.close()
+
+
 def export(viewer, w, out: Path) -> None:
     """The export dialog, then the widget once the package is written and tested."""
     import tempfile
@@ -152,4 +182,10 @@ def live(viewer, w, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/images"))
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/images")
+    if len(sys.argv) > 2:
+        for name in sys.argv[2:]:
+            globals()[name](folder)
+    else:
+        main(folder)
+        colour(folder)
