@@ -9,7 +9,7 @@ from napari_unet.config import UserInputError
 from napari_unet.trainer import Died, Finished
 
 
-def _wait(controller, timeout=120):
+def _wait(controller, timeout=600):  # generous: only a failing test waits it out
     deadline = time.monotonic() + timeout
     events = []
     while controller.busy and time.monotonic() < deadline:
