@@ -62,7 +62,11 @@ def test_dask_converts_the_same_way(trained, sample):
 
 
 def test_fine_tuning_a_grey_model_on_a_colour_image_converts_it_and_records_how(trained, sample):
+    import copy
+
     from napari_unet.train import fit
+
+    trained = copy.deepcopy(trained)  # fine-tuning trains the model it is given: keep the shared one
 
     rgb = _rgb(sample.image)
     cfg = TrainConfig(steps=2, batch_size=2, patch_size=32, device="cpu", learning_rate=1e-6)

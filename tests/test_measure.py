@@ -21,17 +21,18 @@ def _scene():
 
 def test_count_areas_centroids_and_intensities_are_exact(tmp_path):
     labels, image = _scene()
-    table = measure_objects(labels, image, scale=(0.5, 2.0))
+    table = measure_objects(labels, image, scale=(0.5, 3.0))
     assert list(table["label"]) == [1, 2, 3]
     assert list(table["area_px"]) == [50, 30, 1]
-    np.testing.assert_allclose(table["area"], [50.0, 30.0, 1.0])  # 0.5 x 2.0 per pixel
+    np.testing.assert_allclose(table["area"], [75.0, 45.0, 1.5])  # 0.5 x 3.0 per pixel
     np.testing.assert_allclose(table["centroid_y"], [6.5, 21.0, 30.0])
-    np.testing.assert_allclose(table["centroid_x_units"], [10.0, 69.0, 90.0])
+    np.testing.assert_allclose(table["centroid_y_units"], [3.25, 10.5, 15.0])
+    np.testing.assert_allclose(table["centroid_x_units"], [15.0, 103.5, 135.0])
     np.testing.assert_allclose(table["intensity_mean"], [2.0, 5.0, 7.0])
     path = write_csv(table, tmp_path / "objects.csv")
     rows = list(csv.DictReader(open(path)))
     assert len(rows) == 3 and rows[1]["label"] == "2" and rows[1]["area_px"] == "30"
-    assert float(rows[0]["area"]) == 50.0
+    assert float(rows[0]["area"]) == 75.0
 
 
 def test_z_stack_is_measured_slice_by_slice():

@@ -102,13 +102,18 @@ def test_tiled_equals_untiled_with_test_time_augmentation_and_large_tiles(traine
 
 
 def test_prediction_uses_painted_values_and_finds_cells(trained, sample):
+    """Cells found clearly better than by Otsu's threshold (no learning). (On another scene, whose
+    uneven background defeats a global threshold, this briefly trained model scores 0.63 against
+    Otsu's 0.71: test_widget_story.py trains longer on such a scene and clears it.)"""
+    from scores import iou, otsu_foreground
+
     result = predict_labels(trained, sample.image, PredictConfig(tile_size=64, device="cpu"), probabilities=True)
     assert set(np.unique(result.labels)) <= {1, 2}
     assert result.probabilities.shape == (1, 2, *sample.image.shape)
     np.testing.assert_allclose(result.probabilities.sum(1), 1, atol=1e-4)
-    # foreground IoU: background is 89 % of the sample, so predicting it everywhere scores IoU 0
-    fg, truth = result.labels == 2, sample.truth == 2
-    assert (fg & truth).sum() / (fg | truth).sum() > 0.7
+    # foreground IoU (background is 89 % of the sample: all background scores 0); Otsu: 0.865
+    score, otsu = iou(result.labels == 2, sample.truth == 2), iou(otsu_foreground(sample.image), sample.truth == 2)
+    assert score >= max(0.9, otsu + 0.05), (score, otsu)
 
 
 def test_image_smaller_than_a_tile(trained, sample):
@@ -134,9 +139,9 @@ def test_z_stack_is_predicted_slice_by_slice_and_reports_progress(trained, sampl
 
 
 def test_wrong_channel_count_is_a_clear_error(trained, sample):
-    rgb = np.stack([sample.image] * 3, axis=-1)
+    two = np.stack([sample.image] * 2, axis=-1)[None]  # (Z, Y, X, C); colour would be converted (test_colour)
     with pytest.raises(UserInputError, match="trained on 1 channel"):
-        predict_labels(trained, rgb)
+        predict_labels(trained, two)
 
 
 def test_nan_in_image_is_a_clear_error(trained):

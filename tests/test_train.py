@@ -70,6 +70,22 @@ def test_fine_tuning_continues_the_same_model(sample, tiny_model_config, tiny_tr
     assert second.model.history["painted_pixels"] == painted
 
 
+def test_one_step_of_fine_tuning_predicts_like_its_starting_model(sample, trained):
+    """Fine-tuning carries on from the model's weights: after one step it predicts as before,
+    while a fresh network after the same step does not."""
+    import copy
+
+    from scores import prediction_change
+
+    cfg = TrainConfig(steps=1, batch_size=4, patch_size=64, seed=0, device="cpu")
+    tuned = fit(sample.image, sample.strokes, cfg, model=copy.deepcopy(trained)).model
+    fresh = fit(sample.image, sample.strokes, cfg, model_config=trained.config).model
+    same, change = prediction_change(trained, tuned, sample.image)
+    assert same > 0.95 and change < 0.02, (same, change)
+    same, change = prediction_change(trained, fresh, sample.image)
+    assert same < 0.6 and change > 0.2, (same, change)
+
+
 def test_same_seed_same_model(sample, tiny_model_config):
     cfg = TrainConfig(steps=5, patch_size=64, device="cpu", seed=3)
     a = fit(sample.image, sample.strokes, cfg, model_config=tiny_model_config).model
@@ -79,13 +95,14 @@ def test_same_seed_same_model(sample, tiny_model_config):
 
 
 def test_fine_tuning_refuses_unknown_classes_and_wrong_channels(sample, trained, tiny_train_config):
+    """(A colour image is converted for a grey model, test_colour.py; two channels are refused.)"""
     strokes = sample.strokes.copy()
     strokes[:3, :3] = 7
     with pytest.raises(UserInputError, match=r"label value\(s\) \[7\]"):
         fit(sample.image, strokes, tiny_train_config, model=trained)
-    rgb = np.stack([sample.image] * 3, axis=-1)
+    two = np.stack([sample.image] * 2, axis=-1)[None]  # (Z, Y, X, C)
     with pytest.raises(UserInputError, match="1 channel"):
-        fit(rgb, sample.strokes, tiny_train_config, model=trained)
+        fit(two, sample.strokes[None], tiny_train_config, model=trained)
 
 
 def test_z_stack_trains_on_the_slices_with_strokes(sample, tiny_model_config, tiny_train_config):

@@ -200,6 +200,10 @@ def _model_config(args):
     from .config import ModelConfig
 
     extra = {k: getattr(args, k) for k in ("depth", "base_channels") if getattr(args, k) is not None}
+    if extra and getattr(args, "init", None):  # a fine-tuned model keeps its architecture
+        given = " and ".join(f"--{k.replace('_', '-')}" for k in extra)
+        raise UserInputError(f"{given} cannot be combined with --init: a fine-tuned model keeps the architecture of "
+                             f"{args.init}; leave out {given} to fine-tune it, or --init to train a new model.")
     return ModelConfig(**extra)
 
 
@@ -238,6 +242,7 @@ def cmd_train(args) -> int:
         raise UserInputError(
             f"got {len(args.images)} image(s) but {len(args.labels)} label file(s); give one --labels file per --images file."
         )
+    model_config = _model_config(args)
     images = [read_image(p) for p in args.images]
     labels = [read_image(p) for p in args.labels]
     model = load_model(args.init) if args.init else None
@@ -245,7 +250,7 @@ def cmd_train(args) -> int:
     for path, image in zip(args.images, images):
         _note_colour(model, image, config.colour_to_grey, path)
     out = check_writable(args.out)  # before training, not after
-    result = _run_training(images, labels, config, model=model, model_config=_model_config(args))
+    result = _run_training(images, labels, config, model=model, model_config=model_config)
     try:
         save_model(result.model, out)
     except OSError as err:
