@@ -9,6 +9,15 @@ from napari_unet.config import UserInputError
 from napari_unet.trainer import Died, Finished
 
 
+def _poll_until(controller, done, timeout=300):
+    """Poll the controller until ``done()``; fails (rather than hangs) when training ends first."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert controller.busy and time.monotonic() < deadline, "training ended, or took too long"
+        controller.poll()
+        time.sleep(0.02)
+
+
 def _wait(controller, timeout=600):  # generous: only a failing test waits it out
     deadline = time.monotonic() + timeout
     events = []
@@ -47,9 +56,7 @@ def test_live_training_runs_until_stopped_and_stop_is_reported(sample, tiny_mode
     c.start_training([sample.image], [sample.strokes], tiny_train_config, tiny_model_config, live=True)
     assert c.live and c.enabled(True, True)["live"] and not c.enabled(True, True)["stop"]  # Live is switched off
     assert c.trainer.config.steps is None and c.trainer.config.time_budget >= 24 * 3600
-    while c.trainer.step < tiny_train_config.steps + 5:  # past the Train button's step count
-        c.poll()
-        time.sleep(0.02)
+    _poll_until(c, lambda: c.trainer.step >= tiny_train_config.steps + 5)  # past the Train button's step count
     assert c.stop().text.startswith("Stopping")
     events = _wait(c)
     assert isinstance(events[-1], Finished) and events[-1].stopped and not c.live
@@ -62,9 +69,7 @@ def test_a_dead_trainer_leaves_the_last_snapshot(sample, tiny_model_config, tiny
 
     c = Controller(snapshot_every=0.2)
     c.start_training([sample.image], [sample.strokes], tiny_train_config, tiny_model_config, live=True)
-    while c.trainer.model_step == 0:
-        c.poll()
-        time.sleep(0.02)
+    _poll_until(c, lambda: c.trainer.model_step > 0)
     os.kill(c.trainer.pid, signal.SIGKILL)
     events = _wait(c)
     assert isinstance(events[-1], Died) and c.state == "idle"
@@ -121,8 +126,6 @@ def test_closing_mid_training_autosaves_the_final_weights(sample, tiny_model_con
 
     c = Controller(recovery=recovery_file)
     c.start_training([sample.image], [sample.strokes], tiny_train_config, tiny_model_config, live=True)
-    while c.trainer.step < 3:
-        c.poll()
-        time.sleep(0.02)
+    _poll_until(c, lambda: c.trainer.step >= 3)
     c.shutdown()
     assert c.state == "idle" and load_model(recovery_file).steps_trained == c.model.steps_trained >= 3

@@ -16,6 +16,17 @@ def _drain(gen):
     return drain(gen)
 
 
+def _until(trainer, done, timeout=300):
+    """Poll until ``done(events so far)``; the events. Fails (rather than hangs) when the child
+    ends first or ``timeout`` s pass."""
+    events, deadline = [], time.monotonic() + timeout
+    while not done(events):
+        assert time.monotonic() < deadline, f"waited {timeout} s in vain; events: {events[-3:]}"
+        events += trainer.poll(timeout=0.5)
+        assert not any(isinstance(e, (Died, Failed, Finished)) for e in events), events[-1]
+    return events
+
+
 def test_child_training_predicts_like_training_in_process(sample, tiny_model_config, tiny_train_config):
     from napari_unet.predict import predict
     from napari_unet.train import fit
@@ -37,18 +48,31 @@ def test_child_training_predicts_like_training_in_process(sample, tiny_model_con
         os.kill(pid, 0)
 
 
+def test_training_more_in_the_child_carries_on_from_the_model(sample, trained):
+    """*Train more*: the child starts from the model's weights, so after one step it predicts as
+    before (test_train.py shows a fresh network after one step does not)."""
+    import copy
+
+    from napari_unet.config import TrainConfig
+    from scores import prediction_change
+
+    config = TrainConfig(steps=1, batch_size=4, patch_size=64, seed=0, device="cpu")
+    with Trainer([sample.image], [sample.strokes], config, model=copy.deepcopy(trained)) as trainer:
+        assert isinstance(trainer.wait(timeout=120), Finished)
+    assert trainer.model.steps_trained == trained.steps_trained + 1
+    same, change = prediction_change(trained, trainer.model, sample.image)
+    assert same > 0.95 and change < 0.02, (same, change)
+
+
 def test_stop_returns_the_weights_trained_so_far(sample, tiny_model_config):
     from napari_unet.config import TrainConfig
 
     config = TrainConfig(time_budget=600, batch_size=2, patch_size=64, device="cpu")
     with Trainer([sample.image], [sample.strokes], config, model_config=tiny_model_config,
                  snapshot_every=600) as trainer:  # no periodic snapshot during this test
-        while trainer.step < 5:
-            trainer.poll(timeout=0.5)
+        _until(trainer, lambda _: trainer.step >= 5)
         trainer.request_snapshot()  # the weights now
-        got = []
-        while not any(isinstance(e, Snapshot) for e in got):
-            got += trainer.poll(timeout=0.5)
+        got = _until(trainer, lambda got: any(isinstance(e, Snapshot) for e in got))
         assert next(e for e in got if isinstance(e, Snapshot)).step >= 5 and trainer.model.steps_trained >= 5
         trainer.stop()
         end = trainer.wait(timeout=60)
@@ -63,9 +87,8 @@ def test_killed_child_is_reported_and_the_last_snapshot_kept(sample, tiny_model_
     trainer = Trainer([sample.image], [sample.strokes], config, model_config=tiny_model_config,
                       snapshot_every=0.2).start()
     try:
-        snapshots = []
-        while not snapshots:
-            snapshots += [e for e in trainer.poll(timeout=0.5) if isinstance(e, Snapshot)]
+        snapshots = [e for e in _until(trainer, lambda got: any(isinstance(e, Snapshot) for e in got))
+                     if isinstance(e, Snapshot)]
         os.kill(trainer.pid, signal.SIGKILL)
         end = trainer.wait(timeout=30)
     finally:
@@ -92,14 +115,11 @@ def test_live_strokes_region_predictions_pause_and_resume(sample, tiny_model_con
     strokes = sample.strokes.copy()
     strokes[:, 64:] = 0  # the right half is painted later
     with Trainer([sample.image], [strokes], config, model_config=tiny_model_config) as trainer:
-        while trainer.step < 3:
-            trainer.poll(timeout=0.5)
+        _until(trainer, lambda _: trainer.step >= 3)
         trainer.update_strokes(0, (slice(None), slice(64, None)), sample.strokes[:, 64:])
         trainer.update_strokes(0, (slice(0, 4), slice(0, 4)), np.full((4, 4), 7, strokes.dtype))  # unknown class
         request = trainer.predict_region(0, 0, (10, 50, 70, 128), uncertainty=True)
-        got = []
-        while not any(isinstance(e, RegionPrediction) for e in got):
-            got += trainer.poll(timeout=0.5)
+        got = _until(trainer, lambda got: any(isinstance(e, RegionPrediction) for e in got))
         answer = next(e for e in got if isinstance(e, RegionPrediction))
         assert answer.request == request and answer.box == (10, 50, 70, 128) and answer.labels.shape == (40, 58)
         assert set(np.unique(answer.labels)) <= {1, 2}
@@ -109,6 +129,8 @@ def test_live_strokes_region_predictions_pause_and_resume(sample, tiny_model_con
         time.sleep(1.0)
         trainer.poll()
         paused_at = trainer.step
+        for _ in range(3):  # a paused trainer answers previews without training a step for each
+            assert _preview(trainer, 0, box=(0, 64, 0, 64)).step == paused_at
         time.sleep(1.0)
         trainer.poll()
         assert trainer.step == paused_at  # no steps while paused
@@ -124,20 +146,17 @@ def test_an_image_added_while_training_is_known_to_the_child_and_an_unusable_one
 
     config = TrainConfig(time_budget=600, batch_size=2, patch_size=64, device="cpu")
     with Trainer([sample.image], [sample.strokes], config, model_config=tiny_model_config) as trainer:
-        while trainer.step < 2:
-            trainer.poll(timeout=0.5)
+        _until(trainer, lambda _: trainer.step >= 2)
         flipped = sample.image[:, ::-1].copy()
         index = trainer.add_image(flipped, sample.strokes[:, ::-1].copy())
         assert index == 1
         request = trainer.predict_region(1, 0, (0, 128, 0, 128))  # the new image is known to the child
-        got = []
-        while not any(isinstance(e, RegionPrediction) for e in got):
-            got += trainer.poll(timeout=0.5)
+        got = _until(trainer, lambda got: any(isinstance(e, RegionPrediction) for e in got))
         assert next(e for e in got if isinstance(e, RegionPrediction)).request == request
-        bad = trainer.add_image(np.zeros((128, 128, 3), np.uint8), sample.strokes)  # 3 channels: not usable
-        notices = []
-        while not notices:
-            notices += [e for e in trainer.poll(timeout=0.5) if isinstance(e, Notice)]
+        # 2 channels: not usable by a grey model (a colour one, 3 channels, would be converted to grey)
+        bad = trainer.add_image(np.zeros((1, 128, 128, 2), np.uint8), sample.strokes[None])
+        notices = [e for e in _until(trainer, lambda got: any(isinstance(e, Notice) for e in got))
+                   if isinstance(e, Notice)]
         assert bad == 2 and "added image is not used" in notices[0].message and "channels" in notices[0].message
         trainer.update_strokes(0, (slice(0, 2), slice(0, 2)), np.ones((2, 2), sample.strokes.dtype))
         later = trainer.poll(timeout=2) + trainer.poll(timeout=1)
@@ -151,8 +170,7 @@ def test_stale_preview_requests_are_dropped(sample, tiny_model_config):
 
     config = TrainConfig(time_budget=600, batch_size=2, patch_size=64, device="cpu")
     with Trainer([sample.image], [sample.strokes], config, model_config=tiny_model_config) as trainer:
-        while trainer.step < 2:
-            trainer.poll(timeout=0.5)
+        _until(trainer, lambda _: trainer.step >= 2)
         requests = [trainer.predict_region(0, 0, (0, 128, 0, 128)) for _ in range(5)]
         answered = []
         deadline = time.monotonic() + 10
@@ -160,3 +178,112 @@ def test_stale_preview_requests_are_dropped(sample, tiny_model_config):
             answered += [e.request for e in trainer.poll(timeout=0.5) if isinstance(e, RegionPrediction)]
         trainer.stop()
     assert requests[-1] in answered and len(answered) < 5  # the newest is answered, stale ones are not
+
+
+def debris_scene(seed: int = 0, size: int = 128):
+    """Dim round cells and bright square debris on a dark background, on a grid. Returns the image,
+    strokes of the background (1) and the cells (2) with the debris left unpainted, and the cells
+    and the debris (their inner parts, where a prediction is unambiguous)."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    cells, debris = np.zeros((size, size), bool), np.zeros((size, size), bool)
+    for i in range(size // 32):
+        for j in range(size // 32):
+            cy, cx = 16 + 32 * i, 16 + 32 * j
+            if (i + j) % 2:
+                debris[cy - 6 : cy + 6, cx - 6 : cx + 6] = True
+            else:
+                cells |= (yy - cy) ** 2 + (xx - cx) ** 2 <= 81
+    image = ndi.gaussian_filter(0.5 * cells + 1.0 * debris, 1.0) + rng.normal(0, 0.05, cells.shape)
+    strokes = np.zeros(cells.shape, np.uint8)
+    background = ~ndi.binary_dilation(cells | debris, iterations=4)
+    strokes[background & (yy % 16 < 3)] = 1  # lines 3 pixels wide
+    strokes[ndi.binary_erosion(cells, iterations=3)] = 2
+    inner = (ndi.binary_erosion(cells, iterations=2), ndi.binary_erosion(debris, iterations=2))
+    return (image * 1000 + 200).astype(np.float32), strokes, *inner
+
+
+def _preview(trainer, index, box=(0, 128, 0, 128), timeout=60, **kwargs):
+    """The region prediction that answers a new request (other events are dropped)."""
+    request = trainer.predict_region(index, 0, box, **kwargs)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for e in trainer.poll(timeout=0.5):
+            if isinstance(e, RegionPrediction) and e.request == request:
+                return e
+    raise AssertionError(f"no preview within {timeout} s")
+
+
+def _train_until(trainer, done, steps, timeout=240):
+    """Previews of image 0, one every few steps, until ``done(preview)``, for at most ``steps`` more
+    steps; returns the last."""
+    last = trainer.step + steps
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = _preview(trainer, 0)
+        if done(answer) or answer.step >= last or time.monotonic() > deadline:
+            return answer
+        while trainer.step < answer.step + 5 and time.monotonic() < deadline:
+            trainer.poll(timeout=0.2)
+
+
+def _preview_and_its_weights(trainer, box, config, timeout=60):
+    """A preview of image 0 and the weights of the same step (asked for together until both come
+    from one step)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        trainer.request_snapshot()
+        request = trainer.predict_region(0, 0, box, config=config)
+        snapshot = preview = None
+        while (snapshot is None or preview is None) and time.monotonic() < deadline:
+            for e in trainer.poll(timeout=0.5):
+                if isinstance(e, Snapshot):
+                    snapshot = e
+                elif isinstance(e, RegionPrediction) and e.request == request:
+                    preview = e
+        if snapshot is not None and preview is not None and snapshot.step == preview.step:
+            return preview, trainer.model
+    raise AssertionError(f"no preview with the weights of its step within {timeout} s")
+
+
+@pytest.mark.parametrize("how", ["painted", "added image"])
+def test_live_training_learns_new_strokes_and_added_images(how, tiny_model_config):
+    """Unpainted bright debris is called a cell, like the dim cells the model was shown. Once the
+    debris is painted as background (on the image, or on an image added while training) its preview
+    flips to background within some steps, while the cells stay cells; and the preview is what the
+    weights of its step predict for the whole image."""
+    from napari_unet.config import PredictConfig, TrainConfig
+    from napari_unet.predict import predict_labels
+
+    image, strokes, cells, debris = debris_scene(0)
+
+    def share(labels, where, value=2):
+        return float(np.mean(labels[where] == value))
+
+    config = TrainConfig(time_budget=600, batch_size=4, patch_size=32, edge_weight=0, device="cpu")
+    with Trainer([image], [strokes], config, model_config=tiny_model_config, snapshot_every=600) as trainer:
+        before = _train_until(trainer, lambda p: p.step >= 20 and share(p.labels, debris) > 0.9
+                              and share(p.labels, cells) > 0.9 and share(p.labels, ~cells & ~debris) < 0.2, steps=300)
+        assert share(before.labels, debris) > 0.9, f"debris not yet called cells after {before.step} steps"
+        if how == "painted":
+            trainer.update_strokes(0, np.nonzero(debris), np.ones(debris.sum(), strokes.dtype))
+        else:
+            other, other_strokes, _, other_debris = debris_scene(1)
+            other_strokes[other_debris] = 1
+            assert trainer.add_image(other, other_strokes) == 1
+        after = _train_until(trainer, lambda p: share(p.labels, debris) < 0.1 and share(p.labels, cells) > 0.9,
+                             steps=300)
+        assert share(after.labels, debris) < 0.1 and share(after.labels, cells) > 0.9, (
+            f"{after.step - before.step} steps after the debris was painted as background, "
+            f"{share(after.labels, debris):.0%} of it and {share(after.labels, cells):.0%} of the cells are called cells")
+        # the preview equals the whole image's prediction by the weights of its step
+        fp32 = PredictConfig(device="cpu", precision="fp32")
+        box = (10, 90, 5, 120)
+        preview, model = _preview_and_its_weights(trainer, box, fp32)
+        whole = predict_labels(model, image, fp32).labels[box[0] : box[1], box[2] : box[3]]
+        assert set(np.unique(whole)) == {1, 2}
+        assert np.mean(preview.labels == whole) >= 0.999
+        trainer.stop()
+        assert isinstance(trainer.wait(timeout=60), Finished)
