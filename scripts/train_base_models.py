@@ -1,7 +1,7 @@
 """Train the shipped base models on the dense labels of ISBI 2012 and DSB2018.
 
     python scripts/train_base_models.py --data ../shared/data [--out src/napari_unet/base_models]
-        [--only nuclei|em-membranes ...] [--twins] [--steps-scale 1.0] [--device auto] [--seed 0]
+        [--only nuclei|em-membranes|cells ...] [--twins] [--steps-scale 1.0] [--device auto] [--seed 0]
 
 Writes ``OUT/<name>.pt`` (float16 weights, class names, training data, licence, citation and
 training record inside) and ``OUT/<name>.json`` (steps, seconds, device). With ``--twins`` it
@@ -10,7 +10,8 @@ measure the base models on images they never saw:
 
 * ``nuclei-twin``: only the 256 x 256 greyscale and the colour images (every other size,
   which is also every other acquisition, held out);
-* ``em-membranes-twin``: slices 00-19 (20-29 held out).
+* ``em-membranes-twin``: slices 00-19 (20-29 held out);
+* ``cells-twin``: the frames before the evaluation frames of ``benchmarks/ctc.py``.
 
 A run on the CPU is bit for bit reproducible from ``--seed`` (same torch version); a GPU run
 trains with bf16 autocast and gives other, equally good weights.
@@ -68,6 +69,30 @@ def load_isbi(data: Path, twin: bool):
     return images, labels, f"ISBI 2012 EM segmentation challenge training slices {ids[0]:02d}-{ids[-1]:02d}, dense labels"
 
 
+def load_ctc(data: Path, twin: bool):
+    """Frames of sequence 01 of PhC-C2DH-U373 and DIC-C2DH-HeLa with their gold and silver cell
+    labels painted as strokes (1 = background, >= 2 = one cell each); the twin takes only the
+    frames before the benchmarks' evaluation frames (``benchmarks/ctc.py``: U373 from frame 60,
+    HeLa from frame 36)."""
+    import skimage.io
+
+    images, labels, counts = [], [], []
+    for name, eval_from in (("phc-u373", 60), ("dic-hela", 36)):
+        root = data / "ctc" / name
+        rows = json.loads((root / "index.json").read_text())
+        rows = [r for r in rows if not twin or r["frame"] < eval_from]
+        for r in rows:
+            images.append(np.asarray(skimage.io.imread(root / "images" / f"{r['name']}.png")))
+            lab = np.asarray(skimage.io.imread(root / "labels" / f"{r['name']}.png")).astype(np.int32)
+            labels.append(np.where(lab > 0, lab + 1, 1))
+        counts.append(f"{len(rows)} {name} frames")
+    return images, labels, ("Cell Tracking Challenge sequence 01 of PhC-C2DH-U373 and DIC-C2DH-HeLa (" +
+                            ", ".join(counts) + "), gold and silver cell segmentations")
+
+
+CTC_CITATION = ("Maška et al. 2014, A benchmark for comparison of cell tracking algorithms, Bioinformatics 30:1609; "
+                "Ulman et al. 2017, An objective comparison of cell-tracking algorithms, Nat Methods 14:1141")
+
 RECIPES = {
     "nuclei": {
         "load": load_dsb, "mode": "instance", "steps": 5000,
@@ -84,6 +109,14 @@ RECIPES = {
         "citation": ISBI_CITATION,
         "line_classes": [1],  # membranes separate cells: prediction closes their gaps (napari_unet.lines)
     },
+    "cells": {
+        "load": load_ctc, "mode": "instance", "steps": 3000, "batch_size": 8,
+        "class_names": {"1": "background", "2": "cell"},
+        "description": "Whole cells in phase contrast and DIC (instance mode: paint background 1, each whole cell "
+                       "2, 3, 4, ...).",
+        "licence": "Cell Tracking Challenge data: free for research use; cite the challenge papers",
+        "citation": CTC_CITATION,
+    },
 }
 
 
@@ -95,7 +128,7 @@ def train_one(name: str, twin: bool, args) -> dict:
     recipe = RECIPES[name]
     images, labels, source = recipe["load"](args.data, twin)
     config = TrainConfig(
-        steps=max(1, round(recipe["steps"] * args.steps_scale)), batch_size=16, patch_size=256,
+        steps=max(1, round(recipe["steps"] * args.steps_scale)), batch_size=recipe.get("batch_size", 16), patch_size=256,
         learning_rate=2e-3, warmup_steps=100, edge_weight=0.0,  # dense labels: no unlabelled pixels to regularise
         mode=recipe["mode"], seed=args.seed, device=args.device,
         # stronger than the default so the model carries over to other microscopes and magnifications
