@@ -56,14 +56,8 @@ def main(out: Path) -> None:
     base_model(out)
 
 
-def base_model(out: Path) -> None:
-    """Start from the nuclei base model: predict at once, with the legend of what to paint."""
-    from napari_unet._sample_data import make_sample, simulate_instance_strokes
-
-    viewer = napari.Viewer(title="napari-unet")
-    viewer.window._qt_window.resize(1500, 950)
-    sample = make_sample(256, seed=3)
-    viewer.add_image(sample.image, name="nuclei")
+def _predicted_by_nuclei(viewer):
+    """The dock widget with Start from: nuclei chosen and the image predicted, in outlines."""
     _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
     w.device.setCurrentText("cpu")
     w.uncertainty.setChecked(False)
@@ -73,6 +67,18 @@ def base_model(out: Path) -> None:
     w.start_prediction()
     wait(lambda: w._predict_worker is None)
     w.outlines.setChecked(True)
+    return w
+
+
+def base_model(out: Path) -> None:
+    """Start from the nuclei base model: predict at once, with the legend of what to paint."""
+    from napari_unet._sample_data import make_sample, simulate_instance_strokes
+
+    viewer = napari.Viewer(title="napari-unet")
+    viewer.window._qt_window.resize(1500, 950)
+    sample = make_sample(256, seed=3)
+    viewer.add_image(sample.image, name="nuclei")
+    w = _predicted_by_nuclei(viewer)
     strokes = w.new_annotation_layer()
     strokes.data = simulate_instance_strokes(sample.instances, object_fraction=0.1, seed=0).astype(strokes.data.dtype)
     w.advanced.collapse(animate=False)
@@ -94,15 +100,7 @@ def colour(out: Path) -> None:
     dark = 255 - sample.image.astype(np.float32) * 255 / sample.image.max()
     rgb = np.clip(np.stack([dark * 0.8 + 40, dark * 0.6 + 30, dark * 0.9 + 25], axis=-1), 0, 255).astype(np.uint8)
     viewer.add_image(rgb, name="stained", rgb=True)
-    _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    w.device.setCurrentText("cpu")
-    w.uncertainty.setChecked(False)
-    index = w.start_from.findData("nuclei")
-    w.start_from.setCurrentIndex(index)
-    w.start_from.activated.emit(index)
-    w.start_prediction()
-    wait(lambda: w._predict_worker is None)
-    w.outlines.setChecked(True)
+    w = _predicted_by_nuclei(viewer)
     w.advanced.collapse(animate=False)
     wait(lambda: False, timeout=0.3)
     viewer.screenshot(str(out / "widget-colour.png"), canvas_only=False)
