@@ -169,3 +169,64 @@ def test_edge_term_stays_off_when_a_class_is_painted_as_thin_lines(tiny_model_co
     strokes[39:42, 5:60] = 2  # the same class painted 3 px wide: the term acts
     model = fit(s.image, strokes, cfg, model_config=tiny_model_config).model
     assert model.history["thin_classes"] == [] and len(calls) == 2
+
+
+def _cells_in_membranes(size=192, cells=30, width=2.5, seed=0):
+    """Class map of cells (1) parted by membranes (0) about ``2 * width`` px wide."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, size, (cells, 2))
+    yy, xx = np.mgrid[:size, :size]
+    nearest = np.sort(np.stack([np.hypot(yy - y, xx - x) for y, x in centres]), axis=0)
+    return np.where(nearest[1] - nearest[0] < width, 0, 1)
+
+
+def _blobs(size=192, n=30, radius=9, seed=0):
+    """Class map of round blobs (1) on background (0)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    out = np.zeros((size, size), int)
+    for y, x in rng.uniform(0, size, (n, 2)):
+        out[np.hypot(yy - y, xx - x) <= radius] = 1
+    return out
+
+
+def test_a_network_of_thin_lines_is_a_line_class_and_blobs_are_not():
+    """What the network predicts decides, not how wide the strokes were: membranes around cells
+    are lines; blobs of any size, their background, cells and wide walls are not; specks of
+    noise do not change that."""
+    from napari_unet.lines import lines_in_prediction
+
+    noise = np.random.default_rng(1).random((192, 192)) < 0.01
+    membranes = _cells_in_membranes()
+    assert lines_in_prediction([membranes], 2) == (0,)
+    assert lines_in_prediction([np.where(noise, 1 - membranes, membranes)], 2) == (0,)  # with specks
+    assert lines_in_prediction([_cells_in_membranes(width=7)], 2) == ()  # walls 14 px wide
+    for radius in (3, 6, 12):  # small blobs are thin, but enclose nothing
+        assert lines_in_prediction([_blobs(radius=radius)], 2) == ()
+    three = np.where(_blobs(radius=5) == 1, 2, membranes)  # membranes, cells and blobs in them
+    assert lines_in_prediction([three], 3) == (0,)
+
+
+def test_a_class_predicted_as_lines_after_the_warm_up_turns_the_edge_term_off(tiny_model_config, monkeypatch):
+    """Painted with a wide brush, membranes are judged on the prediction at the end of the warm-up:
+    from then on the edge term stays off, and the model records them as lines to close."""
+    import napari_unet.lines as lines
+    import napari_unet.losses as losses
+    from napari_unet.config import TrainConfig
+    from napari_unet.train import fit
+
+    image = np.where(_cells_in_membranes(size=96) == 0, 0.2, 0.8).astype(np.float32)
+    strokes = np.zeros((96, 96), np.uint8)
+    strokes[10:20, 10:80] = 2  # wide strokes of both classes: nothing says "line" in the strokes
+    strokes[50:60, 10:80] = 1
+    judged, calls = [], []
+    monkeypatch.setattr(lines, "lines_in_prediction", lambda maps, n, *a: judged.append(len(maps)) or (0,))
+    real = losses.edge_potts_loss
+    monkeypatch.setattr(losses, "edge_potts_loss", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cfg = TrainConfig(steps=6, batch_size=2, patch_size=32, device="cpu", edge_warmup=2)
+    model = fit(image, strokes, cfg, model_config=tiny_model_config).model
+    assert judged == [1]  # once, at step 2, on the one training slice
+    assert not calls and model.history["thin_classes"] == [1] and model.info["line_classes"] == [1]
+    monkeypatch.setattr(lines, "lines_in_prediction", lambda maps, n, *a: ())
+    model = fit(image, strokes, cfg, model_config=tiny_model_config).model
+    assert len(calls) == 3 and model.history["thin_classes"] == [] and "line_classes" not in model.info

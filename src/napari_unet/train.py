@@ -165,9 +165,17 @@ class TrainingData:
     augmenter: object  # PatchAugmenter
     thin: tuple[int, ...] = ()  # classes painted only as thin lines: the edge term stays off
     sparse: bool = True  # strokes, not dense labels: prediction keeps an object margin (napari_unet.margin)
+    probe: tuple = ()  # normalised images (C, Y, X) on which the loop judges which classes are lines
+    predicted_thin: tuple[int, ...] = ()  # classes the network predicts as thin lines (judged after the warm-up)
+
+    @property
+    def lines(self) -> tuple[int, ...]:
+        """Classes treated as thin lines: painted as such, or predicted as such."""
+        return tuple(sorted(set(self.thin) | set(self.predicted_thin)))
 
     def replace_with(self, other: TrainingData) -> None:
-        self.sampler, self.augmenter = other.sampler, other.augmenter
+        """New strokes (live training); what the network was judged to predict as lines stays."""
+        self.sampler, self.augmenter, self.probe = other.sampler, other.augmenter, other.probe
         self.thin, self.sparse = other.thin, other.sparse
 
 
@@ -218,7 +226,43 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
     # a Potts term shortens boundaries, so it erases thin structures where their contrast is
     # faint: with a class painted only as thin lines (membranes) the edge term stays off
     annotated = sum(int((s.target >= 0).sum()) for s in slices) / sum(s.target.size for s in slices)
-    return model, TrainingData(sampler, augmenter, tuple(thin) if config.edge_weight > 0 else (), annotated < 0.5)
+    sparse = annotated < 0.5
+    probe = tuple(_probe_crop(s.image) for s in slices[:PROBE_SLICES]) if mode == "semantic" and sparse else ()
+    return model, TrainingData(sampler, augmenter, tuple(thin) if config.edge_weight > 0 else (), sparse, probe)
+
+
+PROBE_SLICES, PROBE_SIZE = 4, 512  # what the loop judges thin classes on: up to 4 slices, 512 px a side
+
+
+def _probe_crop(image: np.ndarray) -> np.ndarray:
+    """The middle ``PROBE_SIZE`` pixels a side of a normalised slice ``(C, Y, X)``."""
+    y0, x0 = (max(0, (n - PROBE_SIZE) // 2) for n in image.shape[1:])
+    return np.ascontiguousarray(image[:, y0 : y0 + PROBE_SIZE, x0 : x0 + PROBE_SIZE], np.float32)
+
+
+def judge_lines(model, net, data: TrainingData, device) -> None:
+    """After the warm-up on strokes alone: the classes the network predicts as thin lines on the
+    probe slices (:func:`napari_unet.lines.lines_in_prediction`) are lines from then on: the edge
+    term, which would erase their faint stretches, stays off, and prediction closes them. The
+    network runs in inference mode (BatchNorm's statistics and the random state stay as they are)."""
+    import torch
+
+    from .lines import lines_in_prediction
+
+    if not data.probe:
+        return
+    was_training = net.training
+    net.eval()
+    maps = []
+    with torch.no_grad():
+        for image in data.probe:
+            x = torch.from_numpy(image[None]).to(device).contiguous(memory_format=torch.channels_last)
+            maps.append(net(x).float().argmax(1)[0].cpu().numpy())
+    net.train(was_training)
+    data.predicted_thin = tuple(sorted(set(data.predicted_thin) | set(lines_in_prediction(maps, model.config.n_classes))))
+    if data.predicted_thin:  # prediction closes these lines (napari_unet.lines)
+        values = {int(model.class_values[k]) for k in data.predicted_thin}
+        model.info["line_classes"] = sorted(values.union(model.info.get("line_classes", ())))
 
 
 def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, should_stop, clock=time.perf_counter):
@@ -261,7 +305,9 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
                 with torch.no_grad(), autocast(device, bf16):
                     base_probs = torch.softmax(base(x).float(), dim=1)
                 loss = loss + config.keep_weight * keep_loss(logits, base_probs, target)
-            edge = _edge_factor(config, step, data.thin)
+            if step == config.edge_warmup > 0 and data.probe:
+                judge_lines(model, net, data, device)
+            edge = _edge_factor(config, step, data.lines)
             if edge > 0:
                 aff = pair_affinities(x, config.edge_sigma)
                 loss = loss + edge * edge_potts_loss(torch.softmax(logits, dim=1), aff)
@@ -357,7 +403,7 @@ def _record(model, config: TrainConfig, step: int, loss: float, data: TrainingDa
     h["steps"] = h["start_steps"] + step
     h["loss"] = loss
     h["train_config"] = config.to_dict()
-    h["thin_classes"] = [int(model.class_values[k]) for k in data.thin]  # the edge term was off for them
+    h["thin_classes"] = [int(model.class_values[k]) for k in data.lines]  # the edge term was off for them
     h["sparse"] = data.sparse  # trained on strokes: prediction keeps the object margin
     # annotated pixels per class value (instance mode: of the derived background/object targets)
     h["painted_pixels"] = {str(v): n for v, n in zip(model.class_values, data.sampler.counts())}
