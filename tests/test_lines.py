@@ -68,9 +68,10 @@ def two_cells_image():
     return image
 
 
-def test_prediction_closes_line_classes_of_whole_images_only(trained, image_is_probability):
-    """Closed = the open prediction closed by hand with its own probabilities; a region
-    (``intensity_range``), an output array and ``close_lines=False`` are left open."""
+def test_prediction_closes_line_classes_into_memory_an_output_array_and_a_region(trained, image_is_probability):
+    """Closed = the open prediction closed by hand with its own probabilities, whether the labels
+    stay in memory, go to an output array or come from a region (``intensity_range``);
+    ``close_lines=False`` leaves them open."""
     image = two_cells_image()
     model = copy.deepcopy(trained)
     model.info["line_classes"] = [1]
@@ -83,9 +84,10 @@ def test_prediction_closes_line_classes_of_whole_images_only(trained, image_is_p
     close_lines(by_hand, plain.probabilities[0, 0], 1, SEED)
     assert (closed.labels == by_hand).all()
     out = np.zeros(image.shape, np.uint8)
-    assert (predict_labels(model, image, PredictConfig(**CPU), out=out).labels == plain.labels).all()
+    assert predict_labels(model, image, PredictConfig(**CPU), out=out).labels is out
+    assert (out == by_hand).all()
     region = predict_labels(model, image, PredictConfig(**CPU), intensity_range=(np.zeros(1), np.ones(1)))
-    assert cells(region.labels) == 1
+    assert (region.labels == by_hand).all()
     assert line_classes(trained) == ()  # its strokes are thick: nothing to close
 
 

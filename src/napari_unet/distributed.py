@@ -7,9 +7,10 @@ what their tiles need; the tiles go through the
 same :class:`~napari_unet.predict.TilePredictor`, so the labels equal the single-process ones.
 The model enters the graph once, as one task whose result each worker fetches once.
 
-Instance mode: tiles give the exact class map (background, object, sure object); objects are
-then split per slice by the same watershed as in one process (one task per slice), so object
-labels are consistent across tiles and equal the single-process ones.
+Slices are finished as in one process (:class:`~napari_unet.predict.SliceFinish`), one task per
+slice: instance mode splits the exact class map of the tiles (background, object, sure object)
+into objects, so object labels are consistent across tiles, and a semantic model closes its line
+classes on the tiles' probabilities of them. Both equal the single-process labels.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
 
     from .data import is_single_plane, percentiles
     from .io import model_from_bytes, model_to_bytes
+    from .lines import line_classes
     from .predict import label_dtype, model_input
     from .tiling import context_margins, core_tile, reflect_index, take
 
@@ -58,32 +60,40 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
     before, after = context_margins(model.config, config.tta)
     instance = model.mode == "instance"
     ltype = np.dtype(np.uint8) if instance else label_dtype(model)
+    close = line_classes(model) if config.close_lines else ()
+    lines = [model.class_values.index(v) for v in close]
     # one task makes the model; each worker fetches its result once and all its tiles share it
     shared = dask.delayed(model_from_bytes, pure=True)(model_to_bytes(model))
     direct = _zarr_planes(raw, img)  # a zarr array of planes: each task reads its own window from it
-    grid, probs = [], []
+    grid, probs, line_probs = [], [], []
     for zi in range(z):
-        label_rows, prob_rows = [], []
+        label_rows, prob_rows, line_rows = [], [], []
         for y in range(0, h, th):
             rows = reflect_index(np.arange(y - before, y + th + after), h)
             band = take(img[zi], rows, axis=1) if direct is None else None
-            label_row, prob_row = [], []
+            label_row, prob_row, line_row = [], [], []
             for x in range(0, w, tw):
                 n, m = min(th, h - y), min(tw, w - x)
                 cols = reflect_index(np.arange(x - before, x + tw + after), w)
                 window = take(band, cols, axis=2) if direct is None else (direct, zi, rows, cols)
-                tile = dask.delayed(_predict_tile, pure=True, nout=2)(shared, window, norm, config, (n, m), ltype,
-                                                                       probabilities)
+                tile = dask.delayed(_predict_tile, pure=True, nout=3)(shared, window, norm, config, (n, m), ltype,
+                                                                       probabilities, lines)
                 label_row.append(da.from_delayed(tile[0], (1, n, m), ltype))
                 if probabilities:
                     prob_row.append(da.from_delayed(tile[1], (1, k, n, m), np.float32))
+                if lines:
+                    line_row.append(da.from_delayed(tile[2], (1, len(lines), n, m), np.float32))
             label_rows.append(label_row)
             prob_rows.append(prob_row)
+            line_rows.append(line_row)
         grid.append(label_rows)
         probs.append(prob_rows)
+        line_probs.append(line_rows)
     labels = da.block(grid)
-    if instance:  # one task per slice: the same object splitting as in one process
-        labels = labels.rechunk((1, h, w)).map_blocks(_objects, config.split, dtype=np.int32)
+    if instance or lines:  # one task per slice, finished as in one process
+        extra = [_block_probs(line_probs).rechunk((1, len(lines), h, w)), "zlyx"] if lines else []
+        labels = da.blockwise(_finish, "zyx", labels.rechunk((1, h, w)), "zyx", *extra, config=config, close=close,
+                              instance=instance, concatenate=True, dtype=np.int32 if instance else ltype)
     if is_single_plane(raw, img):
         labels = labels[0]
     return (labels, _block_probs(probs)) if probabilities else labels
@@ -114,9 +124,10 @@ def _read_window(array, zi: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarr
     return block[np.ix_(rows - r0, cols - c0)][None]
 
 
-def _predict_tile(model, window, norm, config, size, ltype, probabilities):
+def _predict_tile(model, window, norm, config, size, ltype, probabilities, lines=()):
     """One output tile from its window ``(C, rows, columns)``, or from ``(zarr array, plane,
-    rows, columns)`` to read it from (runs on a worker)."""
+    rows, columns)`` to read it from (runs on a worker): its labels, its probabilities (or None)
+    and the network's own probabilities of the classes ``lines`` (indices; or None)."""
     from .device import resolve_device
     from .predict import TilePredictor
 
@@ -128,14 +139,16 @@ def _predict_tile(model, window, norm, config, size, ltype, probabilities):
     n, m = size
     p = tiles.probabilities(np.asarray(window)[None], n, m)[0]
     labels = tiles.labels(p)[None].astype(ltype, copy=False)
-    return labels, (p.cpu().numpy()[None] if probabilities else None)
+    line_p = tiles.unweighed(p)[list(lines)].cpu().numpy()[None] if lines else None
+    return labels, (p.cpu().numpy()[None] if probabilities else None), line_p
 
 
-def _objects(classes: np.ndarray, split: str) -> np.ndarray:
-    """Objects of one slice's class map ``(1, Y, X)``, split as in one process."""
-    from .predict import objects_from_classes
+def _finish(plane: np.ndarray, line_p: np.ndarray | None = None, *, config, close, instance) -> np.ndarray:
+    """One slice ``(1, Y, X)`` finished as in one process (objects split, lines closed)."""
+    from .predict import finish_slice
 
-    return objects_from_classes(classes[0], split)[None].astype(np.int32)
+    done = finish_slice(plane[0].copy(), None if line_p is None else line_p[0], close, config, instance)
+    return done[None].astype(np.int32 if instance else plane.dtype, copy=False)
 
 
 def connect(workers: int | None = None, scheduler: str | None = None):

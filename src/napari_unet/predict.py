@@ -114,13 +114,15 @@ def predict(
     An instance model that records the size of the objects it learned predicts a whole image in
     memory whose objects are much larger on a shrunken copy (``config.rescale``,
     :mod:`napari_unet.rescale`); regions, images streamed to ``out`` and on-demand arrays are
-    predicted as they are. A semantic model closes the gaps in the classes it was painted as thin
-    lines (``config.close_lines``, :mod:`napari_unet.lines`), except in regions and in ``out``.
+    predicted as they are. A semantic model closes the gaps in its line classes
+    (``config.close_lines``, :mod:`napari_unet.lines`) slice by slice, whether the labels stay in
+    memory or go to ``out``; a region (``intensity_range``) is closed on the window it was
+    predicted from, so next to the window's edge a line may differ from the whole image's.
 
     Memory: besides the image and the labels, only one band of input rows is held (a tile's
     height plus the context above and below), unless probabilities are asked for in memory. Instance mode
-    also holds one slice's labels while it splits objects, and closing lines one slice's probability of
-    each line class.
+    and closing lines also hold one slice's labels while they are finished, and closing lines one
+    slice's probability of each line class.
     """
     from .device import resolve_device
 
@@ -147,8 +149,34 @@ def predict(
             return _loop(model, raw, image, (lo, hi), zs, config, device, probs, None)
 
         return rescaled(loop, model, raw, img, zs, config, probabilities)
-    close = line_classes(model) if config.close_lines and whole else ()
+    close = line_classes(model) if config.close_lines else ()
     return _loop(model, raw, img, (lo, hi), zs, config, device, probabilities, out, close)
+
+
+def predict_region(model, image, box: tuple[int, int, int, int], config: PredictConfig | None = None, *, z: int = 0,
+                   intensity_range=None, probabilities: bool = False) -> PredictResult:
+    """Labels (and probabilities) of the region ``box`` ``(y0, y1, x0, x1)`` of slice ``z``, as in a
+    prediction of the whole image: computed from a window with the network's context around the
+    region (:func:`napari_unet.tiling.region_window`) and the whole image's normalisation
+    (``intensity_range``, or the percentiles of ``image``). Used by the live preview.
+
+    Exact for the network's output; lines are closed on the window, which the whole image's
+    closing can differ from only where a line's ridge runs out of the window."""
+    from .tiling import region_window
+
+    config = config or PredictConfig()
+    _, img = model_input(model, image, config.colour_to_grey)
+    if intensity_range is None:
+        intensity_range = percentiles(img, model.norm)
+    h, w = img.shape[-2:]
+    y0, y1, x0, x1 = max(0, box[0]), min(h, box[1]), max(0, box[2]), min(w, box[3])
+    ya, yb, xa, xb = region_window(model.config, (y0, y1, x0, x1), (h, w))
+    window = np.moveaxis(np.asarray(img[z : z + 1, :, ya:yb, xa:xb]), 1, -1)  # (1, Y, X, C)
+    result = predict_labels(model, window, config, probabilities=probabilities, intensity_range=intensity_range)
+    inner = (slice(y0 - ya, y1 - ya), slice(x0 - xa, x1 - xa))
+    labels = np.asarray(result.labels).reshape(yb - ya, xb - xa)[inner]
+    probs = result.probabilities[:, :, inner[0], inner[1]] if probabilities else None
+    return PredictResult(labels, probs)
 
 
 def _rescales(model, raw, config: PredictConfig, whole: bool) -> bool:
@@ -186,6 +214,7 @@ class TilePredictor:
         self.odds = None if odds is None else torch.tensor(odds, device=device).reshape(1, -1, 1, 1)
         self.instance = model.mode == "instance"
         self.out_dtype = torch.uint8 if self.instance else _torch_int(label_type or label_dtype(model))
+        self.out_numpy = np.dtype(np.uint8) if self.instance else np.dtype(label_type or label_dtype(model))
 
     def probabilities(self, windows: np.ndarray, n: int | None = None, tw: int | None = None):
         """Class probabilities ``(B, K, n, tw)`` of the tiles of windows ``(B, C, before + th + after, ...)``;
@@ -227,14 +256,14 @@ def instance_classes(p, values: tuple[int, ...], min_confidence: float):
 
 
 def _loop(model, raw, img, norm, zs, config, device, probabilities, out, close=()):
-    """Stream tile rows: only one band of input rows (a tile's height plus context) is held,
-    and one slice of the probabilities of the line classes ``close`` (values) to close."""
+    """Stream tile rows: only one band of input rows (a tile's height plus context) is held.
+    A slice whose labels need the whole slice (objects to split, lines ``close`` to close) is
+    held in memory with the probabilities of its line classes, finished, then written."""
     z, _, h, w = img.shape
     k = model.config.n_classes
     th, tw = core_tile(config, model.config.multiple, (h, w))
     ys, xs = range(0, h, th), range(0, w, tw)
     total = len(ys) * len(xs) * len(zs)
-    instance = model.mode == "instance"
     labels = out if out is not None else np.zeros((z, h, w), dtype=label_dtype(model))
     planar = labels.ndim == 2  # a (Y, X) output for a single-plane image
     tiles = TilePredictor(model, norm, config, device, labels.dtype)
@@ -243,20 +272,19 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out, close=(
         probs_out = np.zeros((z, k, h, w), dtype=np.float32)
     else:
         probs_out = probabilities if _is_array(probabilities) else None
-    lines = [model.class_values.index(v) for v in close]
+    finish = SliceFinish(model, config, close, tiles.out_numpy)
     done = 0
     for zi in zs:
-        classes = np.zeros((h, w), np.uint8) if instance else None
-        line_p = np.zeros((len(lines), h, w), np.float32) if lines else None
-        source = RowSource(img, zi, th + pad + after)
-        sinks = [] if instance else [RowSink(labels, () if planar else (zi,), h)]
+        held = finish.start((h, w))
+        sinks = [] if held else [RowSink(labels, () if planar else (zi,), h)]
         if probs_out is not None:
             sinks.append(RowSink(probs_out, (zi, slice(None)), h))
+        source = RowSource(img, zi, th + pad + after)
         for y in ys:
             rows = reflect_index(np.arange(y - pad, y + th + after), h)
             band = take(source.get(rows.min(), rows.max() + 1), rows - rows.min(), axis=1)
             n = min(th, h - y)  # rows of this tile row inside the image
-            best = np.empty((n, w), np.uint8 if instance else labels.dtype)
+            best = np.empty((n, w), tiles.out_numpy)
             probs = np.empty((k, n, w), np.float32) if probs_out is not None else None
             for b0 in range(0, len(xs), config.batch_size):
                 row = xs[b0 : b0 + config.batch_size]
@@ -267,25 +295,60 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out, close=(
                     best[:, xx : xx + m] = tiles.labels(pt[:, :, :m])
                     if probs is not None:
                         probs[:, :, xx : xx + m] = pt[:, :, :m].cpu().numpy()
-                    if line_p is not None:
-                        line_p[:, y : y + n, xx : xx + m] = tiles.unweighed(pt[:, :, :m])[lines].cpu().numpy()
+                    finish.add_lines(tiles, pt[:, :, :m], y, xx)
                 done += len(row)
                 yield PredictProgress(done, total)
-            if instance:
-                classes[y : y + n] = best
-            for sink, data in zip(sinks, [best, probs] if not instance else [probs]):
+            if held:
+                finish.plane[y : y + n] = best
+            for sink, data in zip(sinks, [probs] if held else [best, probs]):
                 sink.put(y, data)
-        for value, p_line in zip(close, line_p if line_p is not None else ()):
-            close_lines(labels if planar else labels[zi], p_line, value, config.line_seed)
-        if instance:
-            objects = objects_from_classes(classes, config.split)
-            if planar:
-                labels[...] = objects
-            else:
-                labels[zi] = objects
+        if held and planar:
+            labels[...] = finish.result()
+        elif held:
+            labels[zi] = finish.result()
     if out is None and is_single_plane(raw, img):
         labels = labels[0]
     return PredictResult(labels, probs_out)
+
+
+class SliceFinish:
+    """What turns one slice's tile labels into its final labels, for every front door (in
+    memory, streamed to ``out``, a region, a dask cluster): instance mode splits the class map
+    into objects (:func:`objects_from_classes`); a semantic model closes its line classes
+    ``close`` (values; :mod:`napari_unet.lines`) on the network's own probabilities of them."""
+
+    def __init__(self, model, config: PredictConfig, close=(), dtype=np.uint8):
+        self.instance, self.dtype = model.mode == "instance", dtype
+        self.close, self.config = tuple(close), config
+        self.lines = [model.class_values.index(v) for v in self.close]
+        self.plane = self.line_p = None
+
+    def start(self, shape: tuple[int, int]) -> bool:
+        """Begin a slice; True when it is held (finished as a whole, then written)."""
+        held = self.instance or bool(self.lines)
+        self.plane = np.zeros(shape, self.dtype) if held else None
+        self.line_p = np.zeros((len(self.lines), *shape), np.float32) if self.lines else None
+        return held
+
+    def add_lines(self, tiles: TilePredictor, p, y: int, x: int) -> None:
+        """Keep the network's own probabilities of the line classes of a tile ``p`` ``(K, n, m)`` at ``(y, x)``."""
+        if self.line_p is not None:
+            n, m = p.shape[-2:]
+            self.line_p[:, y : y + n, x : x + m] = tiles.unweighed(p)[self.lines].cpu().numpy()
+
+    def result(self) -> np.ndarray:
+        """The held slice, finished."""
+        return finish_slice(self.plane, self.line_p, self.close, self.config, self.instance)
+
+
+def finish_slice(plane: np.ndarray, line_p, close, config: PredictConfig, instance: bool) -> np.ndarray:
+    """One slice's final labels from its tile labels ``plane`` (instance mode: the class map)
+    and the probabilities ``line_p`` ``(L, Y, X)`` of the line classes ``close``."""
+    if instance:
+        return objects_from_classes(plane, config.split)
+    for value, p_line in zip(close, line_p if line_p is not None else ()):
+        close_lines(plane, p_line, value, config.line_seed)
+    return plane
 
 
 def uncertainty(probabilities: np.ndarray) -> np.ndarray:

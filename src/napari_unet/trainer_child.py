@@ -197,21 +197,17 @@ class _Session:
         normalisation, from a window with context around it."""
         from .config import PredictConfig
         from .data import percentiles
-        from .predict import model_input, predict, uncertainty
-        from .tiling import region_window
-        from .train import drain
+        from .predict import model_input, predict_region, uncertainty
 
         _, image = model_input(self.model, self.images[index], predict_config.get("colour_to_grey"))
         if index not in self.ranges:
             self.ranges[index] = percentiles(image, self.model.norm)
         h, w = image.shape[-2:]
-        y0, y1, x0, x1 = max(0, box[0]), min(h, box[1]), max(0, box[2]), min(w, box[3])
-        ya, yb, xa, xb = region_window(self.model.config, (y0, y1, x0, x1), (h, w))
-        window = np.moveaxis(np.asarray(image[z : z + 1, :, ya:yb, xa:xb]), 1, -1)  # (1, Y, X, C)
+        box = (max(0, box[0]), min(h, box[1]), max(0, box[2]), min(w, box[3]))
         config = PredictConfig.from_dict({**predict_config, "device": self.config.device})
-        result = drain(predict(self.model, window, config, probabilities=uncertain, intensity_range=self.ranges[index]))
-        inner = (slice(y0 - ya, y1 - ya), slice(x0 - xa, x1 - xa))
-        labels = np.asarray(result.labels).reshape(yb - ya, xb - xa)[inner]
-        spread = uncertainty(result.probabilities)[0][inner].astype(np.float16) if uncertain else None
-        self.send("prediction", request, index, z, (y0, y1, x0, x1), np.ascontiguousarray(labels),
+        result = predict_region(self.model, self.images[index], box, config, z=z, intensity_range=self.ranges[index],
+                                probabilities=uncertain)
+        labels = result.labels
+        spread = uncertainty(result.probabilities)[0].astype(np.float16) if uncertain else None
+        self.send("prediction", request, index, z, box, np.ascontiguousarray(labels),
                   self.model.steps_trained, spread)

@@ -1,0 +1,88 @@
+"""Every way into prediction gives the same labels: in memory, streamed into a zarr array, on a
+two-worker dask cluster, and as the live preview's regions, for a membrane model whose lines
+prediction closes."""
+
+import numpy as np
+import pytest
+from conftest import need
+
+from napari_unet.config import PredictConfig
+
+FP32 = dict(device="cpu", precision="fp32", tile_size=128)
+
+
+def membranes_image(size: int = 384, cells: int = 60, seed: int = 0) -> np.ndarray:
+    """EM-like: bright cells parted by dark membranes 5 px wide, faint along some stretches."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, size, (cells, 2))
+    yy, xx = np.mgrid[:size, :size]
+    nearest = np.sort(np.stack([np.hypot(yy - y, xx - x) for y, x in centres]), axis=0)
+    membrane = nearest[1] - nearest[0] < 2.5
+    faint = ndi.gaussian_filter(rng.normal(size=(size, size)), 20) > 0.02
+    image = 0.7 + 0.05 * rng.normal(size=(size, size))
+    image[membrane] = np.where(faint[membrane], 0.64, 0.2)
+    return ndi.gaussian_filter(image, 1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def membranes():
+    from napari_unet.io import load_model
+
+    return load_model("em-membranes")
+
+
+@pytest.fixture(scope="module")
+def closed(membranes):
+    """The image, and its labels predicted in memory: closed, and left open."""
+    from napari_unet.predict import predict_labels
+
+    image = membranes_image()
+    shut = predict_labels(membranes, image, PredictConfig(**FP32)).labels
+    open_ = predict_labels(membranes, image, PredictConfig(close_lines=False, **FP32)).labels
+    return image, shut, open_
+
+
+def test_closing_changes_the_labels_here(membranes, closed):
+    from napari_unet.lines import line_classes
+
+    _, shut, open_ = closed
+    assert line_classes(membranes) == (1,)
+    assert (shut != open_).sum() >= 10 and ((shut != open_) <= (shut == 1)).all()  # only line pixels added
+
+
+def test_streamed_into_zarr_equals_in_memory(membranes, closed, tmp_path):
+    from napari_unet.io import create_zarr
+    from napari_unet.predict import predict_labels
+
+    image, shut, _ = closed
+    out = create_zarr(tmp_path / "labels.zarr", image.shape, shut.dtype)
+    predict_labels(membranes, image, PredictConfig(**FP32), out=out)
+    np.testing.assert_array_equal(out[:], shut)
+
+
+def test_a_two_worker_cluster_equals_in_memory(membranes, closed, tmp_path):
+    need("distributed", "distributed")
+    da = need("dask.array", "testing")
+    import zarr
+    from distributed import Client, LocalCluster
+
+    from napari_unet.distributed import predict_to_zarr
+
+    image, shut, _ = closed
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, Client(c):
+        predict_to_zarr(membranes, da.from_array(image, chunks=128), tmp_path / "labels.zarr", PredictConfig(**FP32))
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "labels.zarr"), mode="r")[:], shut)
+
+
+@pytest.mark.parametrize("box", [(100, 300, 50, 250), (0, 128, 200, 384), (150, 230, 150, 230)])
+def test_regions_of_the_live_preview_equal_the_whole_image(membranes, closed, box):
+    """Closing a region's window can differ from the whole image's only where a line's ridge runs
+    out of the window; on these regions it does not (docs/benchmarks.md: agreement on ISBI)."""
+    from napari_unet.predict import predict_region
+
+    image, shut, _ = closed
+    y0, y1, x0, x1 = box
+    region = predict_region(membranes, image, box, PredictConfig(**FP32)).labels
+    np.testing.assert_array_equal(region, shut[y0:y1, x0:x1])
