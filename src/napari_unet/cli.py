@@ -105,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(`napari-unet models` lists it) are predicted on a shrunken copy of the image. 'auto' "
                         "measures them in a first pass, 'off' predicts every image as it is (default: %(default)s)")
     p.add_argument("--open-lines", action="store_true",
-                   help="semantic mode: leave the classes painted as thin lines (membranes) as predicted; by "
-                        "default their gaps are closed where two regions meet (not with --format zarr or a cluster)")
+                   help="semantic mode: leave the line classes (membranes) as predicted; by default their gaps "
+                        "are closed where two regions meet")
     p.add_argument("--measure", action="store_true",
                    help="instance mode: also write DIR/<stem>_objects.csv, one row per object (label, area, centroid, "
                         "mean intensity)")
