@@ -165,6 +165,8 @@ def test_touching_cells_come_out_as_separate_objects(tmp_path):
     assert model.mode == "instance" and model.class_values == (1, 2)
     model = load_model(save_model(model, tmp_path / "m.pt"))
     assert model.mode == "instance"
+    areas = np.bincount(inst[strokes >= 2])[1:]  # what the painted objects cover: specks are under half the small ones
+    assert model.info["small_object_area"] == round(float(np.percentile(areas[areas > 0], 10)), 1)
     labels = predict_labels(model, img, PredictConfig(tile_size=96, device="cpu")).labels
     assert labels.dtype == np.int32 and labels.shape == img.shape
     for a, b in centres:
@@ -204,3 +206,22 @@ def test_sure_cores_seed_the_split_of_large_irregular_cells():
     two_cores[:, 60:80] = False  # unsure across the neck: two touching cells
     parts = objects_from_foreground(fg, core=two_cores, seeds="cores")
     assert parts.max() == 2 and parts[40, 35] != parts[40, 105]
+
+
+def test_the_split_and_the_smallest_object_follow_the_size_the_model_learned():
+    """Cells of about 60 px, the small ones 2000 px: a lobed cell whose lobes meet in a wide waist
+    stays one, two cells that touch along a narrow neck are still two, and a 49-px speck goes;
+    with the fixed nuclei settings (2 px depth, 8 px) the lobed cell is cut and the speck stays."""
+    from napari_unet.instances import sized
+
+    lobed = np.zeros((80, 120), bool)
+    lobed[disk((40, 35), 26)] = lobed[disk((40, 65), 24)] = True  # 30 px apart: a waist a few px narrower
+    lobed[5:12, 110:117] = True  # a 49-px speck
+    assert objects_from_foreground(lobed).max() == 3
+    objects = objects_from_foreground(lobed, **sized(60, 2000))
+    assert objects.max() == 1 and objects[40, 35] == objects[40, 65] and not objects[8, 113]
+    pair = np.zeros((80, 140), bool)
+    pair[disk((40, 35), 28)] = pair[disk((40, 105), 28)] = True
+    pair[36:44, 35:105] = True  # an 8-px neck between two cells
+    assert objects_from_foreground(pair, **sized(60, 2000)).max() == 2
+    assert sized() == {} and sized(13, 40) == {"depth": 2.0, "min_size": 20}

@@ -229,6 +229,7 @@ class PredictConfig:
     min_confidence: float = 0.9  # instance mode: an object needs a pixel this sure of being one
     object_margin: float = 0.5  # models trained on strokes: objects and lines need odds exp(margin) over the rest
     split: str = "distance"  # instance mode: seeds of the split of touching objects (napari_unet.instances)
+    sized_split: bool = True  # instance mode: the split and the smallest object follow the model's object size
     rescale: bool = True  # instance mode: shrink images whose objects are much larger than the model learned
     diameter: float = 0.0  # the objects' diameter in pixels for ``rescale``; 0 measures it (a first pass)
     close_lines: bool = True  # semantic mode: close the classes painted as thin lines (membranes)

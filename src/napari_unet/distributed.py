@@ -46,7 +46,7 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
     from .data import is_single_plane, percentiles
     from .io import model_from_bytes, model_to_bytes
     from .lines import line_classes
-    from .predict import label_dtype, model_input
+    from .predict import label_dtype, model_input, object_sizes
     from .tiling import context_margins, core_tile, reflect_index, take
 
     config = config or PredictConfig()
@@ -93,7 +93,8 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
     if instance or lines:  # one task per slice, finished as in one process
         extra = [_block_probs(line_probs).rechunk((1, len(lines), h, w)), "zlyx"] if lines else []
         labels = da.blockwise(_finish, "zyx", labels.rechunk((1, h, w)), "zyx", *extra, config=config, close=close,
-                              instance=instance, concatenate=True, dtype=np.int32 if instance else ltype)
+                              instance=instance, sizes=object_sizes(model, config), concatenate=True,
+                              dtype=np.int32 if instance else ltype)
     if is_single_plane(raw, img):
         labels = labels[0]
     return (labels, _block_probs(probs)) if probabilities else labels
@@ -143,11 +144,11 @@ def _predict_tile(model, window, norm, config, size, ltype, probabilities, lines
     return labels, (p.cpu().numpy()[None] if probabilities else None), line_p
 
 
-def _finish(plane: np.ndarray, line_p: np.ndarray | None = None, *, config, close, instance) -> np.ndarray:
+def _finish(plane: np.ndarray, line_p: np.ndarray | None = None, *, config, close, instance, sizes) -> np.ndarray:
     """One slice ``(1, Y, X)`` finished as in one process (objects split, lines closed)."""
     from .predict import finish_slice
 
-    done = finish_slice(plane[0].copy(), None if line_p is None else line_p[0], close, config, instance)
+    done = finish_slice(plane[0].copy(), None if line_p is None else line_p[0], close, config, instance, sizes)
     return done[None].astype(np.int32 if instance else plane.dtype, copy=False)
 
 

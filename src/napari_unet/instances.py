@@ -19,6 +19,32 @@ import numpy as np
 from .config import UserInputError
 
 BACKGROUND, OBJECT = 1, 2
+DEPTH_SHARE = 0.1  # the split's h-maxima depth, as a share of the learned object diameter (at least 2 px)
+SPECK_SHARE = 0.5  # objects under half the area of the small painted objects are specks (at least 8 px)
+
+
+def object_areas(*objects: np.ndarray) -> np.ndarray:
+    """Areas (pixels) of the labelled objects (values > 0) of slices or stacks (``(Z, Y, X)``, labels per slice)."""
+    slices = [s for a in objects for s in np.asarray(a).reshape((-1,) + np.shape(a)[-2:])]
+    areas = np.concatenate([np.bincount(s.ravel().astype(np.int64))[1:] for s in slices] or [np.zeros(0, np.int64)])
+    return areas[areas > 0]
+
+
+def sized(diameter: float | None = None, small_area: float | None = None) -> dict:
+    """:func:`objects_from_foreground`'s ``depth`` and ``min_size`` for objects of a median
+    ``diameter`` whose small ones (the 10th percentile of the painted areas) cover ``small_area``
+    pixels: a neck must be a tenth of the diameter narrower than the cells on either side to split
+    them, and an object under half the area of the small painted objects is a speck. Without them,
+    the fixed defaults (2 px, 8 px), made for nuclei of about 13 px.
+
+    Chosen on later *training* frames of the CTC sets (U373 frames 40-59, HeLa 24-35; one model
+    each, seed 0; docs/benchmarks.md, "Cells that stay whole")."""
+    out = {}
+    if diameter:
+        out["depth"] = max(2.0, DEPTH_SHARE * diameter)
+    if small_area:
+        out["min_size"] = max(8, round(SPECK_SHARE * small_area))
+    return out
 
 
 def check_instance_strokes(labels: list[np.ndarray]) -> None:

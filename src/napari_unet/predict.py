@@ -64,12 +64,24 @@ def model_input(model, image, colour_to_grey: str | None = None):
     return raw, img
 
 
-def objects_from_classes(classes: np.ndarray, split: str = "distance") -> np.ndarray:
+def objects_from_classes(classes: np.ndarray, split: str = "distance", sizes: dict | None = None) -> np.ndarray:
     """Instance mode: objects of one slice's class map (0 background, 1 object, 2 sure object),
-    touching ones split from ``split`` seeds (:func:`napari_unet.instances.objects_from_foreground`)."""
-    from .instances import objects_from_foreground
+    touching ones split from ``split`` seeds (:func:`napari_unet.instances.objects_from_foreground`),
+    the split's depth and the smallest object following the learned ``sizes``
+    (:func:`object_sizes`, :func:`napari_unet.instances.sized`; None: fixed)."""
+    from .instances import objects_from_foreground, sized
 
-    return objects_from_foreground(classes > 0, core=classes == 2, seeds=split)
+    return objects_from_foreground(classes > 0, core=classes == 2, seeds=split, **sized(**(sizes or {})))
+
+
+def object_sizes(model, config: PredictConfig, scale: float = 1.0) -> dict:
+    """The sizes of the objects an instance model learned, in pixels of the labels, for the split
+    (``config.sized_split``): median diameter and small objects' area; ``scale``: how much the
+    image was shrunk to predict it. Empty for models that do not record them."""
+    if not config.sized_split or model.mode != "instance":
+        return {}
+    d, a = model.info.get("object_diameter"), model.info.get("small_object_area")
+    return {"diameter": float(d) / scale if d else None, "small_area": float(a) / scale**2 if a else None}
 
 
 def predict(
@@ -319,6 +331,7 @@ class SliceFinish:
 
     def __init__(self, model, config: PredictConfig, close=(), dtype=np.uint8):
         self.instance, self.dtype = model.mode == "instance", dtype
+        self.sizes = object_sizes(model, config)
         self.close, self.config = tuple(close), config
         self.lines = [model.class_values.index(v) for v in self.close]
         self.plane = self.line_p = None
@@ -338,14 +351,16 @@ class SliceFinish:
 
     def result(self) -> np.ndarray:
         """The held slice, finished."""
-        return finish_slice(self.plane, self.line_p, self.close, self.config, self.instance)
+        return finish_slice(self.plane, self.line_p, self.close, self.config, self.instance, self.sizes)
 
 
-def finish_slice(plane: np.ndarray, line_p, close, config: PredictConfig, instance: bool) -> np.ndarray:
-    """One slice's final labels from its tile labels ``plane`` (instance mode: the class map)
-    and the probabilities ``line_p`` ``(L, Y, X)`` of the line classes ``close``."""
+def finish_slice(plane: np.ndarray, line_p, close, config: PredictConfig, instance: bool,
+                 sizes: dict | None = None) -> np.ndarray:
+    """One slice's final labels from its tile labels ``plane`` (instance mode: the class map,
+    objects of the learned ``sizes``, :func:`object_sizes`) and the probabilities ``line_p``
+    ``(L, Y, X)`` of the line classes ``close``."""
     if instance:
-        return objects_from_classes(plane, config.split)
+        return objects_from_classes(plane, config.split, sizes)
     for value, p_line in zip(close, line_p if line_p is not None else ()):
         close_lines(plane, p_line, value, config.line_seed)
     return plane

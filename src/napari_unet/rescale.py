@@ -20,9 +20,9 @@ SMALLEST_FACTOR = 0.25  # the most an image is shrunk
 def object_diameter(*objects: np.ndarray) -> float | None:
     """Median equivalent diameter (pixels) of the labelled objects (values > 0) of slices or
     stacks (``(Z, Y, X)``, labels per slice); None when there are none."""
-    slices = [s for a in objects for s in np.asarray(a).reshape((-1,) + np.shape(a)[-2:])]
-    areas = np.concatenate([np.bincount(s.ravel().astype(np.int64))[1:] for s in slices] or [np.zeros(0)])
-    areas = areas[areas > 0]
+    from .instances import object_areas
+
+    areas = object_areas(*objects)
     return float(np.median(2 * np.sqrt(areas / np.pi))) if len(areas) else None
 
 
@@ -58,7 +58,7 @@ def rescaled(loop, model, raw, img, zs, config, probabilities):
     import torch
 
     from .data import is_single_plane
-    from .predict import PredictProgress, PredictResult, instance_classes, objects_from_classes
+    from .predict import PredictProgress, PredictResult, instance_classes, object_sizes, objects_from_classes
 
     z, _, h, w = img.shape
     first, done = None, 0
@@ -83,7 +83,8 @@ def rescaled(loop, model, raw, img, zs, config, probabilities):
     for zi in zs:
         p = resize(second.probabilities[zi], (h, w))
         labels[zi] = objects_from_classes(instance_classes(torch.from_numpy(p), model.class_values,
-                                                           config.min_confidence).numpy(), config.split)
+                                                           config.min_confidence).numpy(), config.split,
+                                          object_sizes(model, config, f))
         if probs is not None:
             probs[zi] = p
     return PredictResult(labels[0] if is_single_plane(raw, img) else labels, probs, f)

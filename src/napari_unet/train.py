@@ -201,11 +201,12 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
                              f"in that mode, or start a new model for {mode} mode.")
     border = painted_diameter = None
     if mode == "instance":
-        from .instances import check_instance_strokes, instance_training_data
+        from .instances import check_instance_strokes, instance_training_data, object_areas
         from .rescale import object_diameter
 
         check_instance_strokes(labs)
-        painted_diameter = object_diameter(*[np.where(lab >= 2, lab, 0) for lab in labs])
+        painted = [np.where(lab >= 2, lab, 0) for lab in labs]
+        painted_diameter, painted_areas = object_diameter(*painted), object_areas(*painted)
         pairs = [instance_training_data(lab, config.border_w0, config.border_sigma, config.outline) for lab in labs]
         labs, border = [p[0].astype(np.int64) for p in pairs], [p[1] for p in pairs]
     model, class_values = prepare_model(imgs, labs, model, model_config)
@@ -214,6 +215,7 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
         model.info["colour_to_grey"] = next(how for how in grey if how)
     if painted_diameter is not None:  # what prediction rescales objects to (napari_unet.rescale)
         model.info["object_diameter"] = round(painted_diameter, 2)
+        model.info["small_object_area"] = round(float(np.percentile(painted_areas, 10)), 1)  # specks: napari_unet.instances
     slices = annotated_slices(imgs, labs, class_values, model.norm, balance=config.class_balance,
                               extra_weights=config.class_weights, pixel_weights=border)
     rng = np.random.default_rng(config.seed if seed is None else seed)
