@@ -76,12 +76,14 @@ def objects_from_classes(classes: np.ndarray, split: str = "distance", sizes: di
 
 def object_sizes(model, config: PredictConfig, scale: float = 1.0) -> dict:
     """The sizes of the objects an instance model learned, in pixels of the labels, for the split
-    (``config.sized_split``): median diameter and small objects' area; ``scale``: how much the
-    image was shrunk to predict it. Empty for models that do not record them."""
+    (``config.sized_split``): the median diameter, divided by ``scale`` when the image was shrunk
+    to bring its typical objects to that size, and the small painted objects' area as painted
+    (small objects in an image of large ones are not larger for it: scaled, this threshold lost
+    real nuclei on the DSB dev images, F1 0.905 -> 0.891). Empty for models that record neither."""
     if not config.sized_split or model.mode != "instance":
         return {}
     d, a = model.info.get("object_diameter"), model.info.get("small_object_area")
-    return {"diameter": float(d) / scale if d else None, "small_area": float(a) / scale**2 if a else None}
+    return {"diameter": float(d) / scale if d else None, "small_area": float(a) if a else None}
 
 
 def predict(
