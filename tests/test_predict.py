@@ -97,7 +97,7 @@ def test_tiled_equals_untiled_with_test_time_augmentation_and_large_tiles(traine
     big = np.tile(sample.image, (9, 3))[:1100, :300]
     cfg = dict(device="cpu", precision="fp32", tta=True)
     untiled = predict_labels(trained, big, PredictConfig(tile_size=1104, **cfg), probabilities=True)
-    for tile in (32, 1024):
+    for tile in (64, 1024):  # many small tiles, and one tile wider than the image
         _exact(predict_labels(trained, big, PredictConfig(tile_size=tile, **cfg), probabilities=True), untiled)
 
 

@@ -52,7 +52,7 @@ def test_em_membranes_from_strokes_on_unseen_slices():
     images = [_read(root / "images" / f"{i:02d}.png") for i in range(4)]
     truths = [np.where(_read(root / "labels" / f"{i:02d}.png") > 127, 2, 1).astype(np.uint8) for i in range(4)]
     strokes = [simulate_strokes(t, fraction=0.02, seed=i) for i, t in enumerate(truths)]
-    model = fit(images, strokes, TrainConfig(steps=600, seed=0, device="cpu")).model
+    model = fit(images, strokes, TrainConfig(steps=300, seed=0, device="cpu")).model
     assert model.history["thin_classes"] == [1]  # membranes are painted as lines
     raw = _read(root / "images" / "25.png").astype(np.float64)
     interior = _read(root / "labels" / "25.png") > 127
@@ -86,7 +86,7 @@ def test_nuclei_instances_on_other_images():
     train, test = names[:12], names[12:20]
     images = [_read(root / "images" / f"{n}.png") for n in train]
     strokes = [simulate_instance_strokes(_read(root / "labels" / f"{n}.png"), seed=i) for i, n in enumerate(train)]
-    cfg = TrainConfig(steps=600, seed=0, device="cpu", mode="instance")
+    cfg = TrainConfig(steps=300, seed=0, device="cpu", mode="instance")
     model = fit(images, strokes, cfg).model
     counts = np.zeros((2, 3), int)  # (matched, true, predicted) of the model and of Otsu
     for n in test:
