@@ -244,16 +244,16 @@ def test_on_demand_z_stack_is_streamed_band_by_band_and_predicted_like_numpy(tra
 def test_best_class_values_match_torch_argmax_including_ties():
     import torch
 
-    from napari_unet.predict import _best_values
+    from napari_unet.finish import best_values
 
     a = torch.randn(4, 37, 53)
     a[2, :5] = a[1, :5]  # ties pick the first class, as torch.argmax does
     a[:, 10:12] = 0.5
     values = (1, 3, 7, 300)
     lut = torch.tensor(values)
-    assert torch.equal(_best_values(a, values, torch.int32), lut[a.argmax(0)].int())
+    assert torch.equal(best_values(a, values, torch.int32), lut[a.argmax(0)].int())
     block = a[:2, :, 7:40]  # a strided view, as in prediction
-    assert torch.equal(_best_values(block, (1, 2), torch.uint8), torch.tensor([1, 2])[block.argmax(0)].to(torch.uint8))
+    assert torch.equal(best_values(block, (1, 2), torch.uint8), torch.tensor([1, 2])[block.argmax(0)].to(torch.uint8))
 
 
 def test_uncertainty_is_zero_when_sure_and_one_when_undecided():

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from napari_unet.config import PredictConfig, UserInputError
-from napari_unet.predict import instance_classes, objects_from_classes, predict, predict_labels
+from napari_unet.finish import instance_classes, objects_from_classes
+from napari_unet.predict import predict, predict_labels
 from napari_unet.rescale import LARGEST, object_diameter, resize, size_factor
 
 CPU = dict(device="cpu", precision="fp32")

@@ -7,7 +7,7 @@ what their tiles need; the tiles go through the
 same :class:`~napari_unet.predict.TilePredictor`, so the labels equal the single-process ones.
 The model enters the graph once, as one task whose result each worker fetches once.
 
-Slices are finished as in one process (:class:`~napari_unet.predict.SliceFinish`), one task per
+Slices are finished as in one process (:class:`~napari_unet.finish.SliceFinish`), one task per
 slice: instance mode splits the exact class map of the tiles (background, object, sure object)
 into objects, so object labels are consistent across tiles, and a semantic model closes its line
 classes on the tiles' probabilities of them. Both equal the single-process labels.
@@ -46,7 +46,8 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
     from .data import is_single_plane, percentiles
     from .io import model_from_bytes, model_to_bytes
     from .lines import line_classes
-    from .predict import label_dtype, model_input, object_sizes
+    from .finish import object_sizes
+    from .predict import label_dtype, model_input
     from .tiling import context_margins, core_tile, reflect_index, take
 
     config = config or PredictConfig()
@@ -146,7 +147,7 @@ def _predict_tile(model, window, norm, config, size, ltype, probabilities, lines
 
 def _finish(plane: np.ndarray, line_p: np.ndarray | None = None, *, config, close, instance, sizes) -> np.ndarray:
     """One slice ``(1, Y, X)`` finished as in one process (objects split, lines closed)."""
-    from .predict import finish_slice
+    from .finish import finish_slice
 
     done = finish_slice(plane[0].copy(), None if line_p is None else line_p[0], close, config, instance, sizes)
     return done[None].astype(np.int32 if instance else plane.dtype, copy=False)

@@ -93,6 +93,42 @@ def _enclosed(mask: np.ndarray) -> int:
     return n - int(np.count_nonzero(border))
 
 
+PROBE_SLICES, PROBE_SIZE = 4, 512  # what training judges line classes on: up to 4 slices, 512 px a side
+
+
+def probe_images(slices) -> tuple[np.ndarray, ...]:
+    """The middle ``PROBE_SIZE`` pixels a side of the first ``PROBE_SLICES`` normalised training
+    slices (``.image``, ``(C, Y, X)``): what :func:`judge_lines` predicts on."""
+    out = []
+    for s in slices[:PROBE_SLICES]:
+        y0, x0 = (max(0, (n - PROBE_SIZE) // 2) for n in s.image.shape[1:])
+        out.append(np.ascontiguousarray(s.image[:, y0 : y0 + PROBE_SIZE, x0 : x0 + PROBE_SIZE], np.float32))
+    return tuple(out)
+
+
+def judge_lines(model, net, probe, device, known: tuple[int, ...] = ()) -> tuple[int, ...]:
+    """After the warm-up on strokes alone, the classes (indices) the network predicts as lines on
+    the ``probe`` images (:func:`lines_in_prediction`), with those ``known`` before: from then on
+    the edge term, which would erase their faint stretches, stays off, and prediction closes
+    them (recorded in ``model.info["line_classes"]``). The network runs in inference mode, so
+    BatchNorm's statistics and the random state stay as they are."""
+    import torch
+
+    was_training = net.training
+    net.eval()
+    maps = []
+    with torch.no_grad():
+        for image in probe:
+            x = torch.from_numpy(image[None]).to(device).contiguous(memory_format=torch.channels_last)
+            maps.append(net(x).float().argmax(1)[0].cpu().numpy())
+    net.train(was_training)
+    lines = tuple(sorted(set(known) | set(lines_in_prediction(maps, model.config.n_classes))))
+    if lines:
+        values = {int(model.class_values[k]) for k in lines}
+        model.info["line_classes"] = sorted(values.union(model.info.get("line_classes", ())))
+    return lines
+
+
 def _without_small(mask: np.ndarray, size: int) -> np.ndarray:
     """``mask`` without its connected regions (8-connected) smaller than ``size`` pixels."""
     from scipy import ndimage as ndi

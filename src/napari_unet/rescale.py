@@ -58,7 +58,8 @@ def rescaled(loop, model, raw, img, zs, config, probabilities):
     import torch
 
     from .data import is_single_plane
-    from .predict import PredictProgress, PredictResult, instance_classes, object_sizes, objects_from_classes
+    from .finish import instance_classes, object_sizes, objects_from_classes
+    from .predict import PredictProgress, PredictResult
 
     z, _, h, w = img.shape
     first, done = None, 0

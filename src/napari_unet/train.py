@@ -20,6 +20,7 @@ import numpy as np
 
 from .config import ModelConfig, NormConfig, TrainConfig, UserInputError
 from .data import annotated_slices, class_values_of, labels_to_zyx, thin_classes, to_zcyx
+from .lines import judge_lines, probe_images
 
 
 @dataclass
@@ -229,42 +230,8 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
     # faint: with a class painted only as thin lines (membranes) the edge term stays off
     annotated = sum(int((s.target >= 0).sum()) for s in slices) / sum(s.target.size for s in slices)
     sparse = annotated < 0.5
-    probe = tuple(_probe_crop(s.image) for s in slices[:PROBE_SLICES]) if mode == "semantic" and sparse else ()
+    probe = probe_images(slices) if mode == "semantic" and sparse else ()  # napari_unet.lines
     return model, TrainingData(sampler, augmenter, tuple(thin) if config.edge_weight > 0 else (), sparse, probe)
-
-
-PROBE_SLICES, PROBE_SIZE = 4, 512  # what the loop judges thin classes on: up to 4 slices, 512 px a side
-
-
-def _probe_crop(image: np.ndarray) -> np.ndarray:
-    """The middle ``PROBE_SIZE`` pixels a side of a normalised slice ``(C, Y, X)``."""
-    y0, x0 = (max(0, (n - PROBE_SIZE) // 2) for n in image.shape[1:])
-    return np.ascontiguousarray(image[:, y0 : y0 + PROBE_SIZE, x0 : x0 + PROBE_SIZE], np.float32)
-
-
-def judge_lines(model, net, data: TrainingData, device) -> None:
-    """After the warm-up on strokes alone: the classes the network predicts as thin lines on the
-    probe slices (:func:`napari_unet.lines.lines_in_prediction`) are lines from then on: the edge
-    term, which would erase their faint stretches, stays off, and prediction closes them. The
-    network runs in inference mode (BatchNorm's statistics and the random state stay as they are)."""
-    import torch
-
-    from .lines import lines_in_prediction
-
-    if not data.probe:
-        return
-    was_training = net.training
-    net.eval()
-    maps = []
-    with torch.no_grad():
-        for image in data.probe:
-            x = torch.from_numpy(image[None]).to(device).contiguous(memory_format=torch.channels_last)
-            maps.append(net(x).float().argmax(1)[0].cpu().numpy())
-    net.train(was_training)
-    data.predicted_thin = tuple(sorted(set(data.predicted_thin) | set(lines_in_prediction(maps, model.config.n_classes))))
-    if data.predicted_thin:  # prediction closes these lines (napari_unet.lines)
-        values = {int(model.class_values[k]) for k in data.predicted_thin}
-        model.info["line_classes"] = sorted(values.union(model.info.get("line_classes", ())))
 
 
 def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, should_stop, clock=time.perf_counter):
@@ -308,7 +275,7 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
                     base_probs = torch.softmax(base(x).float(), dim=1)
                 loss = loss + config.keep_weight * keep_loss(logits, base_probs, target)
             if step == config.edge_warmup > 0 and data.probe:
-                judge_lines(model, net, data, device)
+                data.predicted_thin = judge_lines(model, net, data.probe, device, data.predicted_thin)
             edge = _edge_factor(config, step, data.lines)
             if edge > 0:
                 aff = pair_affinities(x, config.edge_sigma)
