@@ -141,7 +141,7 @@ def _predict_tile(model, window, norm, config, size, ltype, probabilities, lines
     n, m = size
     p = tiles.probabilities(np.asarray(window)[None], n, m)[0]
     labels = tiles.labels(p)[None].astype(ltype, copy=False)
-    line_p = tiles.unweighed(p)[list(lines)].cpu().numpy()[None] if lines else None
+    line_p = tiles.line_probabilities(p, lines)[None] if lines else None
     return labels, (p.cpu().numpy()[None] if probabilities else None), line_p
 
 

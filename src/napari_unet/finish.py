@@ -66,7 +66,7 @@ class SliceFinish:
         """Keep the network's own probabilities of the line classes of a tile ``p`` ``(K, n, m)`` at ``(y, x)``."""
         if self.line_p is not None:
             n, m = p.shape[-2:]
-            self.line_p[:, y : y + n, x : x + m] = tiles.unweighed(p)[self.lines].cpu().numpy()
+            self.line_p[:, y : y + n, x : x + m] = tiles.line_probabilities(p, self.lines)
 
     def result(self) -> np.ndarray:
         """The held slice, finished."""

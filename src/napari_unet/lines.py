@@ -4,10 +4,11 @@ Strokes along the middle of a membrane teach a network where membranes are, but 
 faint the predicted line breaks, and the cells on either side merge: a one-pixel gap costs a
 whole cell. So a semantic model records its line classes (``info["line_classes"]``): those
 painted as one- or two-pixel lines, and those the network predicts as a network of thin lines
-after its warm-up, whatever the brush (:func:`lines_in_prediction`); prediction closes them. The regions where the line class is
-unlikely (probability below ``PredictConfig.line_seed``, 0.2) seed a watershed on the line
-class's probability, and wherever two of those regions meet, the pixel becomes line. Pixels
-predicted as line stay line: this only adds line pixels, along ridges of the probability.
+after its warm-up, whatever the brush (:func:`lines_in_prediction`); prediction closes them.
+The regions where the line class is unlikely (probability below ``PredictConfig.line_seed``,
+0.2) seed a watershed on the line class's probability, and wherever two of those regions meet,
+the pixel becomes line. Pixels predicted as line stay line: this only adds line pixels, along
+ridges of the probability.
 
 On ISBI 2012 slices 20-29 (strokes on slices 00-09, 3 seeds) this lowered the adapted Rand
 error from 0.315 to 0.252 after 300 s from scratch and from 0.141 to 0.113 after a 60 s
@@ -60,7 +61,7 @@ def lines_in_prediction(class_maps, n_classes: int, half_width: float = HALF_WID
     Judged on what the network predicts, not on the strokes: a membrane painted with a wide
     brush gives strokes as wide as a cell painted with a narrow one, but the network predicts
     the membrane as a network of lines either way. On ISBI training slices after 100 steps from
-    strokes of a 1 or 8 px brush, membranes measured 3.2-4.0 px wide with 1.2-1.8 holes per
+    strokes of a 1 or 8 px brush, membranes measured 3.2-4.0 px wide with 1.2-2.8 holes per
     piece, cells 7.0 px with 0.3-0.7; blobs and the sample's cells 6.1-8.1 px and at most 0.1
     holes per piece (docs/benchmarks.md, "Thin classes").
     """

@@ -223,13 +223,14 @@ class TilePredictor:
             p = class_probabilities(self.net, xt, self.config.tta, rows, cols)
             return p if self.odds is None else (p * self.odds) / (p * self.odds).sum(1, keepdim=True)
 
-    def unweighed(self, p):
-        """The network's own probabilities ``(K, ...)`` from weighed ones: lines close where the
-        network's regions meet, wherever the margin puts their edges."""
-        if self.odds is None:
-            return p
-        q = p / self.odds[0]
-        return q / q.sum(0, keepdim=True)
+    def line_probabilities(self, p, lines) -> np.ndarray:
+        """The network's own probabilities of the classes ``lines`` (indices) from weighed ones
+        ``p`` ``(K, ...)``: lines close where the network's regions meet, wherever the margin puts
+        their edges."""
+        if self.odds is not None:
+            p = p / self.odds[0]
+            p = p / p.sum(0, keepdim=True)
+        return p[list(lines)].cpu().numpy()
 
     def labels(self, p) -> np.ndarray:
         """Labels of one tile from its probabilities ``(K, Y, X)``: class values, or in instance
