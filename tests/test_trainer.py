@@ -287,3 +287,34 @@ def test_live_training_learns_new_strokes_and_added_images(how, tiny_model_confi
         assert np.mean(preview.labels == whole) >= 0.999
         trainer.stop()
         assert isinstance(trainer.wait(timeout=60), Finished)
+
+
+def test_live_from_a_base_model_shows_the_model_that_stopping_now_gives(sample):
+    """A run from a base model ends blended with the base weights (train.mix_weights); the
+    snapshots and previews before the end must show that blend, not the raw network, which after
+    a few strokes predicts much worse (docs/benchmarks.md, the annotation loop)."""
+    import torch
+
+    from napari_unet.config import PredictConfig, TrainConfig
+    from napari_unet.io import load_model
+    from napari_unet.predict import predict_region
+
+    config = TrainConfig(time_budget=3600, batch_size=2, patch_size=64, device="cpu", mode="instance")
+    predict = PredictConfig(device="cpu")
+    with Trainer([sample.image], [sample.strokes], config, model=load_model("nuclei"), snapshot_every=600) as trainer:
+        _until(trainer, lambda _: trainer.step >= 3)
+        trainer.pause()
+        trainer.request_snapshot()
+        got = _until(trainer, lambda got: any(isinstance(e, Snapshot) for e in got))
+        snapshot = trainer.model
+        preview = _preview(trainer, 0, box=(0, 256, 0, 256), config=predict)
+        trainer.stop()
+        end = trainer.wait(timeout=60)
+    assert isinstance(end, Finished) and end.steps >= 3
+    # paused: no step between the snapshot and the end
+    assert snapshot.steps_trained == trainer.model.steps_trained == next(e for e in got if isinstance(e, Snapshot)).step
+    final = trainer.model.net.state_dict()
+    for k, v in snapshot.net.state_dict().items():
+        assert torch.equal(v, final[k]), k
+    np.testing.assert_array_equal(preview.labels, predict_region(trainer.model, sample.image, (0, 256, 0, 256),
+                                                                 predict).labels)

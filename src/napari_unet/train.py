@@ -337,7 +337,7 @@ def mix_weights(net, start: dict, share: float) -> None:
     with torch.no_grad():
         for k, v in net.state_dict().items():
             if v.is_floating_point():
-                v.lerp_(start[k].to(v.dtype), share)
+                v.lerp_(start[k].to(v.device, v.dtype), share)
 
 
 def _edge_factor(config: TrainConfig, step: int, thin: tuple[int, ...] = ()) -> float:

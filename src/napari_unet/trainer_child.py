@@ -8,6 +8,7 @@ are plain tuples; weights travel as the bytes of a model file.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -87,6 +88,12 @@ class _Session:
         self.bf16 = use_bf16(self.device, self.config.precision)
         torch.manual_seed(self.config.seed)
         self.model, self.data = prepare(self.images, self._strokes(), self.config, model, model_config, self.device)
+        # a run from a base model ends blended with its starting weights (train.mix_weights): the
+        # snapshots and previews show that blend, the model that stopping now would leave
+        from .train import _from_base_model, _weights
+
+        blend = self.config.base_share > 0 and _from_base_model(self.model)
+        self.start = _weights(self.model.net) if blend else None
         self.clock = _Clock()
         self.step, self.stop, self.paused, self.dirty = 0, False, False, False
         self.ranges: dict[int, tuple] = {}  # per image: intensity range for predictions
@@ -102,7 +109,25 @@ class _Session:
     def send_weights(self) -> None:
         from .io import model_to_bytes
 
-        self.send("weights", model_to_bytes(self.model), self.model.steps_trained)
+        with self._as_stopped():
+            weights = model_to_bytes(self.model)
+        self.send("weights", weights, self.model.steps_trained)
+
+    @contextmanager
+    def _as_stopped(self):
+        """The network blended as at the end of training (if it started from a base model), put
+        back as trained on leaving."""
+        if self.start is None:
+            yield
+            return
+        from .train import _weights, mix_weights
+
+        trained = _weights(self.model.net)
+        mix_weights(self.model.net, self.start, self.config.base_share)
+        try:
+            yield
+        finally:
+            self.model.net.load_state_dict(trained)
 
     def run(self) -> None:
         from .train import _loop
@@ -118,8 +143,12 @@ class _Session:
             try:
                 event = next(loop)
             except StopIteration as done:
+                self.start = None  # the loop has blended the final weights itself
                 result = done.value
                 break
+            except BaseException:
+                self.start = None
+                raise
             self.step = event.step
             self.send("progress", event.step, event.total_steps, event.loss, event.elapsed, event.steps_per_s,
                       event.progress)
@@ -205,8 +234,9 @@ class _Session:
         h, w = image.shape[-2:]
         box = (max(0, box[0]), min(h, box[1]), max(0, box[2]), min(w, box[3]))
         config = PredictConfig.from_dict({**predict_config, "device": self.config.device})
-        result = predict_region(self.model, self.images[index], box, config, z=z, intensity_range=self.ranges[index],
-                                probabilities=uncertain)
+        with self._as_stopped():
+            result = predict_region(self.model, self.images[index], box, config, z=z,
+                                    intensity_range=self.ranges[index], probabilities=uncertain)
         labels = result.labels
         spread = uncertainty(result.probabilities)[0].astype(np.float16) if uncertain else None
         self.send("prediction", request, index, z, box, np.ascontiguousarray(labels),
