@@ -52,6 +52,7 @@ def main(out: Path) -> None:
     w.advanced.collapse(animate=False)
     inspect_and_correct(viewer, w, out)
     live(viewer, w, out)
+    suggest(viewer, w, out)
     viewer.close()
     base_model(out)
 
@@ -177,6 +178,17 @@ def live(viewer, w, out: Path) -> None:
     viewer.screenshot(str(out / "widget-live.png"), canvas_only=False)
     w.live_btn.click()
     wait(lambda: not w.controller.busy)
+
+
+def suggest(viewer, w, out: Path) -> None:
+    """'Paint here next': the numbered places where the model hesitates, the view on the first."""
+    w.uncertainty.setChecked(True)
+    w.start_prediction()
+    wait(lambda: w._predict_worker is None)
+    viewer.layers["cells strokes"].visible = True
+    w.suggestions.next()
+    wait(lambda: False, timeout=0.5)
+    viewer.screenshot(str(out / "widget-suggest.png"), canvas_only=False)
 
 
 if __name__ == "__main__":

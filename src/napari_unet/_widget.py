@@ -23,6 +23,7 @@ from ._widget_panels import (DataPanel, InspectPanel, ModelPanel, PredictPanel, 
                              wrapped_label)
 from ._widget_predict import Prediction
 from ._widget_settings import load_settings, save_settings
+from ._widget_suggest import Suggestions
 from ._widget_training import Training
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class UNetWidget(QWidget):
         self.controller = Controller(recovery=recovery_file())
         self.live, self.training = LivePreview(self), Training(self)
         self.prediction, self.models, self.inspect = Prediction(self), ModelFiles(self), Inspect(self)
-        self.export = Export(self)
+        self.export, self.suggestions = Export(self), Suggestions(self)
         self._build()
         load_settings(self)
         self._refresh_layers()
@@ -87,6 +88,7 @@ class UNetWidget(QWidget):
         self.pause_btn.toggled.connect(self.pause)
         self.stop_btn.clicked.connect(self.stop)
         self.predict_btn.clicked.connect(self.start_prediction)
+        self.suggest_btn.clicked.connect(lambda: self.suggestions.next())
         self.new_model_btn.clicked.connect(self.forget_model)
         self.save_btn.clicked.connect(lambda: self.save_model())
         self.load_btn.clicked.connect(lambda: self.load_model())
@@ -108,11 +110,11 @@ class UNetWidget(QWidget):
     def _bind_keys(self):
         """Key bindings on the viewer (napari's keymap), shown in the buttons' tooltips."""
         self._keys = {"Alt-T": self.train_btn.click, "Alt-G": self.live_btn.click, "Alt-S": self.stop_btn.click,
-                      "Alt-R": self.predict_btn.click, "Alt-O": self.inspect.toggle}
+                      "Alt-R": self.predict_btn.click, "Alt-O": self.inspect.toggle, "Alt-N": self.suggest_btn.click}
         for key, action in self._keys.items():
             self.viewer.bind_key(key, lambda viewer, action=action: action(), overwrite=True)
         for button, key in ((self.train_btn, "Alt-T"), (self.live_btn, "Alt-G"), (self.stop_btn, "Alt-S"),
-                            (self.predict_btn, "Alt-R")):
+                            (self.predict_btn, "Alt-R"), (self.suggest_btn, "Alt-N")):
             button.setToolTip(f"{button.toolTip()} ({key})")
         self.opacity.setToolTip(f"{self.opacity.toolTip()}; Alt-O shows or hides the prediction")
 
@@ -242,6 +244,7 @@ class UNetWidget(QWidget):
                              ("save", self.save_named_btn)):
             button.setEnabled(on[name])
         self.export_btn.setEnabled(on["save"] and self.export.worker is None)
+        self.suggest_btn.setEnabled(on["new_layer"])  # any image: without an overlay yet it predicts one
         self.train_btn.setText("Train more" if self.model is not None else "Train")
         if self.model is not None and self.mode.currentText() != self.model.mode:
             self.mode.setCurrentText(self.model.mode)

@@ -231,6 +231,11 @@ class PredictPanel(QGroupBox):
         self.predict_btn = QPushButton("Predict")
         self.predict_btn.setToolTip("Predict the whole image (or the current slice) with the current model")
         layout.addWidget(self.predict_btn)
+        self.suggest_btn = QPushButton("Paint here next")
+        self.suggest_btn.setToolTip("Go to the place where the model hesitates most that you have not seen yet "
+                                    "(numbered rings mark the five best); strokes there help most. Uses the "
+                                    "uncertainty overlay of the last prediction or of the live preview")
+        layout.addWidget(self.suggest_btn)
 
 
 class InspectPanel(QGroupBox):
