@@ -1,0 +1,478 @@
+"""The annotation loop, simulated: paint a little, look at the prediction, paint where it is wrong.
+
+    python -m benchmarks.annotation_loop --task dsb|isbi [--seeds 0 1 2] [--rounds 15] [--seconds 6]
+        [--runs unet-error base-error unet-random unet-suggest rf-error] [--parallel 2] [--out F.jsonl]
+    python -m benchmarks.annotation_loop --summary F.jsonl [--plot F.png]
+
+An annotator with the dense truth of a few images starts from one stroke per class (instance
+mode: one whole object and one background stroke) and then, each round, lets training go on
+for ``--seconds``, looks at the prediction of its images, and paints one stroke. It drives the
+engine the widget's Live mode uses: one :class:`~napari_unet.trainer.Trainer` in a child
+process, strokes sent as changed regions (:meth:`~napari_unet.trainer.Trainer.update_strokes`),
+predictions of the images asked of the child (:meth:`~napari_unet.trainer.Trainer.predict_region`,
+with the uncertainty the widget shows). Training is paused while the held-out images are
+scored, so a round's seconds are training and looking only.
+
+Runs (``start-place``): ``unet`` starts from scratch, ``base`` from a base model that never saw
+these images (``--base``: the benchmark twin, see scripts/train_base_models.py), ``rf`` is a
+random forest retrained on all strokes each round (ilastik-like). Places: ``error`` paints the
+true class down the middle of the largest wrong area (instance mode: the largest missed or
+badly cut object, painted whole, or a background stroke through the largest false object);
+``random`` paints at a random unpainted pixel; ``suggest`` at the best place of
+:func:`napari_unet.suggest.suggest_places`. At ``random`` and ``suggest`` the truth decides
+the class: an object there is painted whole, otherwise a stroke of the class at that pixel.
+Strokes follow the truth region's skeleton for up to 12 px either side of the chosen point
+with a round brush of a radius drawn from 1-8 px per stroke, clipped to the region.
+
+Tasks: ``isbi`` paints on ISBI 2012 slice 20 and scores slices 24, 27 (pixel and adapted Rand
+error); ``dsb`` paints on two DSB2018 360² images and scores six others of that size (F1@0.5,
+area ratio). The twins never saw either (em-membranes-twin: slices 00-19; nuclei-twin: only
+256² and colour images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+RUNS = ("unet-error", "base-error", "unet-random", "unet-suggest", "rf-error")
+METRICS = {"isbi": ("adapted_rand_error", "pixel_error"), "dsb": ("f1_50", "area_ratio")}
+LENGTH = 12  # px of skeleton either side of a stroke's point
+
+
+# ---- data -------------------------------------------------------------------------------------
+def task_data(task: str):
+    """Images to paint on, their truth, held-out images and their truth, and the mode."""
+    if task == "isbi":
+        from isbi_strokes import load_slice
+
+        root = DATA / "isbi2012"
+        pool = [load_slice(root, 20)]
+        held = [load_slice(root, i) for i in (24, 27)]
+        mode = "semantic"
+    else:
+        from boundaries import dsb_names
+        from dsb_strokes import load
+
+        names = dsb_names("dev")[1]  # 360² images, never seen by the nuclei twin
+        pool = [load(DATA / "dsb2018", n) for n in names[:2]]
+        held = [load(DATA / "dsb2018", n) for n in names[2:8]]
+        mode = "instance"
+    return [p[0] for p in pool], [p[1] for p in pool], [h[0] for h in held], [h[1] for h in held], mode
+
+
+# ---- painting ---------------------------------------------------------------------------------
+def stroke_at(region: np.ndarray, y: int, x: int, radius: int) -> np.ndarray:
+    """A stroke down the middle of the connected part of ``region`` that holds (y, x): its
+    skeleton within LENGTH px of the point, painted with a disk, clipped to that part."""
+    from scipy import ndimage as ndi
+    from skimage.morphology import disk, skeletonize
+
+    parts, _ = ndi.label(region)
+    part = parts == parts[y, x]
+    y0, y1, x0, x1 = max(0, y - LENGTH), y + LENGTH + 1, max(0, x - LENGTH), x + LENGTH + 1
+    line = np.zeros(region.shape, bool)
+    line[y0:y1, x0:x1] = skeletonize(part[y0:y1, x0:x1])
+    if not line.any():
+        line[y, x] = True
+    return ndi.binary_dilation(line, structure=disk(radius)) & part
+
+
+def semantic_truth(truth: np.ndarray, mode: str) -> np.ndarray:
+    return np.where(truth > 0, 2, 1).astype(np.uint8) if mode == "instance" else truth
+
+
+class Annotator:
+    """Paints strokes from the truth into ``strokes`` (one int32 array per image)."""
+
+    def __init__(self, truths: list[np.ndarray], mode: str, seed: int):
+        self.truths, self.mode = truths, mode
+        self.classes = [semantic_truth(t, mode) for t in truths]
+        self.strokes = [np.zeros(t.shape, np.int32) for t in truths]
+        self.next_id = [2] * len(truths)
+        self.rng = np.random.default_rng(seed)
+        self.count = 0
+
+    def paint_at(self, i: int, y: int, x: int) -> tuple[slice, slice]:
+        """One stroke at (y, x) of image ``i``: the object there whole (instance mode, not yet
+        painted), else a stroke of the true class; returns the changed box."""
+        truth, s = self.truths[i], self.strokes[i]
+        if self.mode == "instance" and truth[y, x] > 0:
+            mask = truth == truth[y, x]
+            value = self.next_id[i]
+            self.next_id[i] += 1
+        else:
+            c = int(self.classes[i][y, x])
+            mask = stroke_at(self.classes[i] == c, y, x, int(self.rng.integers(1, 9)))
+            value = 1 if self.mode == "instance" else c
+        mask &= s == 0
+        if not mask.any():
+            return None
+        s[mask] = value
+        self.count += 1
+        ys, xs = np.nonzero(mask)
+        return slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+
+    def paintable(self, i: int) -> np.ndarray:
+        """Pixels where a new stroke can start: unpainted, and not on an object painted whole."""
+        free = self.strokes[i] == 0
+        if self.mode == "instance":
+            done = np.isin(self.truths[i], np.unique(self.truths[i][self.strokes[i] >= 2]))
+            free &= ~(done & (self.truths[i] > 0))
+        return free
+
+    def start(self) -> list:
+        """A stroke of each class on the first image (instance: a whole object, a background stroke)."""
+        boxes = []
+        for c in (1, 2):
+            ys, xs = np.nonzero(self.paintable(0) & (self.classes[0] == c))
+            k = int(self.rng.integers(len(ys)))
+            boxes.append((0, self.paint_at(0, int(ys[k]), int(xs[k]))))
+        return boxes
+
+    def random_place(self) -> tuple[int, int, int]:
+        i = int(self.rng.integers(len(self.truths)))
+        ys, xs = np.nonzero(self.paintable(i))
+        k = int(self.rng.integers(len(ys)))
+        return i, int(ys[k]), int(xs[k])
+
+    def error_place(self, preds: list[np.ndarray]) -> tuple[int, int, int]:
+        """Where the prediction is most wrong, and the pixel in the middle of it."""
+        from scipy import ndimage as ndi
+
+        best = (0, None)
+        for i, pred in enumerate(preds):
+            free = self.paintable(i)
+            if self.mode == "instance":
+                areas = self._object_errors(i, pred, free)
+            else:
+                parts, n = ndi.label((pred != self.classes[i]) & free)
+                areas = [(int(a), parts == k + 1) for k, a in enumerate(ndi.sum_labels(np.ones_like(parts), parts,
+                                                                                        np.arange(1, n + 1)))]
+            for area, mask in areas:
+                if area > best[0]:
+                    best = (area, (i, mask))
+        if best[1] is None:
+            return self.random_place()
+        i, mask = best[1]
+        inner = ndi.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+        y, x = np.unravel_index(int(np.argmax(inner)), mask.shape)
+        return i, int(y), int(x)
+
+    def _object_errors(self, i: int, pred: np.ndarray, free: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """Missed or badly cut true objects (IoU < 0.5 with every predicted one) and predicted
+        objects over background, with their areas."""
+        from instance_metrics import iou_matrix
+
+        truth = self.truths[i]
+        t_ids, p_ids = np.unique(truth[truth > 0]), np.unique(pred[pred > 0])
+        iou = iou_matrix(pred, truth)  # (truths, preds), in sorted id order
+        out = []
+        for k, t in enumerate(t_ids):
+            if (iou.shape[1] == 0 or iou[k].max() < 0.5) and free[truth == t].any():
+                mask = (truth == t) & free
+                out.append((int(mask.sum()), mask))
+        for k, p in enumerate(p_ids):
+            mask = (pred == p) & (truth == 0) & free
+            if mask.sum() > 0.5 * (pred == p).sum():
+                out.append((int(mask.sum()), mask))
+        return out
+
+
+# ---- one run ----------------------------------------------------------------------------------
+def score(task: str, preds, truths) -> dict:
+    from boundaries import score as task_score
+
+    out = task_score(task, preds, truths)
+    return {k: out[k] for k in METRICS[task]}
+
+
+def run_one(args: dict) -> list[dict]:
+    os.environ["OMP_NUM_THREADS"] = str(args["threads"])  # also for the trainer's child
+    import torch
+
+    torch.set_num_threads(args["threads"])
+    start, place = args["run"].split("-")
+    images, truths, held, held_truths, mode = task_data(args["task"])
+    annotator = Annotator(truths, mode, args["seed"])
+    annotator.start()
+    loop = RandomForestLoop(images, held, mode) if start == "rf" else UNetLoop(images, held, mode, args, start)
+    rows, total = [], 0.0
+    try:
+        for r in range(args["rounds"] + 1):
+            preds, spread, seconds = loop.round(annotator.strokes, args["seconds"] if r else args["first_seconds"])
+            total += seconds
+            rec = {"task": args["task"], "run": args["run"], "seed": args["seed"], "round": r,
+                   "strokes": annotator.count, "painted_px": int(sum((s > 0).sum() for s in annotator.strokes)),
+                   "seconds": round(total, 1), **score(args["task"], loop.held_predictions(), held_truths)}
+            rows.append(rec)
+            print(json.dumps(rec), flush=True)
+            if r == args["rounds"]:
+                break
+            i, y, x = choose(place, annotator, preds, spread)
+            box = annotator.paint_at(i, y, x)
+            if box is not None:
+                loop.changed(i, box, annotator.strokes[i][box])
+    finally:
+        loop.close()
+    return rows
+
+
+def choose(place: str, annotator: Annotator, preds, spread) -> tuple[int, int, int]:
+    if place == "error":
+        return annotator.error_place(preds)
+    if place == "suggest":
+        from napari_unet.suggest import suggest_places
+
+        best = None
+        for i, (p, u) in enumerate(zip(preds, spread)):
+            for pl in suggest_places(u, p, annotator.strokes[i], count=5):
+                if annotator.paintable(i)[pl.y, pl.x] and (best is None or pl.score > best[0]):
+                    best = (pl.score, (i, pl.y, pl.x))
+                    break
+        if best is not None:
+            return best[1]
+    return annotator.random_place()
+
+
+class UNetLoop:
+    """One live trainer: strokes go in as changed regions, the images' predictions come back."""
+
+    def __init__(self, images, held, mode, args, start):
+        from napari_unet.config import TrainConfig
+
+        self.images, self.held, self.trainer, self.model = images, held, None, None
+        self.base = None
+        if start == "base":
+            from napari_unet.io import load_model
+
+            self.base = load_model(args["base"])
+        self.config = TrainConfig(steps=None, time_budget=7 * 24 * 3600.0, mode=mode, seed=args["seed"], device="cpu")
+
+    def round(self, strokes, seconds: float):
+        from napari_unet.trainer import Trainer
+
+        if self.trainer is None:  # started on the first strokes, as Live is (its start-up is not counted)
+            self.trainer = Trainer(self.images, [s.copy() for s in strokes], self.config, model=self.base,
+                                   snapshot_every=1e9).start()
+            self._wait(lambda e: type(e).__name__ == "Progress")
+        else:
+            self.trainer.resume()
+        t0 = time.perf_counter()
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            self._check(self.trainer.poll(timeout=0.2))
+        self.trainer.pause()
+        preds, spread = [], []
+        for i, im in enumerate(self.images):
+            request = self.trainer.predict_region(i, 0, (0, im.shape[0], 0, im.shape[1]), uncertainty=True)
+            event = self._wait(lambda e, r=request: getattr(e, "request", None) == r)
+            preds.append(event.labels)
+            spread.append(np.asarray(event.uncertainty, np.float32))
+        seconds_used = time.perf_counter() - t0
+        self.trainer.request_snapshot()
+        self._wait(lambda e: type(e).__name__ == "Snapshot")
+        self.model = self.trainer.model
+        return preds, spread, seconds_used
+
+    def held_predictions(self):
+        from napari_unet.predict import predict_labels
+
+        return [np.asarray(predict_labels(self.model, im).labels) for im in self.held]
+
+    def changed(self, i, box, values):
+        self.trainer.update_strokes(i, box, values)
+
+    def close(self):
+        if self.trainer is not None:
+            self.trainer.close()
+
+    def _wait(self, match, timeout: float = 600.0):
+        end = time.perf_counter() + timeout
+        while time.perf_counter() < end:
+            for event in self.trainer.poll(timeout=0.2):
+                self._check([event])
+                if match(event):
+                    return event
+        raise TimeoutError("the trainer did not answer")
+
+    @staticmethod
+    def _check(events):
+        for e in events:
+            if type(e).__name__ in ("Failed", "Died", "Finished"):
+                raise RuntimeError(f"the trainer ended: {e}")
+
+
+class RandomForestLoop:
+    """A random forest on the strokes' pixels, refitted each round (ilastik-like)."""
+
+    def __init__(self, images, held, mode):
+        from random_forest import features
+
+        self.mode = mode
+        self.features = [features(im) for im in images]
+        self.held_features = [features(im) for im in held]
+        self.rf = None
+
+    def _labels(self, f):
+        lab = self.rf.predict(f.reshape(-1, f.shape[-1])).reshape(f.shape[:2])
+        if self.mode == "instance":
+            from napari_unet.instances import objects_from_foreground
+
+            return objects_from_foreground(lab == 2)
+        return lab
+
+    def round(self, strokes, seconds: float):
+        from sklearn.ensemble import RandomForestClassifier
+
+        t0 = time.perf_counter()
+        xs = np.concatenate([f[s > 0] for f, s in zip(self.features, strokes)])
+        ys = np.concatenate([np.where(s[s > 0] >= 2, 2, 1) if self.mode == "instance" else s[s > 0] for s in strokes])
+        self.rf = RandomForestClassifier(100, n_jobs=1, random_state=0).fit(xs, ys)
+        preds = [self._labels(f) for f in self.features]
+        spread = [np.zeros(p.shape, np.float32) for p in preds]
+        return preds, spread, time.perf_counter() - t0
+
+    def held_predictions(self):
+        return [self._labels(f) for f in self.held_features]
+
+    def changed(self, i, box, values):
+        pass  # the forest reads the strokes each round
+
+    def close(self):
+        pass
+
+
+# ---- summary ----------------------------------------------------------------------------------
+def load_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def reach(rows: list[dict], metric: str, target: float, lower_better: bool):
+    """(strokes, seconds) of the first round at or past ``target``; None if never."""
+    for r in rows:
+        if (r[metric] <= target) if lower_better else (r[metric] >= target):
+            return r["strokes"], r["seconds"]
+    return None
+
+
+def summary(path: Path, plot: Path | None = None) -> str:
+    rows = load_rows(path)
+    task = rows[0]["task"]
+    metric = METRICS[task][0]
+    lower = metric != "f1_50"
+    runs = [r for r in RUNS if any(x["run"] == r for x in rows)]
+    by = {(r["run"], r["seed"]): sorted([x for x in rows if (x["run"], x["seed"]) == (r["run"], r["seed"])],
+                                        key=lambda x: x["round"]) for r in rows}
+    finals = [c[-1][metric] for c in by.values()]
+    level = float(np.median(finals))  # a fixed level per task: the median final value over all runs
+    lines = [f"{task}: {metric}; target level {level:.3f} (median final value of all runs)", "",
+             f"| run | seeds | start | final | strokes / s to within 0.02 of own final | strokes / s to {level:.3f} |",
+             "|---|---|---|---|---|---|"]
+    from boundaries import mean_sd
+
+    for run in runs:
+        curves = [c for (r, _), c in sorted(by.items()) if r == run]
+        first, last = [c[0][metric] for c in curves], [c[-1][metric] for c in curves]
+        near = [reach(c, metric, c[-1][metric] + (0.02 if lower else -0.02), lower) for c in curves]
+        fixed = [reach(c, metric, level, lower) for c in curves]
+
+        def fmt(hits):
+            got = [h for h in hits if h is not None]
+            if not got:
+                return f"never (0/{len(hits)})"
+            s = f"{mean_sd([h[0] for h in got])} / {mean_sd([h[1] for h in got])} s"
+            return s + (f" ({len(got)}/{len(hits)} reached)" if len(got) < len(hits) else "")
+
+        lines.append(f"| {run} | {len(curves)} | {mean_sd(first)} | {mean_sd(last)} | {fmt(near)} | {fmt(fixed)} |")
+    if plot is not None:
+        draw(by, runs, task, plot)
+    return "\n".join(lines)
+
+
+def draw(by: dict, runs: list[str], task: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2 * len(METRICS[task]) // 2 + 1, figsize=(12, 4))
+    colours = dict(zip(RUNS, ("tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:grey")))
+    for ax, (xkey, metric) in zip(axes, [("strokes", METRICS[task][0]), ("seconds", METRICS[task][0]),
+                                         ("strokes", METRICS[task][1])]):
+        for run in runs:
+            curves = [c for (r, _), c in sorted(by.items()) if r == run]
+            for k, c in enumerate(curves):
+                ax.plot([x[xkey] for x in c], [x[metric] for x in c], color=colours[run], alpha=0.8, lw=1.2,
+                        label=run if k == 0 else None)
+        ax.set_xlabel(xkey if xkey == "strokes" else "seconds (training and looking)")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{task}: the annotation loop (one line per seed)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--task", choices=sorted(METRICS))
+    ap.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--seconds", type=float, default=6.0, help="training per round")
+    ap.add_argument("--first-seconds", type=float, default=20.0, help="training before the first look")
+    ap.add_argument("--base", help="base model for the base-* runs (default: the task's twin in benchmarks/models)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--parallel", type=int, default=1)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--summary", type=Path)
+    ap.add_argument("--plot", type=Path)
+    ap.add_argument("--job", help=argparse.SUPPRESS)  # one run, as JSON (used by the runner above)
+    a = ap.parse_args(argv)
+    if a.job:
+        run_one(json.loads(a.job))
+        return 0
+    if a.summary:
+        print(summary(a.summary, a.plot))
+        return 0
+    if a.task is None:
+        ap.error("give --task (or --summary)")
+    base = a.base or str(Path(__file__).resolve().parent / "models" /
+                         ("em-membranes-twin.pt" if a.task == "isbi" else "nuclei-twin.pt"))
+    jobs = [{"task": a.task, "run": run, "seed": s, "rounds": a.rounds, "seconds": a.seconds,
+             "first_seconds": a.first_seconds, "base": base, "threads": a.threads}
+            for s in a.seeds for run in a.runs]  # interleaved: machine load drifts alike for every run
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(a.parallel) as pool:  # each run in a fresh process (its trainer in another)
+        for rows in pool.map(in_process, jobs):
+            if a.out:
+                with open(a.out, "a") as f:
+                    f.writelines(json.dumps(r) + "\n" for r in rows)
+    return 0
+
+
+def in_process(job: dict) -> list[dict]:
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "benchmarks.annotation_loop", "--job", json.dumps(job)],
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
+    if done.returncode:
+        print(done.stderr[-3000:], file=sys.stderr, flush=True)
+        return []
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    print(f"{job['run']} seed {job['seed']}: {rows[-1] if rows else 'no rows'}", flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())
