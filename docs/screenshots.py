@@ -3,7 +3,7 @@
     xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots.py docs/images [colour ...]
 
 With names after the folder, only those shots are taken (``colour``: the nuclei model on a
-colour image).
+colour image; ``suggest``: Paint here next).
 """
 
 import sys
@@ -52,7 +52,6 @@ def main(out: Path) -> None:
     w.advanced.collapse(animate=False)
     inspect_and_correct(viewer, w, out)
     live(viewer, w, out)
-    suggest(viewer, w, out)
     viewer.close()
     base_model(out)
 
@@ -180,15 +179,32 @@ def live(viewer, w, out: Path) -> None:
     wait(lambda: not w.controller.busy)
 
 
-def suggest(viewer, w, out: Path) -> None:
-    """'Paint here next': the numbered places where the model hesitates, the view on the first."""
+def suggest(out: Path) -> None:
+    """'Paint here next' early in the loop: a young model (40 steps), the numbered places where
+    it hesitates, the view on the first."""
+    import tempfile
+
+    from qtpy.QtCore import QSettings
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    viewer = napari.Viewer(title="napari-unet")
+    viewer.window._qt_window.resize(1500, 950)
+    viewer.open_sample("napari-unet", "cells")
+    _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
+    w.steps.setValue(40)
+    w.device.setCurrentText("cpu")
+    w.start_training()
+    wait(lambda: not w.controller.busy)
     w.uncertainty.setChecked(True)
-    w.start_prediction()
-    wait(lambda: w._predict_worker is None)
-    viewer.layers["cells strokes"].visible = True
-    w.suggestions.next()
+    w.suggestions.next()  # predicts the uncertainty overlay, then moves the view
+    wait(lambda: w.suggestions.current is not None)
+    from napari_unet._widget_panels import Scroll
+
+    bar = w.findChild(Scroll).verticalScrollBar()
+    bar.setValue(bar.maximum())  # the dock scrolled down to the Prediction panel
     wait(lambda: False, timeout=0.5)
     viewer.screenshot(str(out / "widget-suggest.png"), canvas_only=False)
+    viewer.close()
 
 
 if __name__ == "__main__":
@@ -199,3 +215,4 @@ if __name__ == "__main__":
     else:
         main(folder)
         colour(folder)
+        suggest(folder)

@@ -37,7 +37,9 @@ class Suggestions:
         places = suggest_places(np.asarray(spread.data), None if labels is None else np.asarray(labels),
                                 None if painted is None else np.asarray(painted), count=COUNT, window=WINDOW)
         if not places:
-            self._show(image, [])
+            if image.name + " paint here next" in layers:
+                layers.remove(image.name + " paint here next")
+            self.current = None
             w.status.setText("The model is sure of the whole image: no place to suggest. Check the prediction, "
                              "paint where it is wrong, or predict another image.")
             return None
@@ -49,8 +51,9 @@ class Suggestions:
         self.current = place
         self._show(image, places, place)
         self._go_to(image, place, strokes)
-        w.status.setText(f"Paint here next ({places.index(place) + 1} of {len(places)}): the model hesitates over "
-                         f"{place.score:.0%} of this area. Paint what is really there, then Alt-N for the next place.")
+        w.status.setText(f"Paint here next ({places.index(place) + 1} of {len(places)}, in the yellow frame): mean "
+                         f"uncertainty {place.score:.2f} (1 = undecided). Paint what is really there, then Alt-N for "
+                         "the next place.")
         return place
 
     def _predict_first(self, image):
@@ -83,17 +86,20 @@ class Suggestions:
         name = image.name + " paint here next"
         ndim = len(spatial_shape(image))
         coords = np.array([[p.z, p.y, p.x][3 - ndim :] for p in places], float).reshape(-1, ndim)
-        sizes = [WINDOW * (1.0 if p == current else 0.6) for p in places]
-        text = {"string": [str(i + 1) for i in range(len(places))], "color": "yellow", "size": 12}
+        sizes = [WINDOW * (1.0 if p == current else 0.7) for p in places]
+        text = {"string": [str(i + 1) for i in range(len(places))], "color": "yellow", "size": 14,
+                "anchor": "upper_left"}
         if name in viewer.layers:  # made anew: points, sizes and numbers change together
             viewer.layers.remove(name)
-        layer = viewer.add_points(coords, name=name, size=sizes, symbol="ring", face_color="yellow", text=text,
+        # a yellow frame around each area, the image visible inside it
+        layer = viewer.add_points(coords, name=name, size=sizes, symbol="square", face_color="transparent",
+                                  border_color="yellow", border_width=0.06, border_width_is_relative=True, text=text,
                                   scale=image.scale[-ndim:], translate=image.translate[-ndim:])
         layer.editable = False
         return layer
 
     def _go_to(self, image, place, strokes):
-        """Centre the view on the place (and its slice), zoomed so the area fills about a third of it;
+        """Centre the view on the place (and its slice), zoomed so the area fills about a quarter of it;
         the strokes layer becomes active, ready to paint."""
         viewer = self.widget.viewer
         ndim = len(spatial_shape(image))
@@ -102,7 +108,7 @@ class Suggestions:
             viewer.dims.set_point(viewer.dims.ndim - 3, world[0])
         camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera  # napari >= 0.9 / before
         camera.center = tuple(world[-2:])
-        zoom = min(viewer.canvas.size) / (3 * WINDOW * float(max(image.scale[-2:])))
+        zoom = min(viewer.canvas.size) / (4 * WINDOW * float(max(image.scale[-2:])))
         camera.zoom = max(camera.zoom, zoom)
         if strokes is not None:
             viewer.layers.selection.active = strokes
