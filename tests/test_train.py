@@ -223,7 +223,7 @@ def test_fine_tuning_a_base_model_keeps_its_prediction_where_nothing_is_painted(
     strokes[:4, :4] = 1
     strokes[4:8, 4:8] = 2
     change = {}
-    for weight in (0.0, 3.0):
+    for weight in (0.0, 3.0, None):  # None: the default, 1 from a base model
         cfg = TrainConfig(steps=40, batch_size=4, patch_size=64, seed=0, device="cpu", keep_weight=weight, base_share=0,
                           learning_rate=1e-2)
         tuned = fit(sample.image, strokes, cfg, model=copy.deepcopy(base)).model
@@ -231,3 +231,11 @@ def test_fine_tuning_a_base_model_keeps_its_prediction_where_nothing_is_painted(
         change[weight] = float(np.abs(after - before)[..., 48:, 48:].mean())
         assert tuned.info["fine_tuned_from"] == "base"
     assert change[3.0] < 0.7 * change[0.0]
+    assert change[None] < 0.85 * change[0.0]  # on by default when fine-tuning a base model
+    from napari_unet.train import keep_weight
+
+    assert keep_weight(TrainConfig(), base) == 1.0 and keep_weight(TrainConfig(keep_weight=0), base) == 0.0
+    fresh = copy.deepcopy(base)
+    fresh.info.pop("name", None)
+    fresh.info.pop("fine_tuned_from", None)
+    assert keep_weight(TrainConfig(), fresh) == 0.0  # a model trained from scratch has nothing to keep

@@ -162,7 +162,9 @@ class TrainConfig:
     edge_weight: float = 10.0  # weight of the edge-aware Potts term (0: off)
     edge_sigma: float = 1.0  # its colour scale, relative to the patch's contrast between neighbours
     edge_warmup: int = 100  # steps on the strokes alone before the term ramps up (over as many again)
-    keep_weight: float = 0.0  # fine-tuning a base model: weight of a term keeping its predictions where nothing is painted
+    # fine-tuning a base model: weight of a term keeping its predictions where nothing is painted
+    # (None: 1 from a base model, 0 otherwise); while it is on, it takes the edge term's place
+    keep_weight: float | None = None
     base_share: float = 0.5  # fine-tuning a base model: the result is (1 - s) * tuned + s * starting weights (0: off)
     mode: str | None = None  # "semantic" or "instance"; None: the model's mode, semantic for new models
     border_w0: float = 10.0  # instance mode: weight of the border term (paper: w0 = 10)
@@ -194,7 +196,7 @@ class TrainConfig:
                 f"the edge term needs weight >= 0 (--edge-weight; 0 turns it off), sigma > 0 and warm-up >= 0 "
                 f"steps; got weight {self.edge_weight}, sigma {self.edge_sigma}, warm-up {self.edge_warmup}."
             )
-        if self.keep_weight < 0:
+        if self.keep_weight is not None and self.keep_weight < 0:
             raise UserInputError(f"keep_weight must be 0 (off) or positive, got {self.keep_weight}.")
         if not 0 <= self.base_share < 1:
             raise UserInputError(f"the base share (--base-share) must be at least 0 (0 turns the mixing off) and "

@@ -247,7 +247,8 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
     gen = torch.Generator(device=device)
     gen.manual_seed(config.seed)
     net = model.net.to(device).to(memory_format=torch.channels_last)
-    base = _frozen_copy(net) if config.keep_weight > 0 and _from_base_model(model) else None
+    keep = keep_weight(config, model)
+    base = _frozen_copy(net) if keep > 0 else None
     start = _weights(net) if config.base_share > 0 and _from_base_model(model) else None
     net.train()
     opt = _optimizer(net, config, device)
@@ -273,10 +274,10 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
             if base is not None:
                 with torch.no_grad(), autocast(device, bf16):
                     base_probs = torch.softmax(base(x).float(), dim=1)
-                loss = loss + config.keep_weight * keep_loss(logits, base_probs, target)
+                loss = loss + keep * keep_loss(logits, base_probs, target)
             if step == config.edge_warmup > 0 and data.probe:
                 data.predicted_thin = judge_lines(model, net, data.probe, device, data.predicted_thin)
-            edge = _edge_factor(config, step, data.lines)
+            edge = 0.0 if base is not None else _edge_factor(config, step, data.lines)
             if edge > 0:
                 aff = pair_affinities(x, config.edge_sigma)
                 loss = loss + edge * edge_potts_loss(torch.softmax(logits, dim=1), aff)
@@ -304,6 +305,17 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
         if start is not None and step > 0:
             mix_weights(net, start, config.base_share)
     return TrainResult(model, step, loss_value, clock() - t0, stopped)
+
+
+def keep_weight(config: TrainConfig, model) -> float:
+    """Weight of the term keeping a base model's predictions on unpainted pixels: as set, else 1
+    when training starts from a base model (or one fine-tuned from it), else 0. Fine-tuned on a
+    few strokes without it, the EM twin lost its membranes (docs/benchmarks.md, the annotation
+    loop); while it is on, the edge term is off (both regularise the unpainted pixels, and the
+    base model knows the boundaries better than the image's edges do)."""
+    if not _from_base_model(model):
+        return 0.0
+    return 1.0 if config.keep_weight is None else float(config.keep_weight)
 
 
 def _from_base_model(model) -> bool:
