@@ -43,28 +43,29 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-RUNS = ("unet-error", "base-error", "unet-random", "unet-suggest", "rf-error")
+RUNS = ("unet-error", "base-error", "unet-random", "unet-suggest", "rf-error", "unet-suggestnear")
 METRICS = {"isbi": ("adapted_rand_error", "pixel_error"), "dsb": ("f1_50", "area_ratio")}
 LENGTH = 12  # px of skeleton either side of a stroke's point
 
 
 # ---- data -------------------------------------------------------------------------------------
-def task_data(task: str):
+def task_data(task: str, split: str = "eval"):
     """Images to paint on, their truth, held-out images and their truth, and the mode."""
     if task == "isbi":
         from isbi_strokes import load_slice
 
         root = DATA / "isbi2012"
-        pool = [load_slice(root, 20)]
-        held = [load_slice(root, i) for i in (24, 27)]
+        pool = [load_slice(root, 20 if split == "eval" else 21)]
+        held = [load_slice(root, i) for i in ((24, 27) if split == "eval" else (23, 26))]
         mode = "semantic"
     else:
         from boundaries import dsb_names
         from dsb_strokes import load
 
         names = dsb_names("dev")[1]  # 360² images, never seen by the nuclei twin
-        pool = [load(DATA / "dsb2018", n) for n in names[:2]]
-        held = [load(DATA / "dsb2018", n) for n in names[2:8]]
+        pool, held = (names[:2], names[2:8]) if split == "eval" else (names[8:10], names[10:16])
+        pool = [load(DATA / "dsb2018", n) for n in pool]
+        held = [load(DATA / "dsb2018", n) for n in held]
         mode = "instance"
     return [p[0] for p in pool], [p[1] for p in pool], [h[0] for h in held], [h[1] for h in held], mode
 
@@ -201,7 +202,7 @@ def run_one(args: dict) -> list[dict]:
 
     torch.set_num_threads(args["threads"])
     start, place = args["run"].split("-")
-    images, truths, held, held_truths, mode = task_data(args["task"])
+    images, truths, held, held_truths, mode = task_data(args["task"], args.get("split", "eval"))
     annotator = Annotator(truths, mode, args["seed"])
     annotator.start()
     loop = RandomForestLoop(images, held, mode) if start == "rf" else UNetLoop(images, held, mode, args, start)
@@ -210,7 +211,9 @@ def run_one(args: dict) -> list[dict]:
         for r in range(args["rounds"] + 1):
             preds, spread, seconds = loop.round(annotator.strokes, args["seconds"] if r else args["first_seconds"])
             total += seconds
-            rec = {"task": args["task"], "run": args["run"], "seed": args["seed"], "round": r,
+            rec = {"task": args["task"], "split": args.get("split", "eval"), "run": args["run"],
+                   "label": args.get("label") or args["run"], "seed": args["seed"], "round": r,
+                   "steps": getattr(getattr(loop, "trainer", None), "step", None),
                    "strokes": annotator.count, "painted_px": int(sum((s > 0).sum() for s in annotator.strokes)),
                    "seconds": round(total, 1), **score(args["task"], loop.held_predictions(), held_truths)}
             rows.append(rec)
@@ -229,12 +232,12 @@ def run_one(args: dict) -> list[dict]:
 def choose(place: str, annotator: Annotator, preds, spread) -> tuple[int, int, int]:
     if place == "error":
         return annotator.error_place(preds)
-    if place == "suggest":
+    if place in ("suggest", "suggestnear"):  # suggestnear: the rule before places kept away from strokes
         from napari_unet.suggest import suggest_places
 
         best = None
         for i, (p, u) in enumerate(zip(preds, spread)):
-            for pl in suggest_places(u, p, annotator.strokes[i], count=5):
+            for pl in suggest_places(u, p, annotator.strokes[i], count=5, away=place == "suggest"):
                 if annotator.paintable(i)[pl.y, pl.x] and (best is None or pl.score > best[0]):
                     best = (pl.score, (i, pl.y, pl.x))
                     break
@@ -357,67 +360,80 @@ def load_rows(path: Path) -> list[dict]:
 
 
 def reach(rows: list[dict], metric: str, target: float, lower_better: bool):
-    """(strokes, seconds) of the first round at or past ``target``; None if never."""
-    for r in rows:
-        if (r[metric] <= target) if lower_better else (r[metric] >= target):
-            return r["strokes"], r["seconds"]
+    """(strokes, seconds) of the first round from which the metric stays at or past ``target``
+    to the end (curves this early are noisy: a passing dip does not count); None if never."""
+    ok = [(r[metric] <= target) if lower_better else (r[metric] >= target) for r in rows]
+    for k in range(len(rows)):
+        if all(ok[k:]):
+            return rows[k]["strokes"], rows[k]["seconds"]
     return None
 
 
-def summary(path: Path, plot: Path | None = None) -> str:
-    rows = load_rows(path)
+def summary(paths: list[Path], plot: Path | None = None) -> str:
+    """Per run (label): the metric at the first and last round, and the strokes and seconds to
+    reach within 0.02 of the run's own final value and a fixed level, mean ± sd over seeds."""
+    from boundaries import mean_sd
+
+    rows = [r for p in paths for r in load_rows(p)]
     task = rows[0]["task"]
     metric = METRICS[task][0]
     lower = metric != "f1_50"
-    runs = [r for r in RUNS if any(x["run"] == r for x in rows)]
-    by = {(r["run"], r["seed"]): sorted([x for x in rows if (x["run"], x["seed"]) == (r["run"], r["seed"])],
-                                        key=lambda x: x["round"]) for r in rows}
-    finals = [c[-1][metric] for c in by.values()]
-    level = float(np.median(finals))  # a fixed level per task: the median final value over all runs
-    lines = [f"{task}: {metric}; target level {level:.3f} (median final value of all runs)", "",
-             f"| run | seeds | start | final | strokes / s to within 0.02 of own final | strokes / s to {level:.3f} |",
-             "|---|---|---|---|---|---|"]
-    from boundaries import mean_sd
-
-    for run in runs:
-        curves = [c for (r, _), c in sorted(by.items()) if r == run]
+    label = lambda r: r.get("label", r["run"])  # noqa: E731
+    labels = list(dict.fromkeys(label(r) for r in sorted(rows, key=lambda r: RUNS.index(r["run"]))))
+    by: dict[tuple, list] = {}
+    for r in rows:
+        by.setdefault((label(r), r["seed"]), []).append(r)
+    by = {k: sorted(v, key=lambda x: x["round"]) for k, v in by.items()}
+    # the fixed level: where the random forest (the floor) ends, mean over its seeds
+    floor = [c[-1][metric] for (n, _), c in by.items() if n == "rf-error"]
+    level = round(float(np.mean(floor)), 3) if floor else (0.5 if lower else 0.8)
+    lines = [f"| run | seeds | first look | last round | strokes / s to stay within 0.02 of the run's last | "
+             f"strokes / s to stay at {metric} {'≤' if lower else '≥'} {level}{' (the forest at the end)' if floor else ''} |", "|---|---|---|---|---|---|"]
+    for name in labels:
+        curves = [c for (n, _), c in sorted(by.items()) if n == name]
         first, last = [c[0][metric] for c in curves], [c[-1][metric] for c in curves]
         near = [reach(c, metric, c[-1][metric] + (0.02 if lower else -0.02), lower) for c in curves]
         fixed = [reach(c, metric, level, lower) for c in curves]
-
-        def fmt(hits):
-            got = [h for h in hits if h is not None]
-            if not got:
-                return f"never (0/{len(hits)})"
-            s = f"{mean_sd([h[0] for h in got])} / {mean_sd([h[1] for h in got])} s"
-            return s + (f" ({len(got)}/{len(hits)} reached)" if len(got) < len(hits) else "")
-
-        lines.append(f"| {run} | {len(curves)} | {mean_sd(first)} | {mean_sd(last)} | {fmt(near)} | {fmt(fixed)} |")
+        lines.append(f"| {name} | {len(curves)} | {mean_sd(first)} | {mean_sd(last)} | {_hits(near)} | "
+                     f"{_hits(fixed)} |")
     if plot is not None:
-        draw(by, runs, task, plot)
+        draw(by, labels, task, plot)
     return "\n".join(lines)
 
 
-def draw(by: dict, runs: list[str], task: str, path: Path) -> None:
+def _hits(hits) -> str:
+    from boundaries import mean_sd
+
+    got = [h for h in hits if h is not None]
+    if not got:
+        return f"not reached (0/{len(hits)})"
+    text = f"{mean_sd([h[0] for h in got])} / {mean_sd([h[1] for h in got])} s"
+    return text + (f" ({len(got)}/{len(hits)} reached)" if len(got) < len(hits) else "")
+
+
+def draw(by: dict, labels: list[str], task: str, path: Path) -> None:
+    """Mean over seeds per round (line) and its sd (band), against strokes and against seconds."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2 * len(METRICS[task]) // 2 + 1, figsize=(12, 4))
-    colours = dict(zip(RUNS, ("tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:grey")))
-    for ax, (xkey, metric) in zip(axes, [("strokes", METRICS[task][0]), ("seconds", METRICS[task][0]),
-                                         ("strokes", METRICS[task][1])]):
-        for run in runs:
-            curves = [c for (r, _), c in sorted(by.items()) if r == run]
-            for k, c in enumerate(curves):
-                ax.plot([x[xkey] for x in c], [x[metric] for x in c], color=colours[run], alpha=0.8, lw=1.2,
-                        label=run if k == 0 else None)
-        ax.set_xlabel(xkey if xkey == "strokes" else "seconds (training and looking)")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    panels = [("strokes", METRICS[task][0]), ("seconds", METRICS[task][0]), ("strokes", METRICS[task][1])]
+    for ax, (xkey, metric) in zip(axes, panels):
+        for k, name in enumerate(labels):
+            curves = [c for (n, _), c in sorted(by.items()) if n == name]
+            rounds = min(len(c) for c in curves)
+            x = np.mean([[r[xkey] for r in c[:rounds]] for c in curves], axis=0)
+            y = np.array([[r[metric] for r in c[:rounds]] for c in curves])
+            colour = f"C{k}"
+            ax.plot(x, y.mean(0), color=colour, lw=1.6, label=f"{name} ({len(curves)} seeds)")
+            ax.fill_between(x, y.mean(0) - y.std(0), y.mean(0) + y.std(0), color=colour, alpha=0.12)
+        ax.set_xlabel("strokes" if xkey == "strokes" else "seconds of training and looking (mean over seeds)")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.suptitle(f"{task}: the annotation loop (one line per seed)")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{task}: the annotation loop, mean ± sd over seeds")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 
@@ -425,7 +441,9 @@ def draw(by: dict, runs: list[str], task: str, path: Path) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", choices=sorted(METRICS))
-    ap.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    ap.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS[:5]))
+    ap.add_argument("--split", choices=("dev", "eval"), default="eval",
+                    help="dev: other images of the same sets, for choosing settings; eval: for reporting")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--seconds", type=float, default=6.0, help="training per round")
@@ -434,7 +452,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--parallel", type=int, default=1)
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--summary", type=Path)
+    ap.add_argument("--summary", type=Path, nargs="+")
+    ap.add_argument("--label", help="name the runs' rows by this (e.g. a code version), instead of the run")
     ap.add_argument("--plot", type=Path)
     ap.add_argument("--job", help=argparse.SUPPRESS)  # one run, as JSON (used by the runner above)
     a = ap.parse_args(argv)
@@ -449,7 +468,7 @@ def main(argv=None) -> int:
     base = a.base or str(Path(__file__).resolve().parent / "models" /
                          ("em-membranes-twin.pt" if a.task == "isbi" else "nuclei-twin.pt"))
     jobs = [{"task": a.task, "run": run, "seed": s, "rounds": a.rounds, "seconds": a.seconds,
-             "first_seconds": a.first_seconds, "base": base, "threads": a.threads}
+             "first_seconds": a.first_seconds, "base": base, "threads": a.threads, "label": a.label, "split": a.split}
             for s in a.seeds for run in a.runs]  # interleaved: machine load drifts alike for every run
     from concurrent.futures import ThreadPoolExecutor
 

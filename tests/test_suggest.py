@@ -48,3 +48,12 @@ def test_a_sure_model_gets_no_suggestion_and_stacks_give_the_slice():
     stack = np.stack([hot(spots=()), hot(spots=((100, 100, 0.8),))])
     place = suggest_places(stack, count=1, window=32)[0]
     assert at(place, 100, 100, z=1)
+
+
+def test_places_away_from_the_strokes_come_first():
+    u = hot()  # the best spot at (50, 60), the second at (150, 140)
+    strokes = np.zeros(u.shape, np.uint8)
+    strokes[50:52, 60:62] = 2  # a dab in the middle of the best spot
+    assert at(suggest_places(u, strokes=strokes, window=32, away=False)[0], 50, 60)
+    away = suggest_places(u, strokes=strokes, window=32)
+    assert at(away[0], 150, 140) and at(away[1], 50, 60, tolerance=20)  # still offered, after

@@ -30,13 +30,15 @@ class Place:
 
 
 def suggest_places(uncertainty: np.ndarray, labels: np.ndarray | None = None, strokes: np.ndarray | None = None,
-                   count: int = 5, window: int = 48, min_score: float = 0.05) -> list[Place]:
+                   count: int = 5, window: int = 48, min_score: float = 0.05, away: bool = True) -> list[Place]:
     """The ``count`` best places to paint, best first.
 
     ``uncertainty`` is ``(Y, X)`` or ``(Z, Y, X)`` (0 sure to 1 undecided); ``labels`` the
     predicted labels of the same shape (their edges are left out; None: nothing left out);
     ``strokes`` the painting so far (painted pixels are left out). A place needs a score of at
-    least ``min_score``: a model sure of everything gets no suggestion.
+    least ``min_score``: a model sure of everything gets no suggestion. With ``away``, places
+    whose window holds no painted pixel come first (strokes spread over the image teach more
+    than strokes next to each other); the others follow when there are too few.
     """
     from scipy import ndimage as ndi
 
@@ -53,15 +55,23 @@ def suggest_places(uncertainty: np.ndarray, labels: np.ndarray | None = None, st
     size = (1, window, window)
     # mean over the window of the kept pixels' uncertainty (unkept pixels count as sure)
     score = ndi.uniform_filter(np.where(keep, u, 0.0), size=size, mode="constant")
+    tiers = [score]
+    if away and strokes is not None:
+        painted = ndi.maximum_filter(np.asarray(strokes).reshape(u.shape) != 0, size=size, mode="constant")
+        tiers = [np.where(painted, -1.0, score), score]
     out: list[Place] = []
-    for _ in range(count):
-        i = int(np.argmax(score))
-        best = float(score.flat[i])
-        if best < min_score:
-            break
-        z, y, x = np.unravel_index(i, score.shape)
-        out.append(Place(int(z), int(y), int(x), round(best, 4)))
-        score[z, max(0, y - window) : y + window + 1, max(0, x - window) : x + window + 1] = -1.0
+    for tier in tiers:
+        for place in out:  # already taken from an earlier tier
+            tier[place.z, max(0, place.y - window) : place.y + window + 1,
+                 max(0, place.x - window) : place.x + window + 1] = -1.0
+        while len(out) < count:
+            i = int(np.argmax(tier))
+            best = float(tier.flat[i])
+            if best < min_score:
+                break
+            z, y, x = np.unravel_index(i, tier.shape)
+            out.append(Place(int(z), int(y), int(x), round(best, 4)))
+            tier[z, max(0, y - window) : y + window + 1, max(0, x - window) : x + window + 1] = -1.0
     return out
 
 
