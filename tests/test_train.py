@@ -187,7 +187,7 @@ def test_fine_tuning_a_base_model_ends_with_its_weights_mixed_in(sample, trained
         return {k: v.clone() for k, v in model.net.state_dict().items() if v.is_floating_point()}
 
     base = copy.deepcopy(trained)
-    base.info = {"name": "base", "class_names": {"1": "background", "2": "cells"}}
+    base.info = {"name": "base", "class_names": {"1": "background", "2": "cells"}, "line_classes": [2]}
     start = weights(base)
     result = {}
     for share in (0.0, 0.25):
@@ -216,7 +216,7 @@ def test_fine_tuning_a_base_model_keeps_its_prediction_where_nothing_is_painted(
     from napari_unet.predict import predict_labels
 
     base = copy.deepcopy(trained)
-    base.info = {"name": "base", "class_names": {"1": "background", "2": "cells"}}
+    base.info = {"name": "base", "class_names": {"1": "background", "2": "cells"}, "line_classes": [2]}
     before = predict_labels(base, sample.image, probabilities=True).probabilities
     strokes = np.zeros_like(sample.strokes)
     strokes[:32, :32] = sample.strokes[:32, :32]
@@ -231,10 +231,13 @@ def test_fine_tuning_a_base_model_keeps_its_prediction_where_nothing_is_painted(
         change[weight] = float(np.abs(after - before)[..., 48:, 48:].mean())
         assert tuned.info["fine_tuned_from"] == "base"
     assert change[3.0] < 0.7 * change[0.0]
-    assert change[None] < 0.85 * change[0.0]  # on by default when fine-tuning a base model
+    assert change[None] < 0.85 * change[0.0]  # on by default when fine-tuning a base model of lines
     from napari_unet.train import keep_weight
 
     assert keep_weight(TrainConfig(), base) == 1.0 and keep_weight(TrainConfig(keep_weight=0), base) == 0.0
+    blobs = copy.deepcopy(base)
+    del blobs.info["line_classes"]
+    assert keep_weight(TrainConfig(), blobs) == 0.0 and keep_weight(TrainConfig(keep_weight=2), blobs) == 2.0
     fresh = copy.deepcopy(base)
     fresh.info.pop("name", None)
     fresh.info.pop("fine_tuned_from", None)

@@ -48,7 +48,7 @@ def _add_train_options(p: argparse.ArgumentParser, steps: int | None, budget: fl
     p.add_argument("--keep-weight", type=float, default=None, metavar="W",
                    help="fine-tuning a base model (--init nuclei, ...): weight of a term that keeps its predictions "
                         "where nothing is painted; while on, the edge term is off (default: 1 from a base "
-                        "model; 0 turns it off)")
+                        "model with line classes such as em-membranes, else 0)")
     p.add_argument("--base-share", type=float, default=None, metavar="S",
                    help="fine-tuning a base model: the result mixes the weights, (1 - S) x fine-tuned + S x the "
                         "starting model, which forgets less of it where nothing was painted; made for short runs "

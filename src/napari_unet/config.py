@@ -163,7 +163,8 @@ class TrainConfig:
     edge_sigma: float = 1.0  # its colour scale, relative to the patch's contrast between neighbours
     edge_warmup: int = 100  # steps on the strokes alone before the term ramps up (over as many again)
     # fine-tuning a base model: weight of a term keeping its predictions where nothing is painted
-    # (None: 1 from a base model, 0 otherwise); while it is on, it takes the edge term's place
+    # (None: 1 from a base model with line classes, such as em-membranes, else 0); while on, it
+    # takes the edge term's place
     keep_weight: float | None = None
     base_share: float = 0.5  # fine-tuning a base model: the result is (1 - s) * tuned + s * starting weights (0: off)
     mode: str | None = None  # "semantic" or "instance"; None: the model's mode, semantic for new models

@@ -309,13 +309,16 @@ def _loop(model, data: TrainingData, config: TrainConfig, device, bf16: bool, sh
 
 def keep_weight(config: TrainConfig, model) -> float:
     """Weight of the term keeping a base model's predictions on unpainted pixels: as set, else 1
-    when training starts from a base model (or one fine-tuned from it), else 0. Fine-tuned on a
-    few strokes without it, the EM twin lost its membranes (docs/benchmarks.md, the annotation
-    loop); while it is on, the edge term is off (both regularise the unpainted pixels, and the
-    base model knows the boundaries better than the image's edges do)."""
+    when training starts from a base model with line classes (membranes; or from a model
+    fine-tuned from one), else 0. Fine-tuned on a few strokes without it, the EM twin lost its
+    membranes; on nuclei it cost steps and F1 (docs/benchmarks.md, the annotation loop). While
+    it is on, the edge term is off (both regularise the unpainted pixels, and the base model
+    knows the boundaries better than the image's edges do)."""
     if not _from_base_model(model):
         return 0.0
-    return 1.0 if config.keep_weight is None else float(config.keep_weight)
+    if config.keep_weight is not None:
+        return float(config.keep_weight)
+    return 1.0 if model.info.get("line_classes") else 0.0
 
 
 def _from_base_model(model) -> bool:
