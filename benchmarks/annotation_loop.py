@@ -1,8 +1,9 @@
 """The annotation loop, simulated: paint a little, look at the prediction, paint where it is wrong.
 
-    python -m benchmarks.annotation_loop --task dsb|isbi [--seeds 0 1 2] [--rounds 15] [--seconds 6]
-        [--runs unet-error base-error unet-random unet-suggest rf-error] [--parallel 2] [--out F.jsonl]
-    python -m benchmarks.annotation_loop --summary F.jsonl [--plot F.png]
+    python -m benchmarks.annotation_loop --task dsb|isbi [--split dev|eval] [--seeds 0 1 2] [--rounds 12]
+        [--seconds 5 | --round-steps 20] [--runs unet-error base-error unet-random unet-suggest rf-error]
+        [--label TEXT] [--parallel 1] [--out F.jsonl]
+    python -m benchmarks.annotation_loop --summary F.jsonl [F2.jsonl ...] [--plot F.png]
 
 An annotator with the dense truth of a few images starts from one stroke per class (instance
 mode: one whole object and one background stroke) and then, each round, lets training go on
@@ -259,6 +260,7 @@ class UNetLoop:
 
             self.base = load_model(args["base"])
         self.config = TrainConfig(steps=None, time_budget=7 * 24 * 3600.0, mode=mode, seed=args["seed"], device="cpu")
+        self.round_steps, self.looked = args.get("round_steps"), False
 
     def round(self, strokes, seconds: float):
         from napari_unet.trainer import Trainer
@@ -270,10 +272,16 @@ class UNetLoop:
         else:
             self.trainer.resume()
         t0 = time.perf_counter()
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            self._check(self.trainer.poll(timeout=0.2))
+        if self.round_steps:  # a fixed number of steps (4 times as many before the first look)
+            target = (self.trainer.step // self.round_steps + (1 if self.looked else 4)) * self.round_steps
+            while self.trainer.step < target:
+                self._check(self.trainer.poll(timeout=0.05))
+        else:
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
+                self._check(self.trainer.poll(timeout=0.2))
         self.trainer.pause()
+        self.looked = True
         preds, spread = [], []
         for i, im in enumerate(self.images):
             request = self.trainer.predict_region(i, 0, (0, im.shape[0], 0, im.shape[1]), uncertainty=True)
@@ -445,9 +453,11 @@ def main(argv=None) -> int:
     ap.add_argument("--split", choices=("dev", "eval"), default="eval",
                     help="dev: other images of the same sets, for choosing settings; eval: for reporting")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--seconds", type=float, default=6.0, help="training per round")
+    ap.add_argument("--rounds", type=int, default=12)
+    ap.add_argument("--seconds", type=float, default=5.0, help="training per round")
     ap.add_argument("--first-seconds", type=float, default=20.0, help="training before the first look")
+    ap.add_argument("--round-steps", type=int, help="train this many steps per round instead of --seconds (4 times "
+                    "as many before the first look): runs compare alike on a machine whose load changes")
     ap.add_argument("--base", help="base model for the base-* runs (default: the task's twin in benchmarks/models)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--parallel", type=int, default=1)
@@ -468,7 +478,8 @@ def main(argv=None) -> int:
     base = a.base or str(Path(__file__).resolve().parent / "models" /
                          ("em-membranes-twin.pt" if a.task == "isbi" else "nuclei-twin.pt"))
     jobs = [{"task": a.task, "run": run, "seed": s, "rounds": a.rounds, "seconds": a.seconds,
-             "first_seconds": a.first_seconds, "base": base, "threads": a.threads, "label": a.label, "split": a.split}
+             "first_seconds": a.first_seconds, "base": base, "threads": a.threads, "label": a.label, "split": a.split,
+             "round_steps": a.round_steps}
             for s in a.seeds for run in a.runs]  # interleaved: machine load drifts alike for every run
     from concurrent.futures import ThreadPoolExecutor
 
