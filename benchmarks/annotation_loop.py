@@ -377,7 +377,7 @@ def reach(rows: list[dict], metric: str, target: float, lower_better: bool):
     return None
 
 
-def summary(paths: list[Path], plot: Path | None = None) -> str:
+def summary(paths: list[Path], plot: Path | None = None, level: float | None = None) -> str:
     """Per run (label): the metric at the first and last round, and the strokes and seconds to
     reach within 0.02 of the run's own final value and a fixed level, mean ± sd over seeds."""
     from boundaries import mean_sd
@@ -393,8 +393,9 @@ def summary(paths: list[Path], plot: Path | None = None) -> str:
         by.setdefault((label(r), r["seed"]), []).append(r)
     by = {k: sorted(v, key=lambda x: x["round"]) for k, v in by.items()}
     # the fixed level: where the random forest (the floor) ends, mean over its seeds
-    floor = [c[-1][metric] for (n, _), c in by.items() if n == "rf-error"]
-    level = round(float(np.mean(floor)), 3) if floor else (0.5 if lower else 0.8)
+    floor = [c[-1][metric] for (n, _), c in by.items() if n == "rf-error"] if level is None else []
+    if level is None:
+        level = round(float(np.mean(floor)), 3) if floor else (0.5 if lower else 0.8)
     lines = [f"| run | seeds | first look | last round | strokes / s to stay within 0.02 of the run's last | "
              f"strokes / s to stay at {metric} {'≤' if lower else '≥'} {level}{' (the forest at the end)' if floor else ''} |", "|---|---|---|---|---|---|"]
     for name in labels:
@@ -465,13 +466,14 @@ def main(argv=None) -> int:
     ap.add_argument("--summary", type=Path, nargs="+")
     ap.add_argument("--label", help="name the runs' rows by this (e.g. a code version), instead of the run")
     ap.add_argument("--plot", type=Path)
+    ap.add_argument("--level", type=float, help="the fixed level of the summary (default: where the forest ends)")
     ap.add_argument("--job", help=argparse.SUPPRESS)  # one run, as JSON (used by the runner above)
     a = ap.parse_args(argv)
     if a.job:
         run_one(json.loads(a.job))
         return 0
     if a.summary:
-        print(summary(a.summary, a.plot))
+        print(summary(a.summary, a.plot, a.level))
         return 0
     if a.task is None:
         ap.error("give --task (or --summary)")
