@@ -21,20 +21,26 @@ def wait(predicate, timeout=600):
         time.sleep(0.01)
 
 
-def main(out: Path) -> None:
+def _sample_with_widget(steps: int):
+    """A window on the sample with the dock widget, its defaults (not the settings a user left
+    behind), training ``steps`` steps on the CPU."""
     import tempfile
 
     from qtpy.QtCore import QSettings
 
-    out.mkdir(parents=True, exist_ok=True)
-    # the widget's defaults, not the settings a user left behind
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
     viewer = napari.Viewer(title="napari-unet")
     viewer.window._qt_window.resize(1500, 950)
     viewer.open_sample("napari-unet", "cells")
     _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    w.steps.setValue(600)
+    w.steps.setValue(steps)
     w.device.setCurrentText("cpu")
+    return viewer, w
+
+
+def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    viewer, w = _sample_with_widget(steps=600)
     viewer.layers["cells strokes"].opacity = 1.0
     trainer = w.start_training()
     wait(lambda: trainer.step >= 250)
@@ -182,17 +188,7 @@ def live(viewer, w, out: Path) -> None:
 def suggest(out: Path) -> None:
     """'Paint here next' early in the loop: a young model (40 steps), the numbered places where
     it hesitates, the view on the first."""
-    import tempfile
-
-    from qtpy.QtCore import QSettings
-
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
-    viewer = napari.Viewer(title="napari-unet")
-    viewer.window._qt_window.resize(1500, 950)
-    viewer.open_sample("napari-unet", "cells")
-    _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    w.steps.setValue(40)
-    w.device.setCurrentText("cpu")
+    viewer, w = _sample_with_widget(steps=40)
     w.start_training()
     wait(lambda: not w.controller.busy)
     w.uncertainty.setChecked(True)

@@ -187,7 +187,7 @@ def test_fine_tuning_a_base_model_ends_with_its_weights_mixed_in(sample, trained
         return {k: v.clone() for k, v in model.net.state_dict().items() if v.is_floating_point()}
 
     base = copy.deepcopy(trained)
-    base.info = {"name": "base", "class_names": {"1": "background", "2": "cells"}, "line_classes": [2]}
+    base.info = {"name": "base", "class_names": {"1": "background", "2": "cells"}}
     start = weights(base)
     result = {}
     for share in (0.0, 0.25):
@@ -223,7 +223,7 @@ def test_fine_tuning_a_base_model_keeps_its_prediction_where_nothing_is_painted(
     strokes[:4, :4] = 1
     strokes[4:8, 4:8] = 2
     change = {}
-    for weight in (0.0, 3.0, None):  # None: the default, 1 from a base model
+    for weight in (0.0, 3.0, None):  # None: the default, 1 from a base model with line classes
         cfg = TrainConfig(steps=40, batch_size=4, patch_size=64, seed=0, device="cpu", keep_weight=weight, base_share=0,
                           learning_rate=1e-2)
         tuned = fit(sample.image, strokes, cfg, model=copy.deepcopy(base)).model

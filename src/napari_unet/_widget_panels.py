@@ -233,7 +233,7 @@ class PredictPanel(QGroupBox):
         layout.addWidget(self.predict_btn)
         self.suggest_btn = QPushButton("Paint here next")
         self.suggest_btn.setToolTip("Go to the place where the model hesitates most that you have not seen yet "
-                                    "(numbered rings mark the five best); strokes there help most. Uses the "
+                                    "(numbered yellow frames mark the five best); strokes there help most. Uses the "
                                     "uncertainty overlay of the last prediction or of the live preview")
         layout.addWidget(self.suggest_btn)
 

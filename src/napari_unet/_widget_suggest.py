@@ -17,7 +17,6 @@ class Suggestions:
         self.widget = widget
         self.visited: list[tuple[int, int, int]] = []
         self.current = None
-        self._waiting = None
 
     def next(self):
         """Move the view to the best place not yet visited; returns it (or None, with a message)."""
@@ -69,13 +68,11 @@ class Suggestions:
         worker = w.start_prediction()
         if worker is None:
             return None
-        self._waiting = worker
         worker.finished.connect(self._after_prediction)
         w.status.setText("Predicting with the uncertainty overlay first; the view then moves to the place to paint.")
         return None
 
     def _after_prediction(self):
-        self._waiting = None
         image = self.widget.image_layer()
         if image is not None and image.name + " uncertainty" in self.widget.viewer.layers:
             self.next()
@@ -96,7 +93,6 @@ class Suggestions:
                                   border_color="yellow", border_width=0.06, border_width_is_relative=True, text=text,
                                   scale=image.scale[-ndim:], translate=image.translate[-ndim:])
         layer.editable = False
-        return layer
 
     def _go_to(self, image, place, strokes):
         """Centre the view on the place (and its slice), zoomed so the area fills about a quarter of it;

@@ -5,7 +5,8 @@ already draws (every edge is uncertain by a pixel or two, and a stroke down the 
 region cannot fix that). So a place's score is the mean uncertainty (normalised entropy, see
 :func:`napari_unet.predict.uncertainty`) in a square window around it, counting only pixels
 that are neither painted nor next to an edge of the predicted labels. The best places are taken
-greedily, each at least a window apart from the others.
+greedily, each at least a window apart from the others, those with no stroke in their window
+first (strokes spread over the image teach more than strokes side by side).
 
 >>> places = suggest_places(uncertainty, labels, strokes, count=5)
 >>> places[0].z, places[0].y, places[0].x, places[0].score
