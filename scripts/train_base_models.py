@@ -1,10 +1,11 @@
-"""Train the shipped base models on the dense labels of ISBI 2012 and DSB2018.
+"""Train the shipped base models on the dense labels of ISBI 2012, DSB2018 and the CTC cell sets.
 
     python scripts/train_base_models.py --data ../shared/data [--out src/napari_unet/base_models]
         [--only nuclei|em-membranes|cells ...] [--twins] [--steps-scale 1.0] [--device auto] [--seed 0]
 
-Writes ``OUT/<name>.pt`` (float16 weights, class names, training data, licence, citation and
-training record inside) and ``OUT/<name>.json`` (steps, seconds, device). With ``--twins`` it
+Writes ``OUT/<name>.pt`` (float16 weights, class names, training data, licence, citation,
+training record and the fingerprint of the training images that ``napari_unet.model_choice``
+compares new images with, inside) and ``OUT/<name>.json`` (steps, seconds, device). With ``--twins`` it
 also trains ``<name>-twin.pt`` on everything except held-out images, so that benchmarks can
 measure the base models on images they never saw:
 
@@ -123,6 +124,7 @@ RECIPES = {
 def train_one(name: str, twin: bool, args) -> dict:
     from napari_unet.config import AugmentConfig, ModelConfig, TrainConfig
     from napari_unet.io import save_model
+    from napari_unet.model_choice import fingerprint
     from napari_unet.train import fit
 
     recipe = RECIPES[name]
@@ -147,12 +149,30 @@ def train_one(name: str, twin: bool, args) -> dict:
                   f"--steps-scale {args.steps_scale:g} --scale-range {args.scale_range:g} --device {args.device} "
                   f"--seed {args.seed}",
     })
+    model.info["fingerprint"] = fingerprint(images)  # what napari_unet.model_choice compares images with
     path = save_model(model, args.out / f"{full}.pt", half=True)
     record = {"name": full, "steps": result.steps, "seconds": round(seconds, 1), "loss": round(result.loss, 4),
               "images": len(images), "device": args.device, "seed": args.seed, "bytes": path.stat().st_size}
     (args.out / f"{full}.json").write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(record), flush=True)
     return record
+
+
+def add_fingerprint(name: str, twin: bool, args) -> None:
+    """Add the fingerprint of its training images to an existing ``OUT/<name>.pt`` (weights and
+    everything else in the file unchanged)."""
+    import torch
+
+    from napari_unet.model_choice import fingerprint
+
+    full = name + ("-twin" if twin else "")
+    path = args.out / f"{full}.pt"
+    images = RECIPES[name]["load"](args.data, twin)[0]
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload["info"]["fingerprint"] = fingerprint(images)
+    torch.save(payload, path.with_name(path.name + ".partial"))
+    path.with_name(path.name + ".partial").replace(path)
+    print(json.dumps({"name": full, "fingerprint_images": len(images)}), flush=True)
 
 
 def main(argv=None) -> int:
@@ -166,10 +186,12 @@ def main(argv=None) -> int:
     ap.add_argument("--scale-range", type=float, default=0.4, help="patches are scaled by 1 +- this")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fingerprint-only", action="store_true",
+                    help="do not train: add the training images' fingerprint (napari_unet.model_choice) to OUT/<name>.pt")
     args = ap.parse_args(argv)
     for name in args.only:
         for twin in ([True] if args.twins_only else [True, False] if args.twins else [False]):
-            train_one(name, twin, args)
+            (add_fingerprint if args.fingerprint_only else train_one)(name, twin, args)
     return 0
 
 

@@ -76,9 +76,16 @@ def describe(model, files: dict[str, Path], settings, x: np.ndarray):
         version="0.1.0",
         config=bmz.Config(**{
             "bioimageio": bmz.BioimageioConfig(architecture_type="U-Net"),
-            CONFIG_KEY: {**model_payload(model), "exported_by": f"napari-unet {__version__}"},
+            CONFIG_KEY: {**_without_fingerprint(model_payload(model)), "exported_by": f"napari-unet {__version__}"},
         }),
     )
+
+
+def _without_fingerprint(payload: dict) -> dict:
+    """The payload without a base model's fingerprint (hundreds of numbers that only
+    :mod:`napari_unet.model_choice` reads, and only from shipped models)."""
+    info = {k: v for k, v in payload["info"].items() if k != "fingerprint"}
+    return {**payload, "info": info}
 
 
 def _channel(model, value: int) -> str:

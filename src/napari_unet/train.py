@@ -384,6 +384,7 @@ def _record(model, config: TrainConfig, step: int, loss: float, data: TrainingDa
         h["start_steps"] = int(h.get("steps", 0))
         if model.info.get("name"):  # a named (base) model, now fine-tuned: no longer the model of that name
             model.info["fine_tuned_from"] = model.info.pop("name")
+            model.info.pop("fingerprint", None)  # of the base model's features, not of these weights
     h["steps"] = h["start_steps"] + step
     h["loss"] = loss
     h["train_config"] = config.to_dict()
