@@ -4,6 +4,7 @@ base model; SEG on later frames.
     python -m benchmarks.cells --set phc-u373|dic-hela --variant strokes|dense|fine-tune|zero-shot
         [--init MODEL] [--budget 300] [--seeds 0 1 2] [--data ../shared/data] [--out results.jsonl]
         [--threads 2] [--predict LABEL:key=value,...]
+    python -m benchmarks.cells --summary results.jsonl
 
 Training frames are those before the split (:mod:`benchmarks.ctc`), gold and silver alike:
 
@@ -97,10 +98,24 @@ def run(args, name: str, variant: str, seed: int) -> dict:
     return rec
 
 
+def summary(path: Path) -> str:
+    """Markdown table: mean ± sd over seeds per (set, variant, budget), in order of appearance."""
+    from benchmarks.boundaries import grouped, markdown, mean_sd
+
+    keys = ("steps", "seg", "seg_silver", "objects_per_cell", "f1_silver")
+    rows = []
+    for (name, variant, budget), runs in grouped(path, ("set", "variant", "budget")).items():
+        rows.append((["set", "variant", "budget s", "seeds"] + list(keys),
+                     [name, variant, "–" if variant == "zero-shot" else f"{budget:g}", str(len(runs))]
+                     + [mean_sd([r[k] for r in runs]) for k in keys]))
+    return markdown(rows)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--set", choices=ctc.SETS, nargs="+", required=True)
-    ap.add_argument("--variant", choices=("strokes", "dense", "fine-tune", "zero-shot"), nargs="+", required=True)
+    ap.add_argument("--summary", type=Path, default=None, help="print the table of a results file and stop")
+    ap.add_argument("--set", choices=ctc.SETS, nargs="+")
+    ap.add_argument("--variant", choices=("strokes", "dense", "fine-tune", "zero-shot"), nargs="+")
     ap.add_argument("--init", default=None, help="base model for fine-tune and zero-shot")
     ap.add_argument("--budget", type=float, default=300.0)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -109,6 +124,11 @@ def main(argv=None) -> int:
     ap.add_argument("--predict", nargs="*", default=[], metavar="LABEL:key=value,...")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
+    if args.summary:
+        print(summary(args.summary))
+        return 0
+    if not args.set or not args.variant:
+        ap.error("--set and --variant are needed to run (or --summary to summarise)")
     for name in args.set:
         for seed in args.seeds:  # seeds outermost within a set: the variants of one seed run side by side
             for variant in args.variant:

@@ -15,7 +15,8 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("name, mode, classes", [("nuclei", "instance", {"1": "background", "2": "nucleus"}),
-                                                 ("em-membranes", "semantic", {"1": "membrane", "2": "cell interior"})])
+                                                 ("em-membranes", "semantic", {"1": "membrane", "2": "cell interior"}),
+                                                 ("cells", "instance", {"1": "background", "2": "cell"})])
 def test_base_models_ship_with_classes_licence_and_record(name, mode, classes):
     import torch
 
@@ -101,6 +102,8 @@ def test_cli_lists_models_and_predicts_with_a_base_model_without_training(sample
             "converted to grey); instance, paint 1 = background, 2, 3, 4, … = one whole nucleus each") in out
     assert ("em-membranes: base model for cell membranes in serial-section electron microscopy; semantic, paint "
             "1 = membrane, 2 = cell interior; closes the lines of membrane") in out
+    assert ("cells: base model for whole cells in phase contrast and DIC light microscopy (cell bodies, not nuclei); "
+            "instance, paint 1 = background, 2, 3, 4, … = one whole cell each; learned objects about") in out
     assert "mine: your model, " in out and "; semantic, paint 1 = membrane" in out
     tifffile.imwrite(tmp_path / "cells.tif", sample.image)
     assert main(["predict", "--model", "nuclei", "--images", str(tmp_path / "cells.tif"), "--out-dir",
@@ -113,6 +116,7 @@ def test_the_wheel_carries_the_base_models_and_they_load_from_the_installed_pack
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(tmp_path), str(ROOT)], check=True)
     (wheel,) = tmp_path.glob("napari_unet-*.whl")
+    assert wheel.stat().st_size < 20 * 2**20  # three base models and all
     names = zipfile.ZipFile(wheel).namelist()
     assert {f"napari_unet/base_models/{n}.pt" for n in SHIPPED} <= set(names)
     site = tmp_path / "site"

@@ -83,7 +83,7 @@ def test_start_from_the_nuclei_base_model_predict_paint_and_train_more(qtbot, vi
     viewer.add_image(sample.image, name="cells")
     w = add_widget(viewer, steps=3)
     entries = [w.start_from.itemText(i) for i in range(w.start_from.count())]
-    assert entries == ["scratch", "nuclei (base model)", "em-membranes (base model)", "file…"]
+    assert entries == ["scratch", "nuclei (base model)", "em-membranes (base model)", "cells (base model)", "file…"]
     w.start_from.setCurrentIndex(1)
     w.start_from.activated.emit(1)  # what choosing it with the mouse does
     assert w.model.info["name"] == "nuclei" and w.model.mode == "instance"

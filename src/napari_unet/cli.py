@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one stroke image per image: 0 = not annotated, 1, 2, ... = classes")
     t.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.pt)")
     t.add_argument("--init", metavar="MODEL",
-                   help="start from this model and fine-tune it: a base model (nuclei, em-membranes), a named "
+                   help="start from this model and fine-tune it: a base model (nuclei, em-membranes, cells), a named "
                         "model (see 'napari-unet models') or a model file")
     t.add_argument("--mode", choices=["semantic", "instance"], default=None,
                    help="semantic: 1, 2, ... are classes; instance: 1 = background, each value >= 2 one whole "
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict labels for images")
     p.add_argument("--model", required=True,
-                   help="model file written by 'napari-unet train', or a named model: nuclei, em-membranes, "
+                   help="model file written by 'napari-unet train', or a named model: nuclei, em-membranes, cells, "
                         "or one of yours (see 'napari-unet models')")
     p.add_argument("--images", nargs="+", required=True, metavar="IMG")
     p.add_argument("--out-dir", required=True, metavar="DIR", help="writes DIR/<stem>_labels.tif (or .zarr)")
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save the model file MODEL as your named model NAME (usable wherever a model is asked for)")
 
     e = sub.add_parser("export", help="write a model as a bioimage.io model package (.zip) for other tools")
-    e.add_argument("--model", required=True, help="model file, named model (nuclei, em-membranes, yours) or package")
+    e.add_argument("--model", required=True, help="model file, named model (nuclei, em-membranes, cells, yours) or package")
     e.add_argument("--out", required=True, metavar="NAME.zip", help="package file to write")
     e.add_argument("--image", default=None, metavar="IMG",
                    help="a typical image: its central crop becomes the package's test data and cover "

@@ -84,7 +84,7 @@ def model_from_bytes(data: bytes, source: str = "model data", device: str = "cpu
 
 def load_model(path: str | os.PathLike, device: str = "cpu"):
     """Read a model file written by :func:`save_model`, a named model (a shipped base model,
-    ``"nuclei"`` or ``"em-membranes"``, or one saved with :func:`napari_unet.named_models.save_named`),
+    ``"nuclei"``, ``"em-membranes"`` or ``"cells"``, or one saved with :func:`napari_unet.named_models.save_named`),
     or a bioimage.io package (``.zip``) exported by napari-unet.
 
     Raises

@@ -3,7 +3,9 @@
 Shipped base models (package data, ``base_models/<name>.pt``):
 
 * ``nuclei``: instance mode, 1 = background, 2 = nucleus (DSB2018, CC0);
-* ``em-membranes``: semantic, 1 = membrane, 2 = cell interior (ISBI 2012).
+* ``em-membranes``: semantic, 1 = membrane, 2 = cell interior (ISBI 2012);
+* ``cells``: instance mode, 1 = background, 2 = cell (whole cells in phase contrast and DIC,
+  Cell Tracking Challenge PhC-C2DH-U373 and DIC-C2DH-HeLa).
 
 A user's model saved under a name lives in ``<user data folder>/models/<name>.pt`` (or
 ``$NAPARI_UNET_MODELS``). Wherever a model file is asked for, a name may be given instead.
@@ -22,6 +24,7 @@ from .config import UserInputError
 SHIPPED = {
     "nuclei": "nuclei in fluorescence and bright-field images (colour ones, such as H&E, converted to grey)",
     "em-membranes": "cell membranes in serial-section electron microscopy",
+    "cells": "whole cells in phase contrast and DIC light microscopy (cell bodies, not nuclei)",
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
