@@ -3,7 +3,7 @@
     xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots.py docs/images [colour ...]
 
 With names after the folder, only those shots are taken (``colour``: the nuclei model on a
-colour image; ``suggest``: Paint here next).
+colour image; ``suggest``: Paint here next; ``model_hint``: the base model that fits the image).
 """
 
 import sys
@@ -203,6 +203,15 @@ def suggest(out: Path) -> None:
     viewer.close()
 
 
+def model_hint(out: Path) -> None:
+    """A new image and no model yet: the base model that fits it, offered under Start from."""
+    viewer, w = _sample_with_widget(steps=60)
+    wait(w.suggest_model_btn.isVisible, timeout=120)
+    wait(lambda: False, timeout=0.3)
+    viewer.screenshot(str(out / "widget-model-hint.png"), canvas_only=False)
+    viewer.close()
+
+
 if __name__ == "__main__":
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/images")
     if len(sys.argv) > 2:
@@ -212,3 +221,4 @@ if __name__ == "__main__":
         main(folder)
         colour(folder)
         suggest(folder)
+        model_hint(folder)

@@ -17,6 +17,7 @@ from ._controller import Controller, describe_model
 from ._widget_layers import layers_of, spatial_shape
 from ._widget_live import LivePreview
 from ._widget_export import Export
+from ._widget_model_hint import ModelHint
 from ._widget_models import ModelFiles
 from ._widget_inspect import Inspect
 from ._widget_panels import (DataPanel, InspectPanel, ModelPanel, PredictPanel, Scroll, TrainPanel, legend,
@@ -41,7 +42,7 @@ class UNetWidget(QWidget):
         self.controller = Controller(recovery=recovery_file())
         self.live, self.training = LivePreview(self), Training(self)
         self.prediction, self.models, self.inspect = Prediction(self), ModelFiles(self), Inspect(self)
-        self.export, self.suggestions = Export(self), Suggestions(self)
+        self.export, self.suggestions, self.model_hint = Export(self), Suggestions(self), ModelHint(self)
         self._build()
         load_settings(self)
         self._refresh_layers()
@@ -52,6 +53,7 @@ class UNetWidget(QWidget):
         self.models.fill_start_from()
         self._bind_keys()
         self._update_buttons()
+        self.model_hint.check()
 
     @property
     def model(self):
@@ -94,6 +96,7 @@ class UNetWidget(QWidget):
         self.load_btn.clicked.connect(lambda: self.load_model())
         self.restore_btn.clicked.connect(self.restore_model)
         self.start_from.activated.connect(self.models.start_from)
+        self.suggest_model_btn.clicked.connect(lambda: self.model_hint.use())
         self.save_named_btn.clicked.connect(lambda: self.models.save_named())
         self.export_btn.clicked.connect(lambda: self.export.start())
         self.to_strokes_btn.clicked.connect(lambda: self.inspect.use_as_strokes())
@@ -154,6 +157,7 @@ class UNetWidget(QWidget):
         if self.controller.live:
             self.stop()  # live training belongs to the image it started on
         self._update_buttons()
+        self.model_hint.check()
 
     def new_annotation_layer(self):
         image = self.image_layer()
@@ -245,6 +249,8 @@ class UNetWidget(QWidget):
             button.setEnabled(on[name])
         self.export_btn.setEnabled(on["save"] and self.export.worker is None)
         self.suggest_btn.setEnabled(on["new_layer"])  # any image: without an overlay yet it predicts one
+        # offered only while nothing is loaded or being trained
+        self.suggest_model_btn.setVisible(self.model_hint.fit is not None and self.model is None and on["load"])
         self.train_btn.setText("Train more" if self.model is not None else "Train")
         if self.model is not None and self.mode.currentText() != self.model.mode:
             self.mode.setCurrentText(self.model.mode)

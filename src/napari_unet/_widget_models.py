@@ -51,6 +51,7 @@ class ModelFiles:
         w._show_model_info()
         w._update_buttons()
         self.fill_start_from(select=SCRATCH)
+        w.model_hint.forget()
         return True
 
     def save_named(self, name: str | None = None):

@@ -122,10 +122,13 @@ class DataPanel(QGroupBox):
         form.addRow("Strokes", self.labels_combo)
         form.addRow("Mode", self.mode)
         self.start_from = QComboBox()
-        self.start_from.setToolTip("Where training starts: from scratch, from a base model that already knows nuclei "
-                                   "or EM membranes (predict at once, or paint a few corrections and Train more), "
+        self.start_from.setToolTip("Where training starts: from scratch, from a base model that already knows nuclei, "
+                                   "EM membranes or whole cells in phase contrast and DIC (predict at once, or paint a few corrections and Train more), "
                                    "from one of your named models, or from a model file")
         form.addRow("Start from", self.start_from)
+        self.suggest_model_btn = QPushButton()
+        self.suggest_model_btn.setVisible(False)  # shown when a base model fits the chosen image
+        form.addRow(self.suggest_model_btn)
         self.new_labels_btn = QPushButton("New annotation layer")
         self.new_labels_btn.setToolTip("Add an empty Labels layer of the image's shape, ready to paint label 1")
         form.addRow(self.new_labels_btn)
