@@ -188,3 +188,26 @@ def test_cli_fine_tuning_nuclei_starts_from_its_weights(sample, tmp_path):
     assert same > 0.95 and change < 0.02, (same, change)
     same, change = prediction_change(nuclei, new, sample.image)
     assert same < 0.6 and change > 0.2, (same, change)
+
+
+def test_cli_predicts_and_fine_tunes_from_the_cells_base_model(sample, tmp_path):
+    """--model cells predicts without training; --init cells fine-tunes from its weights (one step
+    later it predicts as the base model does) and records where it came from."""
+    import tifffile
+
+    from napari_unet._sample_data import simulate_instance_strokes
+    from napari_unet.cli import main
+    from scores import prediction_change
+
+    tifffile.imwrite(tmp_path / "cells.tif", sample.image)
+    tifffile.imwrite(tmp_path / "objects.tif", simulate_instance_strokes(sample.instances, seed=0).astype(np.uint16))
+    assert main(["predict", "--model", "cells", "--images", str(tmp_path / "cells.tif"),
+                 "--out-dir", str(tmp_path / "out")]) == 0
+    assert tifffile.imread(tmp_path / "out" / "cells_labels.tif").shape == sample.image.shape
+    assert main(["train", "--images", str(tmp_path / "cells.tif"), "--labels", str(tmp_path / "objects.tif"),
+                 "--steps", "1", "--patch-size", "64", "--device", "cpu", "--init", "cells",
+                 "--out", str(tmp_path / "tuned.pt")]) == 0
+    tuned = load_model(tmp_path / "tuned.pt")
+    assert tuned.info["fine_tuned_from"] == "cells" and tuned.mode == "instance"
+    same, change = prediction_change(load_model("cells"), tuned, sample.image)
+    assert same > 0.95 and change < 0.02, (same, change)
