@@ -84,3 +84,11 @@ def test_every_shipped_base_model_has_a_fingerprint_and_the_sample_gets_nuclei()
     # the package's sample (fluorescent cells) looks like the nuclei model's images, not like EM
     fit = suggest(make_sample(256, seed=0).image)
     assert fit is not None and fit.name == "nuclei"
+
+
+def test_a_large_lazy_image_is_judged_like_the_same_image_in_memory(models):
+    """The check reads only crops (and a subsample for the intensity range) of a dask image."""
+    import dask.array as da
+    big = np.tile(membranes(seed=14), (12, 12))  # 3072² > the 4 Mpx read whole
+    assert rank(da.from_array(big, chunks=512), models) == rank(big, models)
+    assert suggest(da.from_array(big, chunks=512), models).name == "lines"

@@ -17,7 +17,6 @@ class ModelHint:
     def __init__(self, widget):
         self.widget = widget
         self.fit = None  # the suggestion shown (a model_choice.Fit), or None
-        self.worker = None
         self._for = None  # the name of the image the running or last check was for
         self.checked = None  # the name of the image the last finished check was for
 
@@ -36,7 +35,6 @@ class ModelHint:
         worker = create_worker(_suggest_job, prediction_input(image), _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda fit, name=image.name: self._returned(name, fit))
         worker.errored.connect(lambda _err: None)  # an image the check cannot read just gets no suggestion
-        self.worker = worker
         worker.start()
         return worker
 

@@ -45,17 +45,20 @@ def _crops(plane: np.ndarray, size: int) -> list[np.ndarray]:
     return [plane[y : y + sh, x : x + sw] for y, x in sorted(corners)]
 
 
-def descriptor(plane: np.ndarray) -> np.ndarray:
-    """18 numbers describing a grey ``(Y, X)`` image: intensity percentiles after percentile
-    normalisation, per scale the mean and spread of the gradient magnitude and the mean absolute
-    Laplacian of Gaussian (scale-normalised), and the skewness; the mean over crops."""
+def descriptor(plane) -> np.ndarray:
+    """18 numbers describing a grey ``(Y, X)`` image (numpy or dask): intensity percentiles after
+    percentile normalisation, per scale the mean and spread of the gradient magnitude and the mean
+    absolute Laplacian of Gaussian (scale-normalised), and the skewness; the mean over crops.
+    Only the crops and, for the percentiles, about 4 M samples of a large image are read."""
     from scipy import ndimage as ndi
 
-    g = np.asarray(plane, np.float32)
-    lo, hi = np.percentile(g, [1, 99.8])
-    g = (g - lo) / max(float(hi - lo), 1e-6)
+    h, w = plane.shape
+    step = int(np.ceil(np.sqrt(h * w / 4_000_000)))  # 1 for images up to 4 Mpx
+    lo, hi = np.percentile(np.asarray(plane[::step, ::step], np.float32), [1, 99.8])
+    scale = max(float(hi - lo), 1e-6)
     rows = []
-    for c in _crops(g, CROP):
+    for crop in _crops(plane, CROP):
+        c = (np.asarray(crop, np.float32) - lo) / scale
         f = list(np.percentile(c, [5, 25, 50, 75, 95]))
         for s in SCALES:
             grad = ndi.gaussian_gradient_magnitude(c, s) * s
@@ -65,13 +68,15 @@ def descriptor(plane: np.ndarray) -> np.ndarray:
     return np.mean(rows, 0)
 
 
-def image_plane(model, image) -> np.ndarray:
+def image_plane(model, image):
     """The middle plane of ``image`` as ``model`` takes it (colour converted for a grey model),
-    its channels averaged. Raises UserInputError when the model cannot take the image."""
+    its channels averaged; lazy where the image is. Raises UserInputError when the model cannot
+    take the image."""
     from .predict import model_input
 
     _, img = model_input(model, image)
-    return np.asarray(img[img.shape[0] // 2], np.float32).mean(axis=0)
+    plane = img[img.shape[0] // 2]
+    return plane[0] if plane.shape[0] == 1 else plane.mean(axis=0)
 
 
 def fingerprint(images) -> dict:
@@ -105,13 +110,9 @@ def rank(image, models: dict) -> list[Fit]:
         return []
     pooled = np.concatenate(list(prints.values()))
     mean, std = pooled.mean(0), pooled.std(0) + 1e-6
-    seen: list[tuple[np.ndarray, np.ndarray]] = []  # (plane, descriptor): models taking the image alike share it
     fits = []
     for name, train in prints.items():
-        d = next((d for p, d in seen if p.shape == planes[name].shape and np.array_equal(p, planes[name])), None)
-        if d is None:
-            d = descriptor(planes[name])
-            seen.append((planes[name], d))
+        d = descriptor(planes[name])
         t = (train - mean) / std
         own = cdist(t, t)
         np.fill_diagonal(own, np.inf)
