@@ -8,9 +8,9 @@
 An annotator with the dense truth of a few images starts from one stroke per class (instance
 mode: one whole object and one background stroke) and then, each round, lets training go on
 for ``--seconds``, looks at the prediction of its images, and paints one stroke. It drives the
-engine the widget's Live mode uses: one :class:`~napari_unet.trainer.Trainer` in a child
-process, strokes sent as changed regions (:meth:`~napari_unet.trainer.Trainer.update_strokes`),
-predictions of the images asked of the child (:meth:`~napari_unet.trainer.Trainer.predict_region`,
+engine the widget's Live mode uses: one :class:`~napari_unet.trainer.client.Trainer` in a child
+process, strokes sent as changed regions (:meth:`~napari_unet.trainer.client.Trainer.update_strokes`),
+predictions of the images asked of the child (:meth:`~napari_unet.trainer.client.Trainer.predict_region`,
 with the uncertainty the widget shows). Training is paused while the held-out images are
 scored, so a round's seconds are training and looking only.
 
@@ -20,7 +20,7 @@ random forest retrained on all strokes each round (ilastik-like). Places: ``erro
 true class down the middle of the largest wrong area (instance mode: the largest missed or
 badly cut object, painted whole, or a background stroke through the largest false object);
 ``random`` paints at a random unpainted pixel; ``suggest`` at the best place of
-:func:`napari_unet.suggest.suggest_places`. At ``random`` and ``suggest`` the truth decides
+:func:`napari_unet.review.suggest.suggest_places`. At ``random`` and ``suggest`` the truth decides
 the class: an object there is painted whole, otherwise a stroke of the class at that pixel.
 Strokes follow the truth region's skeleton for up to 12 px either side of the chosen point
 with a round brush of a radius drawn from 1-8 px per stroke, clipped to the region.
@@ -234,7 +234,7 @@ def choose(place: str, annotator: Annotator, preds, spread) -> tuple[int, int, i
     if place == "error":
         return annotator.error_place(preds)
     if place in ("suggest", "suggestnear"):  # suggestnear: the rule before places kept away from strokes
-        from napari_unet.suggest import suggest_places
+        from napari_unet.review.suggest import suggest_places
 
         best = None
         for i, (p, u) in enumerate(zip(preds, spread)):
@@ -251,19 +251,19 @@ class UNetLoop:
     """One live trainer: strokes go in as changed regions, the images' predictions come back."""
 
     def __init__(self, images, held, mode, args, start):
-        from napari_unet.config import TrainConfig
+        from napari_unet.core.config import TrainConfig
 
         self.images, self.held, self.trainer, self.model = images, held, None, None
         self.base = None
         if start == "base":
-            from napari_unet.io import load_model
+            from napari_unet.models.load import load_model
 
             self.base = load_model(args["base"])
         self.config = TrainConfig(steps=None, time_budget=7 * 24 * 3600.0, mode=mode, seed=args["seed"], device="cpu")
         self.round_steps, self.looked = args.get("round_steps"), False
 
     def round(self, strokes, seconds: float):
-        from napari_unet.trainer import Trainer
+        from napari_unet.trainer.client import Trainer
 
         if self.trainer is None:  # started on the first strokes, as Live is (its start-up is not counted)
             self.trainer = Trainer(self.images, [s.copy() for s in strokes], self.config, model=self.base,
@@ -295,7 +295,7 @@ class UNetLoop:
         return preds, spread, seconds_used
 
     def held_predictions(self):
-        from napari_unet.predict import predict_labels
+        from napari_unet.predict.pipeline import predict_labels
 
         return [np.asarray(predict_labels(self.model, im).labels) for im in self.held]
 
@@ -336,7 +336,7 @@ class RandomForestLoop:
     def _labels(self, f):
         lab = self.rf.predict(f.reshape(-1, f.shape[-1])).reshape(f.shape[:2])
         if self.mode == "instance":
-            from napari_unet.instances import objects_from_foreground
+            from napari_unet.core.instances import objects_from_foreground
 
             return objects_from_foreground(lab == 2)
         return lab

@@ -1,4 +1,4 @@
-"""Which base model fits an image: the fingerprint rule of ``napari_unet.model_choice`` on images
+"""Which base model fits an image: the fingerprint rule of ``napari_unet.models.choice`` on images
 the twins never saw.
 
     python -m benchmarks.base_model_choice --models DIR [--data ../shared/data] --out rows.jsonl
@@ -13,7 +13,7 @@ to each twin. The summary gives, per kind, the distances, how often the nearest 
 right one, and what the rule suggests with the threshold: the right model, a wrong one, or none;
 and, with the right model taken away (an image of a kind the package has no model for), how
 often it still suggests one (a wrong one). Distances are the product's own
-(:func:`napari_unet.model_choice.rank` over the candidates at hand).
+(:func:`napari_unet.models.choice.rank` over the candidates at hand).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def items(data: Path) -> list[tuple[str, str, object]]:
 
 
 def measure(args) -> None:
-    from napari_unet.io import load_model
-    from napari_unet.model_choice import rank
+    from napari_unet.models.load import load_model
+    from napari_unet.models.choice import rank
 
     models = {p.stem.removesuffix("-twin"): load_model(p) for p in sorted(args.models.glob("*-twin.pt"))}
     counts: dict[str, int] = {}
@@ -103,10 +103,10 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--summary", type=Path, nargs="+")
-    ap.add_argument("--fits", type=float, default=None, help="threshold (default: napari_unet.model_choice.FITS)")
+    ap.add_argument("--fits", type=float, default=None, help="threshold (default: napari_unet.models.choice.FITS)")
     args = ap.parse_args(argv)
     if args.summary:
-        from napari_unet.model_choice import FITS
+        from napari_unet.models.choice import FITS
 
         summary(args.summary, FITS if args.fits is None else args.fits)
         return 0

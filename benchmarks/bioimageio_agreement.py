@@ -29,11 +29,11 @@ def main() -> None:
     from bioimageio.core import predict as bmz_predict
     from bioimageio.core.digest_spec import create_sample_for_model
 
-    from napari_unet._sample_data import make_sample
-    from napari_unet.bmz_export import export_bioimageio, reference_output
-    from napari_unet.config import PredictConfig
-    from napari_unet.io import load_model
-    from napari_unet.predict import predict_labels
+    from napari_unet.core.samples import make_sample
+    from napari_unet.bioimageio.export import export_bioimageio, reference_output
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import predict_labels
 
     folder = Path(tempfile.mkdtemp())
     for name in args.models:

@@ -63,7 +63,7 @@ def blob_image(seed: int, size: int, contrast: float = 1.0, noise: float = 0.35)
 
 
 def blobs_task(split: str, seed: int, strokes: str):
-    from napari_unet._sample_data import edge_strokes, simulate_strokes
+    from napari_unet.core.samples import edge_strokes, simulate_strokes
 
     image, truth, inst = blob_image(seed, 256)
     s = simulate_strokes(truth, fraction=0.02, seed=seed)
@@ -80,7 +80,7 @@ def blobs_task(split: str, seed: int, strokes: str):
 def isbi_task(split: str, seed: int, strokes: str):
     from isbi_strokes import load_slice
 
-    from napari_unet._sample_data import simulate_strokes
+    from napari_unet.core.samples import simulate_strokes
 
     root = DATA / "isbi2012"
     train = [load_slice(root, i) for i in range(10)]
@@ -110,7 +110,7 @@ def dsb_names(split: str):
 def dsb_task(split: str, seed: int, strokes: str):
     from dsb_strokes import load
 
-    from napari_unet._sample_data import edge_strokes, simulate_instance_strokes
+    from napari_unet.core.samples import edge_strokes, simulate_instance_strokes
 
     root = DATA / "dsb2018"
     train_names, eval_names = dsb_names(split)
@@ -190,7 +190,7 @@ def random_forest(images, strokes, eval_images, mode):
         f = features(im)
         lab = rf.predict(f.reshape(-1, f.shape[-1])).reshape(im.shape[:2])
         if mode == "instance":
-            from napari_unet.instances import objects_from_foreground
+            from napari_unet.core.instances import objects_from_foreground
 
             lab = objects_from_foreground(lab == 2)
         out.append(lab)
@@ -201,9 +201,9 @@ def run_one(args: dict) -> dict:
     import torch
 
     torch.set_num_threads(args["threads"])
-    from napari_unet.config import PredictConfig, TrainConfig
-    from napari_unet.predict import predict_labels
-    from napari_unet.train import fit
+    from napari_unet.core.config import PredictConfig, TrainConfig
+    from napari_unet.predict.pipeline import predict_labels
+    from napari_unet.core.train import fit
 
     images, strokes, dense, eval_images, truths, mode = TASKS[args["task"]](args["split"], args["seed"], args["strokes"])
     name, over = parse_variant(args["variant"])

@@ -33,7 +33,7 @@ from benchmarks.instance_metrics import f1_at
 
 
 def strokes_of(truth: np.ndarray, seed: int) -> np.ndarray:
-    from napari_unet._sample_data import simulate_instance_strokes
+    from napari_unet.core.samples import simulate_instance_strokes
 
     return simulate_instance_strokes(truth, object_fraction=0.25, seed=seed)
 
@@ -61,10 +61,10 @@ def parse_predict(spec: str) -> tuple[str, dict]:
 def run(args, name: str, variant: str, seed: int) -> dict:
     import torch
 
-    from napari_unet.config import PredictConfig, TrainConfig
-    from napari_unet.io import load_model
-    from napari_unet.predict import predict_labels
-    from napari_unet.train import fit
+    from napari_unet.core.config import PredictConfig, TrainConfig
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import predict_labels
+    from napari_unet.core.train import fit
 
     torch.set_num_threads(args.threads)
     train_rows = ctc.split(args.data, name, "train")

@@ -33,12 +33,14 @@ def main() -> None:
 
     import zarr
 
-    from napari_unet._sample_data import make_sample
-    from napari_unet.config import PredictConfig
-    from napari_unet.distributed import connect, predict_to_zarr
-    from napari_unet.io import create_zarr, load_model, model_to_bytes
-    from napari_unet.predict import label_dtype, predict_labels
-    from napari_unet.tiling import context_margins, core_tile
+    from napari_unet.core.samples import make_sample
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.predict.distributed import connect, predict_to_zarr
+    from napari_unet.core.imageio import create_zarr
+    from napari_unet.models.load import load_model
+    from napari_unet.models.checkpoint import model_to_bytes
+    from napari_unet.predict.pipeline import label_dtype, predict_labels
+    from napari_unet.predict.tiling import context_margins, core_tile
 
     folder = args.dir or Path(tempfile.mkdtemp(prefix="napari-unet-cluster-"))
     n = args.size

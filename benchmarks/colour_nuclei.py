@@ -3,7 +3,7 @@
     python -m benchmarks.colour_nuclei [--data ../shared/data] [--model nuclei] [--out results.jsonl]
 
 The 20 colour images of DSB2018 (256 x 320, RGB), zero-shot, each converted the ways
-:mod:`napari_unet.colour` offers (luminance, the hematoxylin channel) and, for comparison, their
+:mod:`napari_unet.core.colour` offers (luminance, the hematoxylin channel) and, for comparison, their
 inversions. Prints F1@0.5 and the DSB mean average precision per image and their means; the
 ``nuclei`` model was trained on these images as luminance, so the comparison favours luminance.
 """
@@ -24,7 +24,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def grey(rgb: np.ndarray, how: str) -> np.ndarray:
     from skimage.color import rgb2hed
 
-    from napari_unet.colour import LUMINANCE
+    from napari_unet.core.colour import LUMINANCE
 
     lum = rgb[..., :3].astype(np.float32) @ np.asarray(LUMINANCE, np.float32)
     hema = rgb2hed(rgb[..., :3])[..., 0].astype(np.float32)
@@ -34,9 +34,9 @@ def grey(rgb: np.ndarray, how: str) -> np.ndarray:
 def main(argv=None) -> int:
     import skimage.io
 
-    from napari_unet.config import PredictConfig
-    from napari_unet.io import load_model
-    from napari_unet.predict import predict_labels
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import predict_labels
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)

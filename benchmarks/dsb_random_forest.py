@@ -7,7 +7,7 @@ texture at sigmas 1..16; the same as ``random_forest.py``) and a scikit-learn ra
 (100 trees, 2 jobs, seed 0) trained on the annotated pixels of ``S/<labels>/<name>.tif``
 (``S`` as written by ``dsb_strokes.py``) as two classes: background (stroke value 1) and
 nucleus (values >= 2). The forest's nucleus mask of each ``S/eval_images`` image is cut into
-objects with the plugin's own post-processing, :func:`napari_unet.instances.objects_from_foreground`
+objects with the plugin's own post-processing, :func:`napari_unet.core.instances.objects_from_foreground`
 (connected components split by a seeded watershed), as ``napari-unet predict`` does. Writes
 ``DIR/<name>_labels.tif`` (int32, 0 = background, 1..N objects), then prints the wall times
 and the metrics of ``instance_metrics.py`` as one JSON line. With ``--labels dense`` it trains
@@ -30,7 +30,7 @@ from random_forest import predict_and_report, stroke_pixels
 def main(argv=None) -> int:
     from sklearn.ensemble import RandomForestClassifier
 
-    from napari_unet.instances import objects_from_foreground
+    from napari_unet.core.instances import objects_from_foreground
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--strokes", required=True, type=Path, help="folder written by dsb_strokes.py")

@@ -14,7 +14,7 @@ Writes (TIFF):
 * ``DIR/images/<name>.tif``        training images (uint8)
 * ``DIR/strokes/<name>.tif``       instance strokes as a user paints them (uint16): 0 = not
   annotated, 1 = background strokes, each value >= 2 one whole nucleus; from
-  :func:`napari_unet._sample_data.simulate_instance_strokes` (seed ``seed * 1000 + i``)
+  :func:`napari_unet.core.samples.simulate_instance_strokes` (seed ``seed * 1000 + i``)
 * ``DIR/dense/<name>.tif``         dense version: nucleus ``id`` painted as ``2 + id``, background 1
 * ``DIR/eval_images/<name>.tif``, ``DIR/eval_truth/<name>.tif``  held-out images, instance truth (uint16)
 * ``DIR/strokes.json``             split sizes, fraction of nuclei painted, fraction of pixels annotated
@@ -66,7 +66,7 @@ def split(rows: list[dict], n_train: int, n_eval: int, seed: int, max_size: int)
 def main(argv=None) -> int:
     import tifffile
 
-    from napari_unet._sample_data import simulate_instance_strokes
+    from napari_unet.core.samples import simulate_instance_strokes
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, type=Path)

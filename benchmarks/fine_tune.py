@@ -44,10 +44,10 @@ def run_one(args: dict) -> dict:
     import torch
 
     torch.set_num_threads(args["threads"])
-    from napari_unet.config import AugmentConfig, PredictConfig, TrainConfig
-    from napari_unet.io import load_model
-    from napari_unet.predict import predict_labels
-    from napari_unet.train import drain, train
+    from napari_unet.core.config import AugmentConfig, PredictConfig, TrainConfig
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import predict_labels
+    from napari_unet.core.train import drain, train
 
     images, strokes, _, eval_images, truths, mode = TASKS[args["task"]](args["split"], args["seed"], "middle")
     name, over = parse(args["variant"])
@@ -107,8 +107,8 @@ def run_one(args: dict) -> dict:
 
 def mixed(base, tuned, alpha: float):
     """A copy of ``tuned`` with the weights ``(1 - alpha) * base + alpha * tuned``, mixed as the
-    engine mixes a fine-tuned base model (``napari_unet.train.mix_weights``)."""
-    from napari_unet.train import mix_weights
+    engine mixes a fine-tuned base model (``napari_unet.core.train.mix_weights``)."""
+    from napari_unet.core.loop import mix_weights
 
     model = copy.deepcopy(tuned)
     mix_weights(model.net, base.net.state_dict(), 1 - alpha)

@@ -55,10 +55,10 @@ def peaks() -> dict:
 
 
 def train_throughput(batch=32, patch=256, steps=60) -> dict:
-    from napari_unet._sample_data import make_sample
-    from napari_unet.config import ModelConfig, TrainConfig
-    from napari_unet.model import conv_flops_per_pixel
-    from napari_unet.train import train
+    from napari_unet.core.samples import make_sample
+    from napari_unet.core.config import ModelConfig, TrainConfig
+    from napari_unet.core.model import conv_flops_per_pixel
+    from napari_unet.core.train import train
 
     s = make_sample(1024, seed=0)
     res = {}
@@ -93,8 +93,8 @@ def time_to_useful(strokes_dir: Path) -> dict:
 
 
 def predict_speed(model, size=4096) -> dict:
-    from napari_unet.config import PredictConfig
-    from napari_unet.predict import predict_labels
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.predict.pipeline import predict_labels
 
     img = np.random.default_rng(0).integers(0, 65535, (size, size), dtype=np.uint16)
     out = {}
@@ -113,9 +113,9 @@ def isbi(strokes_dir: Path, budget: float) -> tuple[dict, object]:
     import tifffile
 
     from metrics import score
-    from napari_unet.config import PredictConfig, TrainConfig, model_preset
-    from napari_unet.predict import predict_labels
-    from napari_unet.train import fit
+    from napari_unet.core.config import PredictConfig, TrainConfig, model_preset
+    from napari_unet.predict.pipeline import predict_labels
+    from napari_unet.core.train import fit
 
     imgs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes_dir}/images/*.tif"))]
     out, model = {}, None
@@ -138,9 +138,9 @@ def dsb(root: Path, budget: float) -> dict:
     import tifffile
 
     from instance_metrics import evaluate_arrays
-    from napari_unet.config import PredictConfig, TrainConfig
-    from napari_unet.predict import predict_labels
-    from napari_unet.train import fit
+    from napari_unet.core.config import PredictConfig, TrainConfig
+    from napari_unet.predict.pipeline import predict_labels
+    from napari_unet.core.train import fit
 
     names = sorted(Path(p).stem for p in glob.glob(f"{root}/images/*.tif"))
     imgs = [tifffile.imread(f"{root}/images/{n}.tif") for n in names]

@@ -27,10 +27,10 @@ import numpy as np
 
 TRAIN = """
 import sys
-from napari_unet._sample_data import make_sample
-from napari_unet.config import TrainConfig, model_preset
-from napari_unet.io import save_model
-from napari_unet.train import fit
+from napari_unet.core.samples import make_sample
+from napari_unet.core.config import TrainConfig, model_preset
+from napari_unet.models.checkpoint import save_model
+from napari_unet.core.train import fit
 s = make_sample(256, seed=0)
 save_model(fit(s.image, s.strokes, TrainConfig(steps=20, device=sys.argv[2]), model_config=model_preset(sys.argv[3])).model,
            sys.argv[1])
@@ -56,10 +56,11 @@ def main():
     model_path = Path(tmp) / "model.pt"
     subprocess.run([sys.executable, "-c", TRAIN, str(model_path), args.device, args.model_size], check=True)
 
-    from napari_unet._sample_data import make_sample
-    from napari_unet.config import PredictConfig
-    from napari_unet.io import create_zarr, load_model
-    from napari_unet.predict import label_dtype, predict_labels
+    from napari_unet.core.samples import make_sample
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.core.imageio import create_zarr
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import label_dtype, predict_labels
 
     model = load_model(model_path)
     after_load = rss_mb()

@@ -10,7 +10,7 @@ Writes (TIFF, classes coded 1 = membrane, 2 = cell interior):
 
 * ``DIR/images/NN.tif``       training images (copies)
 * ``DIR/strokes/NN.tif``      sparse strokes, 0 = not annotated, from
-  :func:`napari_unet._sample_data.simulate_strokes` (seed ``seed * 100 + NN``)
+  :func:`napari_unet.core.samples.simulate_strokes` (seed ``seed * 100 + NN``)
 * ``DIR/dense/NN.tif``        dense labels, every pixel annotated
 * ``DIR/eval_images/NN.tif``, ``DIR/eval_truth/NN.tif``  the evaluation slices
 * ``DIR/strokes.json``        annotated fraction per slice and per class
@@ -51,7 +51,7 @@ def load_slice(root: Path, i: int) -> tuple[np.ndarray, np.ndarray]:
 def main(argv=None) -> int:
     import tifffile
 
-    from napari_unet._sample_data import simulate_strokes
+    from napari_unet.core.samples import simulate_strokes
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, type=Path)

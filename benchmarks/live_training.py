@@ -41,7 +41,7 @@ def cli_rate(image: Path, strokes: Path, budget: float) -> float:
 
 
 def widget_rate(viewer, w, budget: float) -> float:
-    from napari_unet.trainer import Finished
+    from napari_unet.trainer.client import Finished
 
     w.forget_model()
     w.steps.setValue(0)
@@ -57,7 +57,7 @@ def live_latency(strokes_per_run: int, every: float):
     import napari
     from qtpy.QtCore import QElapsedTimer, QTimer
 
-    from napari_unet._sample_data import make_sample
+    from napari_unet.core.samples import make_sample
 
     sample = make_sample(1024, seed=3)
     viewer = napari.Viewer()
@@ -106,7 +106,7 @@ def main() -> None:
     import tifffile
     from qtpy.QtCore import QSettings
 
-    from napari_unet._sample_data import make_sample
+    from napari_unet.core.samples import make_sample
 
     settings = tempfile.mkdtemp()  # the widget's defaults, not the settings a user left behind
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, settings)

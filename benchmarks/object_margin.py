@@ -32,9 +32,9 @@ def train(a) -> None:
     import torch
     from boundaries import TASKS
 
-    from napari_unet.config import TrainConfig
-    from napari_unet.io import save_model
-    from napari_unet.train import fit
+    from napari_unet.core.config import TrainConfig
+    from napari_unet.models.checkpoint import save_model
+    from napari_unet.core.train import fit
 
     torch.set_num_threads(2)
     for seed in a.seeds:
@@ -59,9 +59,9 @@ def sweep(a) -> None:
     import torch
     from boundaries import TASKS, score
 
-    from napari_unet.config import PredictConfig
-    from napari_unet.io import load_model
-    from napari_unet.predict import predict_labels
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import predict_labels
 
     torch.set_num_threads(2)
     value = 1 if a.task == "isbi" else 2  # membrane / nucleus

@@ -9,7 +9,7 @@ nuclei from about 5 to 45 px. Each rule says how much to shrink or enlarge an im
 pass measured objects of diameter ``d`` for a model that learned objects of ``ref``:
 
 * ``off``: never (``PredictConfig(rescale=False)``);
-* ``largest:M``: the engine's rule (``napari_unet.rescale.size_factor``) with ``largest=M``:
+* ``largest:M``: the engine's rule (``napari_unet.predict.rescale.size_factor``) with ``largest=M``:
   shrink objects wider than ``M * ref`` to that, never enlarge;
 * ``target:M``: resize to ``M * ref`` whenever ``d`` is more than 10 % away from it (enlarging too);
 * ``band:L,H``: leave ``d`` in ``[L * ref, H * ref]`` alone, resize to the nearer edge otherwise.
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def rule_factor(rule: str):
     """``size_factor(reference, diameter)`` for a rule, or None for ``off``."""
-    from napari_unet import rescale
+    from napari_unet.predict.pipeline import rescale
 
     kind, _, value = rule.partition(":")
     if kind == "off":
@@ -57,10 +57,10 @@ def main(argv=None) -> int:
     from dsb_strokes import load
     from skimage.transform import rescale as resample
 
-    from napari_unet import rescale
-    from napari_unet.config import PredictConfig
-    from napari_unet.io import load_model
-    from napari_unet.predict import predict_labels
+    from napari_unet.predict.pipeline import rescale
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import predict_labels
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True, help="an instance model that records its object size")

@@ -35,11 +35,11 @@ def main():
     from metrics import score
     from throughput import conv_peak
 
-    from napari_unet.config import PredictConfig, TrainConfig, model_preset
-    from napari_unet.device import resolve_device, use_bf16
-    from napari_unet.model import conv_flops_per_pixel
-    from napari_unet.predict import predict_labels
-    from napari_unet.train import train
+    from napari_unet.core.config import PredictConfig, TrainConfig, model_preset
+    from napari_unet.core.device import resolve_device, use_bf16
+    from napari_unet.core.model import conv_flops_per_pixel
+    from napari_unet.predict.pipeline import predict_labels
+    from napari_unet.core.train import train
 
     device = resolve_device(args.device)
     bf16 = use_bf16(device)

@@ -1,7 +1,7 @@
 """Strokes as people paint them, for the stroke-style benchmarks: a round brush down the middle
 of regions, clipped to the region, some strokes spilling over an edge.
 
-The package's own simulator (:func:`napari_unet._sample_data.simulate_strokes`) keeps 3 px
+The package's own simulator (:func:`napari_unet.core.samples.simulate_strokes`) keeps 3 px
 from every edge and paints membranes as one-pixel lines; people do neither. Here a stroke is a
 walk along the region's skeleton painted with a disk of ``radius`` pixels and clipped to the
 region, so a stroke down a 5-px membrane is as wide as the membrane whatever the brush, and a

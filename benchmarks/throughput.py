@@ -80,11 +80,11 @@ def main():
     extra = {k: getattr(args, k) for k in ("batch_size", "patch_size") if getattr(args, k)}
     device = torch.device(args.device)
 
-    from napari_unet._sample_data import make_sample
-    from napari_unet.config import TrainConfig, model_preset
-    from napari_unet.device import use_bf16
-    from napari_unet.model import conv_flops_per_pixel
-    from napari_unet.train import train
+    from napari_unet.core.samples import make_sample
+    from napari_unet.core.config import TrainConfig, model_preset
+    from napari_unet.core.device import use_bf16
+    from napari_unet.core.model import conv_flops_per_pixel
+    from napari_unet.core.train import train
 
     bf16 = use_bf16(device)
     report = {"device": args.device, "threads": torch.get_num_threads(), "bf16": bf16,

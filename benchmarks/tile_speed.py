@@ -30,10 +30,10 @@ def main() -> None:
     args = ap.parse_args()
 
     import napari_unet
-    from napari_unet._sample_data import make_sample
-    from napari_unet.config import PredictConfig
-    from napari_unet.io import load_model
-    from napari_unet.predict import predict_labels
+    from napari_unet.core.samples import make_sample
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import predict_labels
 
     model = load_model(args.model)
     image = np.tile(make_sample(512, seed=0).image, (args.size // 512 + 1,) * 2)[: args.size, : args.size]

@@ -34,9 +34,9 @@ def main():
 def curve(strokes: Path, steps: int, every: int, device: str = "cpu", batch_size=None, patch_size=None) -> dict:
     """Train, scoring every ``every`` steps (clock paused); print each point; return the summary."""
     from metrics import score
-    from napari_unet.config import PredictConfig, TrainConfig
-    from napari_unet.predict import predict_labels
-    from napari_unet.train import train
+    from napari_unet.core.config import PredictConfig, TrainConfig
+    from napari_unet.predict.pipeline import predict_labels
+    from napari_unet.core.train import train
 
     imgs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes}/images/*.tif"))]
     labs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes}/strokes/*.tif"))]

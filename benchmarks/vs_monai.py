@@ -56,11 +56,11 @@ def runners(model, tile, overlap, batch, device, our_tile=None):
     same weights and settings (see the module docstring)."""
     from monai.inferers import sliding_window_inference
 
-    from napari_unet.config import PredictConfig
-    from napari_unet.data import apply_normalization, percentiles, to_zcyx
-    from napari_unet.device import autocast, use_bf16
-    from napari_unet.model import inference_copy
-    from napari_unet.predict import _best_values, predict_labels
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.core.data import apply_normalization, percentiles, to_zcyx
+    from napari_unet.core.device import autocast, use_bf16
+    from napari_unet.core.model import inference_copy
+    from napari_unet.predict.pipeline import _best_values, predict_labels
 
     name, device = device, torch.device(device)
     cfg = PredictConfig(tile_size=our_tile or PredictConfig.tile_size, device=name)  # the engine's batch of tiles
@@ -95,7 +95,7 @@ def isbi_quality(model_path, isbi_dir, tile=256, overlap=0.25, batch=4, device="
     import tifffile
     from metrics import METRICS, score
 
-    from napari_unet.io import load_model
+    from napari_unet.models.load import load_model
 
     model = load_model(model_path)
     fns = dict(zip(("napari_unet", "monai", "monai_with_inference_copy"), runners(model, tile, overlap, batch, device, our_tile)))
@@ -116,10 +116,10 @@ def isbi_quality(model_path, isbi_dir, tile=256, overlap=0.25, batch=4, device="
 
 def compare(size=2048, tile=256, overlap=0.25, batch=4, device="cpu", rounds=5, our_tile=None) -> dict:
     """Time both on a ``size``-square image; see the module docstring."""
-    from napari_unet._sample_data import make_sample
-    from napari_unet.config import PredictConfig, TrainConfig
-    from napari_unet.device import use_bf16
-    from napari_unet.train import fit
+    from napari_unet.core.samples import make_sample
+    from napari_unet.core.config import PredictConfig, TrainConfig
+    from napari_unet.core.device import use_bf16
+    from napari_unet.core.train import fit
 
     s = make_sample(256, seed=0)
     model = fit(s.image, s.strokes, TrainConfig(steps=200, device=device)).model

@@ -78,7 +78,7 @@ def _predicted_by_nuclei(viewer):
 
 def base_model(out: Path) -> None:
     """Start from the nuclei base model: predict at once, with the legend of what to paint."""
-    from napari_unet._sample_data import make_sample, simulate_instance_strokes
+    from napari_unet.core.samples import make_sample, simulate_instance_strokes
 
     viewer = napari.Viewer(title="napari-unet")
     viewer.window._qt_window.resize(1500, 950)
@@ -98,7 +98,7 @@ def colour(out: Path) -> None:
     """The grey nuclei model on a colour (H&E-like, synthetic) image: converted, and said so."""
     import numpy as np
 
-    from napari_unet._sample_data import make_sample
+    from napari_unet.core.samples import make_sample
 
     viewer = napari.Viewer(title="napari-unet")
     viewer.window._qt_window.resize(1500, 950)
@@ -119,8 +119,8 @@ def export(viewer, w, out: Path) -> None:
 
     from qtpy.QtWidgets import QDialog, QFileDialog
 
-    from napari_unet._widget_export import ExportDialog
-    from napari_unet._widget_panels import Scroll
+    from napari_unet.widget.export import ExportDialog
+    from napari_unet.widget.panels import Scroll
 
     def fill_in(dialog):
         dialog.authors.setText("Ada Lovelace, Alan Turing")
@@ -142,7 +142,7 @@ def export(viewer, w, out: Path) -> None:
 
 def inspect_and_correct(viewer, w, out: Path) -> None:
     """Outlines over the untinted image; then the prediction copied into the strokes."""
-    from napari_unet._widget_panels import Scroll
+    from napari_unet.widget.panels import Scroll
 
     bar = w.findChild(Scroll).verticalScrollBar()
     bar.setValue(bar.maximum())  # the dock scrolled down to the Inspect panel
@@ -194,7 +194,7 @@ def suggest(out: Path) -> None:
     w.uncertainty.setChecked(True)
     w.suggestions.next()  # predicts the uncertainty overlay, then moves the view
     wait(lambda: w.suggestions.current is not None)
-    from napari_unet._widget_panels import Scroll
+    from napari_unet.widget.panels import Scroll
 
     bar = w.findChild(Scroll).verticalScrollBar()
     bar.setValue(bar.maximum())  # the dock scrolled down to the Prediction panel

@@ -1,10 +1,10 @@
 """Train the shipped base models on the dense labels of ISBI 2012, DSB2018 and the CTC cell sets.
 
-    python scripts/train_base_models.py --data ../shared/data [--out src/napari_unet/base_models]
+    python scripts/train_base_models.py --data ../shared/data [--out src/napari_unet/models/base_models]
         [--only nuclei|em-membranes|cells ...] [--twins] [--steps-scale 1.0] [--device auto] [--seed 0]
 
 Writes ``OUT/<name>.pt`` (float16 weights, class names, training data, licence, citation,
-training record and the fingerprint of the training images that ``napari_unet.model_choice``
+training record and the fingerprint of the training images that ``napari_unet.models.choice``
 compares new images with, inside) and ``OUT/<name>.json`` (steps, seconds, device). With ``--twins`` it
 also trains ``<name>-twin.pt`` on everything except held-out images, so that benchmarks can
 measure the base models on images they never saw:
@@ -108,7 +108,7 @@ RECIPES = {
         "description": "Cell membranes in serial-section electron microscopy (semantic: 1 membrane, 2 interior).",
         "licence": "ISBI 2012 data: free for non-commercial segmentation research; cite the data papers",
         "citation": ISBI_CITATION,
-        "line_classes": [1],  # membranes separate cells: prediction closes their gaps (napari_unet.lines)
+        "line_classes": [1],  # membranes separate cells: prediction closes their gaps (napari_unet.core.lines)
     },
     "cells": {
         "load": load_ctc, "mode": "instance", "steps": 3000, "batch_size": 8,
@@ -122,10 +122,10 @@ RECIPES = {
 
 
 def train_one(name: str, twin: bool, args) -> dict:
-    from napari_unet.config import AugmentConfig, ModelConfig, TrainConfig
-    from napari_unet.io import save_model
-    from napari_unet.model_choice import fingerprint
-    from napari_unet.train import fit
+    from napari_unet.core.config import AugmentConfig, ModelConfig, TrainConfig
+    from napari_unet.models.checkpoint import save_model
+    from napari_unet.models.choice import fingerprint
+    from napari_unet.core.train import fit
 
     recipe = RECIPES[name]
     images, labels, source = recipe["load"](args.data, twin)
@@ -149,7 +149,7 @@ def train_one(name: str, twin: bool, args) -> dict:
                   f"--steps-scale {args.steps_scale:g} --scale-range {args.scale_range:g} --device {args.device} "
                   f"--seed {args.seed}",
     })
-    model.info["fingerprint"] = fingerprint(images)  # what napari_unet.model_choice compares images with
+    model.info["fingerprint"] = fingerprint(images)  # what napari_unet.models.choice compares images with
     path = save_model(model, args.out / f"{full}.pt", half=True)
     record = {"name": full, "steps": result.steps, "seconds": round(seconds, 1), "loss": round(result.loss, 4),
               "images": len(images), "device": args.device, "seed": args.seed, "bytes": path.stat().st_size}
@@ -163,7 +163,7 @@ def add_fingerprint(name: str, twin: bool, args) -> None:
     everything else in the file unchanged)."""
     import torch
 
-    from napari_unet.model_choice import fingerprint
+    from napari_unet.models.choice import fingerprint
 
     full = name + ("-twin" if twin else "")
     path = args.out / f"{full}.pt"
@@ -178,7 +178,7 @@ def add_fingerprint(name: str, twin: bool, args) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--out", type=Path, default=ROOT / "src" / "napari_unet" / "base_models")
+    ap.add_argument("--out", type=Path, default=ROOT / "src" / "napari_unet" / "models" / "base_models")
     ap.add_argument("--only", nargs="+", choices=sorted(RECIPES), default=list(RECIPES))
     ap.add_argument("--twins", action="store_true", help="also train the twins without the held-out images")
     ap.add_argument("--twins-only", action="store_true", help="train only the twins")
@@ -187,7 +187,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fingerprint-only", action="store_true",
-                    help="do not train: add the training images' fingerprint (napari_unet.model_choice) to OUT/<name>.pt")
+                    help="do not train: add the training images' fingerprint (napari_unet.models.choice) to OUT/<name>.pt")
     args = ap.parse_args(argv)
     for name in args.only:
         for twin in ([True] if args.twins_only else [True, False] if args.twins else [False]):

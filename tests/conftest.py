@@ -64,21 +64,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 @pytest.fixture(scope="session")
 def sample():
-    from napari_unet._sample_data import make_sample
+    from napari_unet.core.samples import make_sample
 
     return make_sample(128, seed=1)
 
 
 @pytest.fixture
 def tiny_model_config():
-    from napari_unet.config import ModelConfig
+    from napari_unet.core.config import ModelConfig
 
     return ModelConfig(depth=2, base_channels=8, dropout=0.0)
 
 
 @pytest.fixture
 def tiny_train_config():
-    from napari_unet.config import TrainConfig
+    from napari_unet.core.config import TrainConfig
 
     return TrainConfig(steps=30, batch_size=4, patch_size=64, seed=0, device="cpu")
 
@@ -86,8 +86,8 @@ def tiny_train_config():
 @pytest.fixture(scope="session")
 def trained(sample):
     """A tiny model trained briefly on the sample (shared by tests that only read it)."""
-    from napari_unet.config import ModelConfig, TrainConfig
-    from napari_unet.train import fit
+    from napari_unet.core.config import ModelConfig, TrainConfig
+    from napari_unet.core.train import fit
 
     cfg = TrainConfig(steps=300, batch_size=4, patch_size=64, seed=0, device="cpu")
     return fit(sample.image, sample.strokes, cfg, model_config=ModelConfig(depth=2, base_channels=8, dropout=0.0)).model
@@ -124,4 +124,4 @@ def image_is_probability(monkeypatch):
         p = x[:, :1, rows, cols].float().clamp(0, 1)
         return torch.cat([p, 1 - p], dim=1)
 
-    monkeypatch.setattr("napari_unet.predict.class_probabilities", probabilities)
+    monkeypatch.setattr("napari_unet.predict.pipeline.class_probabilities", probabilities)

@@ -49,8 +49,8 @@ def prediction_change(start, model, image) -> tuple[float, float]:
     """How far ``model`` predicts from ``start`` on ``image``: the IoU of the regions each calls
     class 2 (cells, nuclei), and the mean absolute difference of their probabilities. The networks
     as they are: no object margin, no rescaling, fp32."""
-    from napari_unet.config import PredictConfig
-    from napari_unet.predict import predict_labels
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.predict.pipeline import predict_labels
 
     config = PredictConfig(device="cpu", precision="fp32", object_margin=0, rescale=False)
     a, b = (predict_labels(m, image, config, probabilities=True).probabilities[0] for m in (start, model))

@@ -1,9 +1,9 @@
 import numpy as np
 import torch
 
-from napari_unet.augment import PatchAugmenter
-from napari_unet.config import AugmentConfig
-from napari_unet.data import IGNORE, Slice2D
+from napari_unet.core.augment import PatchAugmenter
+from napari_unet.core.config import AugmentConfig
+from napari_unet.core.data import IGNORE, Slice2D
 
 
 def _slice(rng, h=80, w=90):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import need
 
-from napari_unet.config import NormConfig, PredictConfig, UserInputError
+from napari_unet.core.config import NormConfig, PredictConfig, UserInputError
 
 need("bioimageio.core", "bioimageio")
 
@@ -27,7 +27,7 @@ def offline(monkeypatch):
 @pytest.fixture(scope="module")
 def package(trained, sample, tmp_path_factory):
     """The session's tiny trained model, exported without the built-in check (the tests run it)."""
-    from napari_unet.bmz_export import export_bioimageio
+    from napari_unet.bioimageio.export import export_bioimageio
 
     path = tmp_path_factory.mktemp("bmz") / "cells.zip"
     result = export_bioimageio(trained, path, sample.image, name="cells", authors=["A. Biologist"],
@@ -74,8 +74,8 @@ def test_the_package_computes_what_napari_unets_network_computes(package, traine
     from bioimageio.core import create_prediction_pipeline, load_description
     from bioimageio.core.digest_spec import create_sample_for_model
 
-    from napari_unet._sample_data import make_sample
-    from napari_unet.bmz_export import reference_output
+    from napari_unet.core.samples import make_sample
+    from napari_unet.bioimageio.export import reference_output
 
     image = make_sample(160, seed=7).image[:100, :132].astype(np.float32)
     ours = reference_output(trained, image[None, None])
@@ -94,8 +94,8 @@ def test_tools_that_tile_with_the_halo_get_napari_unets_labels(package, trained,
     which bioimageio.core takes of the padded image."""
     from bioimageio.core import predict as bmz_predict
 
-    from napari_unet._sample_data import make_sample
-    from napari_unet.predict import predict_labels
+    from napari_unet.core.samples import make_sample
+    from napari_unet.predict.pipeline import predict_labels
 
     image = make_sample(160, seed=8).image[:120, :148].astype(np.float32)
     ours = predict_labels(trained, image, PredictConfig(precision="fp32"), probabilities=True).probabilities
@@ -106,10 +106,10 @@ def test_tools_that_tile_with_the_halo_get_napari_unets_labels(package, trained,
 
 
 def test_round_trip_predicts_the_same_labels_and_trains_further(package, trained, sample):
-    from napari_unet.config import TrainConfig
-    from napari_unet.io import load_model
-    from napari_unet.predict import predict_labels
-    from napari_unet.train import fit
+    from napari_unet.core.config import TrainConfig
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import predict_labels
+    from napari_unet.core.train import fit
 
     again = load_model(package.path)
     assert again.class_values == trained.class_values and again.steps_trained == trained.steps_trained
@@ -121,8 +121,8 @@ def test_round_trip_predicts_the_same_labels_and_trains_further(package, trained
 def test_export_checks_the_package_and_says_so(trained, tmp_path, offline):
     import yaml
 
-    from napari_unet.bmz_describe import default_description
-    from napari_unet.bmz_export import export_bioimageio
+    from napari_unet.bioimageio.describe import default_description
+    from napari_unet.bioimageio.export import export_bioimageio
 
     result = export_bioimageio(trained, tmp_path / "checked.zip")  # a synthetic scene as test data
     assert result.validation == {"pytorch_state_dict": "passed", "torchscript": "passed"}
@@ -135,9 +135,10 @@ def test_export_checks_the_package_and_says_so(trained, tmp_path, offline):
 
 
 def test_deeper_networks_get_test_data_of_their_minimum_size():
-    from napari_unet.bmz_export import min_size, sample_input
-    from napari_unet.config import ModelConfig
-    from napari_unet.model import SegmentationModel
+    from napari_unet.bioimageio.common import min_size
+    from napari_unet.bioimageio.export import sample_input
+    from napari_unet.core.config import ModelConfig
+    from napari_unet.core.model import SegmentationModel
 
     deep = SegmentationModel(ModelConfig(depth=5, base_channels=4), [1, 2])
     side = min_size(deep)
@@ -148,8 +149,8 @@ def test_deeper_networks_get_test_data_of_their_minimum_size():
 
 @pytest.mark.parametrize("name", ["nuclei", "em-membranes"])
 def test_shipped_base_models_export_and_pass(name, tmp_path, offline):
-    from napari_unet.bmz_export import export_bioimageio
-    from napari_unet.io import load_model
+    from napari_unet.bioimageio.export import export_bioimageio
+    from napari_unet.models.load import load_model
 
     result = export_bioimageio(load_model(name), tmp_path / f"{name}.zip")
     assert set(result.validation.values()) == {"passed"}
@@ -159,7 +160,7 @@ def test_shipped_base_models_export_and_pass(name, tmp_path, offline):
 def test_what_cannot_be_expressed_is_refused_and_nothing_is_written(trained, tmp_path):
     import copy
 
-    from napari_unet.bmz_export import export_bioimageio
+    from napari_unet.bioimageio.export import export_bioimageio
 
     odd = copy.deepcopy(trained)
     odd.norm = NormConfig(low=0.0, high=0.5)
@@ -177,8 +178,8 @@ def test_what_cannot_be_expressed_is_refused_and_nothing_is_written(trained, tmp
 
 
 def test_one_weight_format_alone(trained, sample, tmp_path, offline):
-    from napari_unet.bmz_export import export_bioimageio
-    from napari_unet.io import load_model
+    from napari_unet.bioimageio.export import export_bioimageio
+    from napari_unet.models.load import load_model
 
     only = export_bioimageio(trained, tmp_path / "ts.zip", sample.image, weight_formats=("torchscript",))
     assert only.validation == {"torchscript": "passed"}
@@ -192,7 +193,7 @@ def test_a_foreign_package_is_refused_clearly(package, tmp_path):
     from bioimageio.spec import load_model_description, save_bioimageio_package
     from bioimageio.spec.model.v0_5 import Config
 
-    from napari_unet.io import load_model
+    from napari_unet.models.load import load_model
 
     descr = load_model_description(package.path)
     descr.config = Config()
@@ -208,7 +209,7 @@ def test_a_foreign_package_is_refused_clearly(package, tmp_path):
 def test_missing_bioimageio_packages_name_the_extra(trained, tmp_path, monkeypatch):
     import sys
 
-    from napari_unet.bmz_export import export_bioimageio
+    from napari_unet.bioimageio.export import export_bioimageio
 
     monkeypatch.setitem(sys.modules, "bioimageio.core", None)
     with pytest.raises(UserInputError, match=r"pip install .*\[bioimageio\]"):

@@ -22,7 +22,7 @@ def _hard_probs(boundary: int, h=32, w=32) -> torch.Tensor:
 
 
 def test_affinities_are_low_across_an_edge_and_high_along_it():
-    from napari_unet.losses import PAIR_OFFSETS, pair_affinities
+    from napari_unet.core.losses import PAIR_OFFSETS, pair_affinities
 
     aff = pair_affinities(_step_image(), sigma=1.0)
     right = aff[PAIR_OFFSETS.index((0, 1))]  # pairs (x, x + 1)
@@ -32,7 +32,7 @@ def test_affinities_are_low_across_an_edge_and_high_along_it():
 
 
 def test_label_change_costs_less_at_the_image_edge_than_in_a_flat_region():
-    from napari_unet.losses import edge_potts_loss, pair_affinities
+    from napari_unet.core.losses import edge_potts_loss, pair_affinities
 
     aff = pair_affinities(_step_image(), sigma=1.0)
     at_edge = edge_potts_loss(_hard_probs(16), aff)
@@ -46,7 +46,7 @@ def test_edge_term_moves_a_soft_boundary_onto_the_image_edge():
     """Gradient descent on the term alone pulls a soft boundary (first class-1 column: 19) onto
     the image's edge at column 16, within the pixel its smoothing blurs. In a flat region a
     straight boundary costs the same anywhere; only the edge is cheaper."""
-    from napari_unet.losses import edge_potts_loss, pair_affinities
+    from napari_unet.core.losses import edge_potts_loss, pair_affinities
 
     x = _step_image()
     aff = pair_affinities(x, sigma=1.0)
@@ -68,9 +68,10 @@ def test_edge_term_moves_a_soft_boundary_onto_the_image_edge():
 
 
 def test_edge_term_setting_is_checked_and_stored_with_the_model(tmp_path, sample, tiny_model_config):
-    from napari_unet.config import TrainConfig, UserInputError
-    from napari_unet.io import load_model, save_model
-    from napari_unet.train import fit
+    from napari_unet.core.config import TrainConfig, UserInputError
+    from napari_unet.models.load import load_model
+    from napari_unet.models.checkpoint import save_model
+    from napari_unet.core.train import fit
 
     with pytest.raises(UserInputError, match="edge term"):
         TrainConfig(edge_weight=-1)
@@ -82,18 +83,18 @@ def test_edge_term_setting_is_checked_and_stored_with_the_model(tmp_path, sample
 
 
 def test_edge_factor_warms_up_then_ramps():
-    from napari_unet.config import TrainConfig
-    from napari_unet.train import _edge_factor
+    from napari_unet.core.config import TrainConfig
+    from napari_unet.core.loop import edge_factor
 
     cfg = TrainConfig(edge_weight=2.0, edge_warmup=10)
-    assert [_edge_factor(cfg, s) for s in (0, 10, 15, 20, 500)] == [0.0, 0.0, 1.0, 2.0, 2.0]
-    assert _edge_factor(TrainConfig(edge_weight=0.0), 500) == 0.0
+    assert [edge_factor(cfg, s) for s in (0, 10, 15, 20, 500)] == [0.0, 0.0, 1.0, 2.0, 2.0]
+    assert edge_factor(TrainConfig(edge_weight=0.0), 500) == 0.0
 
 
 def test_strokes_keep_away_from_edges_and_paint_thin_regions_down_the_middle():
     from scipy import ndimage as ndi
 
-    from napari_unet._sample_data import simulate_strokes
+    from napari_unet.core.samples import simulate_strokes
 
     truth = np.ones((96, 96), np.uint8)
     truth[20:70, 20:70] = 2  # a thick square
@@ -110,7 +111,7 @@ def test_strokes_keep_away_from_edges_and_paint_thin_regions_down_the_middle():
 def test_instance_background_strokes_keep_away_from_objects():
     from scipy import ndimage as ndi
 
-    from napari_unet._sample_data import make_sample, simulate_instance_strokes
+    from napari_unet.core.samples import make_sample, simulate_instance_strokes
 
     s = make_sample(128, seed=3)
     strokes = simulate_instance_strokes(s.instances, seed=0)
@@ -121,8 +122,8 @@ def test_instance_background_strokes_keep_away_from_objects():
 def test_tta_prediction_is_equivariant_to_flips_and_rotations(trained, sample):
     """With test-time augmentation, predicting a rotated or mirrored image gives the rotated or
     mirrored prediction (up to float rounding in the tile blending)."""
-    from napari_unet.config import PredictConfig
-    from napari_unet.predict import predict_labels
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.predict.pipeline import predict_labels
 
     image = sample.image[:96, :96]
     cfg = PredictConfig(tta=True, tile_size=96, device="cpu", precision="fp32")
@@ -137,7 +138,7 @@ def test_tta_prediction_is_equivariant_to_flips_and_rotations(trained, sample):
 
 
 def test_classes_painted_as_thin_lines_are_found():
-    from napari_unet.data import Slice2D, thin_classes
+    from napari_unet.core.data import Slice2D, thin_classes
 
     target = np.full((40, 40), -1)
     target[5:8, 2:38] = 0  # a 3-px wide stroke
@@ -151,10 +152,10 @@ def test_classes_painted_as_thin_lines_are_found():
 def test_edge_term_stays_off_when_a_class_is_painted_as_thin_lines(tiny_model_config, monkeypatch):
     """A Potts term would erase faint stretches of thin structures: with a class painted only as
     one-pixel lines the edge term is not applied, and the model file says which class caused it."""
-    import napari_unet.losses as losses
-    from napari_unet._sample_data import make_sample
-    from napari_unet.config import TrainConfig
-    from napari_unet.train import fit
+    import napari_unet.core.losses as losses
+    from napari_unet.core.samples import make_sample
+    from napari_unet.core.config import TrainConfig
+    from napari_unet.core.train import fit
 
     s = make_sample(64, seed=0)
     strokes = np.zeros_like(s.strokes)
@@ -194,7 +195,7 @@ def test_a_network_of_thin_lines_is_a_line_class_and_blobs_are_not():
     """What the network predicts decides, not how wide the strokes were: membranes around cells
     are lines; blobs of any size, their background, cells and wide walls are not; specks of
     noise do not change that."""
-    from napari_unet.lines import lines_in_prediction
+    from napari_unet.core.lines import lines_in_prediction
 
     noise = np.random.default_rng(1).random((192, 192)) < 0.01
     membranes = _cells_in_membranes()
@@ -210,10 +211,10 @@ def test_a_network_of_thin_lines_is_a_line_class_and_blobs_are_not():
 def test_a_class_predicted_as_lines_after_the_warm_up_turns_the_edge_term_off(tiny_model_config, monkeypatch):
     """Painted with a wide brush, membranes are judged on the prediction at the end of the warm-up:
     from then on the edge term stays off, and the model records them as lines to close."""
-    import napari_unet.lines as lines
-    import napari_unet.losses as losses
-    from napari_unet.config import TrainConfig
-    from napari_unet.train import fit
+    import napari_unet.core.lines as lines
+    import napari_unet.core.losses as losses
+    from napari_unet.core.config import TrainConfig
+    from napari_unet.core.train import fit
 
     image = np.where(_cells_in_membranes(size=96) == 0, 0.2, 0.8).astype(np.float32)
     strokes = np.zeros((96, 96), np.uint8)

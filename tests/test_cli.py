@@ -36,9 +36,9 @@ def test_train_then_predict(files, tmp_path, capsys, sample):
     assert "final loss" in out and model.is_file()
     assert main(["predict", "--model", str(model), "--images", str(img), "--out-dir", str(tmp_path / "pred"),
                  "--tile-size", "64", "--probabilities"]) == 0
-    from napari_unet.config import PredictConfig
-    from napari_unet.io import load_model
-    from napari_unet.predict import predict_labels
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import predict_labels
 
     # the files hold the saved model's prediction (how good it is: test_predict.py)
     expected = predict_labels(load_model(model), sample.image, PredictConfig(tile_size=64), probabilities=True)
@@ -57,7 +57,8 @@ def test_train_then_predict(files, tmp_path, capsys, sample):
 def test_train_init_carries_on_from_the_model(files, tmp_path, trained, sample):
     """--init fine-tunes the model's weights: one step later it predicts as before, while a new
     network after one step does not."""
-    from napari_unet.io import load_model, save_model
+    from napari_unet.models.load import load_model
+    from napari_unet.models.checkpoint import save_model
     from scores import prediction_change
 
     img, lab = files
@@ -123,7 +124,7 @@ def test_nan_image(files, tmp_path, capsys, sample):
 
 
 def test_wrong_channel_count(files, tmp_path, capsys, sample, trained):
-    from napari_unet.io import save_model
+    from napari_unet.models.checkpoint import save_model
 
     model = save_model(trained, tmp_path / "m.pt")
     two = tmp_path / "two.tif"  # two channels (a colour image would be converted: test_colour.py)
@@ -199,19 +200,19 @@ def test_ctrl_c_stops_training_and_still_saves_the_model(files, tmp_path):
     assert proc.returncode == 0, err.decode()
     assert b"stopped by user" in err and b"Traceback" not in err
     assert model.is_file()
-    from napari_unet.io import load_model
+    from napari_unet.models.load import load_model
 
     assert 0 < load_model(model).steps_trained < 1_000_000
 
 
 def test_ctrl_c_before_the_first_step_saves_nothing_and_says_so(files, tmp_path, capsys, monkeypatch):
-    import napari_unet.train
+    import napari_unet.core.train
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
         yield  # a generator, like train()
 
-    monkeypatch.setattr(napari_unet.train, "train", interrupted)
+    monkeypatch.setattr(napari_unet.core.train, "train", interrupted)
     img, lab = files
     model = tmp_path / "m.pt"
     assert main(["train", "--images", str(img), "--labels", str(lab), "--out", str(model), *FAST]) == 130
@@ -223,7 +224,7 @@ def test_zarr_image_in_zarr_labels_out(files, tmp_path, capsys, sample, trained)
     """A zarr image is predicted into zarr labels and probabilities that equal the TIFF results."""
     import zarr
 
-    from napari_unet.io import save_model
+    from napari_unet.models.checkpoint import save_model
 
     img, _ = files
     model = save_model(trained, tmp_path / "m.pt")
@@ -256,7 +257,8 @@ def test_zarr_image_in_zarr_labels_out(files, tmp_path, capsys, sample, trained)
 def test_edge_weight_and_tta_options(files, tmp_path, capsys, trained, sample):
     """--edge-weight and --base-share reach the model file; --tta predicts other pixels, but the same
     cells, as well found."""
-    from napari_unet.io import load_model, save_model
+    from napari_unet.models.load import load_model
+    from napari_unet.models.checkpoint import save_model
     from scores import iou, otsu_foreground
 
     img, lab = files
@@ -281,8 +283,8 @@ def test_edge_weight_and_tta_options(files, tmp_path, capsys, trained, sample):
 
 
 def test_instance_mode_from_the_command_line(sample, tmp_path, capsys):
-    from napari_unet._sample_data import simulate_instance_strokes
-    from napari_unet.io import load_model
+    from napari_unet.core.samples import simulate_instance_strokes
+    from napari_unet.models.load import load_model
 
     tifffile.imwrite(tmp_path / "cells.tif", sample.image)
     tifffile.imwrite(tmp_path / "objects.tif", simulate_instance_strokes(sample.instances, seed=0).astype(np.uint16))
@@ -343,18 +345,18 @@ def test_an_unwritable_out_path_is_refused_before_training(files, tmp_path, caps
 
 def test_a_model_that_cannot_be_saved_is_kept_in_the_recovery_file(files, tmp_path, capsys, monkeypatch,
                                                                     recovery_file):
-    import napari_unet.io
-    from napari_unet.io import load_model
+    import napari_unet.models.checkpoint
+    from napari_unet.models.load import load_model
 
     img, lab = files
-    out, save = tmp_path / "m.pt", napari_unet.io.save_model
+    out, save = tmp_path / "m.pt", napari_unet.models.checkpoint.save_model
 
     def full_disk(model, path):
         if path == out:
             raise OSError(28, "No space left on device")
         return save(model, path)
 
-    monkeypatch.setattr(napari_unet.io, "save_model", full_disk)
+    monkeypatch.setattr(napari_unet.models.checkpoint, "save_model", full_disk)
     assert main(["train", "--images", str(img), "--labels", str(lab), *FAST, "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "No space left on device" in err and f"it is kept in {recovery_file}" in err
@@ -362,7 +364,7 @@ def test_a_model_that_cannot_be_saved_is_kept_in_the_recovery_file(files, tmp_pa
 
 
 def test_measure_needs_an_instance_model(trained, files, tmp_path, capsys):
-    from napari_unet.io import save_model
+    from napari_unet.models.checkpoint import save_model
 
     model = save_model(trained, tmp_path / "semantic.pt")
     err = _error(capsys, ["predict", "--model", str(model), "--images", str(files[0]), "--out-dir", str(tmp_path),
@@ -373,7 +375,7 @@ def test_measure_needs_an_instance_model(trained, files, tmp_path, capsys):
 
 def test_export_then_predict_with_the_package(files, tmp_path, capsys, trained, sample):
     need("bioimageio.core", "bioimageio")
-    from napari_unet.io import save_model
+    from napari_unet.models.checkpoint import save_model
 
     model = save_model(trained, tmp_path / "cells.pt")
     package = tmp_path / "cells.zip"
@@ -411,7 +413,7 @@ def test_training_options_reach_the_engine(files, tmp_path, capsys):
     """What the saved model records having trained with is what was asked for."""
     import re
 
-    from napari_unet.io import load_model
+    from napari_unet.models.load import load_model
 
     model = tmp_path / "m.pt"
     assert main(_train_args(files, "--time-budget", "1", "--seed", "3", "--learning-rate", "0.005",
@@ -425,7 +427,7 @@ def test_training_options_reach_the_engine(files, tmp_path, capsys):
 def test_the_seed_decides_the_weights(files, tmp_path):
     import torch
 
-    from napari_unet.io import load_model
+    from napari_unet.models.load import load_model
 
     weights = {}
     for name, seed in (("a", "0"), ("b", "0"), ("c", "1")):
@@ -439,8 +441,8 @@ def test_the_seed_decides_the_weights(files, tmp_path):
 def test_instance_options_reach_the_engine(sample, tmp_path):
     """--no-border-weights trains without the border term; --object-margin M weighs the object
     class's odds by exp(-M) (so a nucleus needs more confidence), exactly."""
-    from napari_unet._sample_data import simulate_instance_strokes
-    from napari_unet.io import load_model
+    from napari_unet.core.samples import simulate_instance_strokes
+    from napari_unet.models.load import load_model
 
     tifffile.imwrite(tmp_path / "cells.tif", sample.image)
     tifffile.imwrite(tmp_path / "objects.tif", simulate_instance_strokes(sample.instances, seed=0).astype(np.uint16))
@@ -463,13 +465,13 @@ def test_instance_options_reach_the_engine(sample, tmp_path):
 
 def test_export_without_the_check_writes_the_package_untested(trained, tmp_path, capsys, monkeypatch):
     need("bioimageio.core", "bioimageio")
-    import napari_unet.bmz_export
-    from napari_unet.io import save_model
+    import napari_unet.bioimageio.export
+    from napari_unet.models.checkpoint import save_model
 
     def no_test(*args, **kwargs):
         raise AssertionError("the package was tested although --no-check was given")
 
-    monkeypatch.setattr(napari_unet.bmz_export, "_test", no_test)
+    monkeypatch.setattr(napari_unet.bioimageio.export, "_test", no_test)
     model = save_model(trained, tmp_path / "cells.pt")
     assert main(["export", "--model", str(model), "--out", str(tmp_path / "cells.zip"), "--no-check"]) == 0
     assert "bioimage.io test" not in capsys.readouterr().out and (tmp_path / "cells.zip").is_file()

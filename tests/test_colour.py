@@ -4,9 +4,9 @@ notice, in prediction (in memory, on dask, in a region preview) and in fine-tuni
 import numpy as np
 import pytest
 
-from napari_unet.colour import LUMINANCE
-from napari_unet.config import PredictConfig, TrainConfig, UserInputError
-from napari_unet.predict import predict_labels
+from napari_unet.core.colour import LUMINANCE
+from napari_unet.core.config import PredictConfig, TrainConfig, UserInputError
+from napari_unet.predict.pipeline import predict_labels
 
 
 def _rgb(grey: np.ndarray) -> np.ndarray:
@@ -50,7 +50,7 @@ def test_the_hematoxylin_channel_on_request_and_as_the_model_records_it(trained,
 def test_dask_converts_the_same_way(trained, sample):
     import dask.array as da
 
-    from napari_unet.distributed import predict_dask
+    from napari_unet.predict.distributed import predict_dask
 
     rgb = _rgb(sample.image)
     want = predict_labels(trained, rgb, PredictConfig(device="cpu")).labels
@@ -64,7 +64,7 @@ def test_dask_converts_the_same_way(trained, sample):
 def test_fine_tuning_a_grey_model_on_a_colour_image_converts_it_and_records_how(trained, sample):
     import copy
 
-    from napari_unet.train import fit
+    from napari_unet.core.train import fit
 
     trained = copy.deepcopy(trained)  # fine-tuning trains the model it is given: keep the shared one
 
@@ -81,9 +81,9 @@ def test_fine_tuning_a_grey_model_on_a_colour_image_converts_it_and_records_how(
 def test_the_cli_predicts_and_fine_tunes_the_nuclei_model_on_a_colour_image_with_a_notice(tmp_path, capsys):
     import tifffile
 
-    from napari_unet._sample_data import make_sample, simulate_instance_strokes
+    from napari_unet.core.samples import make_sample, simulate_instance_strokes
     from napari_unet.cli import main
-    from napari_unet.io import load_model
+    from napari_unet.models.load import load_model
 
     scene = make_sample(128, seed=3)
     rgb = _rgb(255 - scene.image.astype(np.float32) * 255 / max(scene.image.max(), 1))  # dark nuclei, as in H&E

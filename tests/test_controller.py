@@ -4,9 +4,9 @@ import time
 
 import numpy as np
 
-from napari_unet._controller import Controller, changed_region, check_strokes, describe_end
-from napari_unet.config import UserInputError
-from napari_unet.trainer import Died, Finished
+from napari_unet.widget.controller import Controller, changed_region, check_strokes, describe_end
+from napari_unet.core.config import UserInputError
+from napari_unet.trainer.client import Died, Finished
 
 
 def _poll_until(controller, done, timeout=300):
@@ -100,8 +100,8 @@ def test_changed_region_from_paint_atoms_or_by_comparison():
 
 def test_a_new_session_keeps_the_last_sessions_autosave_until_restored(sample, tiny_model_config, tiny_train_config,
                                                                        recovery_file):
-    from napari_unet.io import load_model
-    from napari_unet.recovery import previous
+    from napari_unet.models.load import load_model
+    from napari_unet.trainer.recovery import previous
 
     crashed = Controller(recovery=recovery_file)
     crashed.start_training([sample.image], [sample.strokes], tiny_train_config, tiny_model_config)
@@ -122,7 +122,7 @@ def test_a_new_session_keeps_the_last_sessions_autosave_until_restored(sample, t
 
 def test_closing_mid_training_autosaves_the_final_weights(sample, tiny_model_config, tiny_train_config,
                                                           recovery_file):
-    from napari_unet.io import load_model
+    from napari_unet.models.load import load_model
 
     c = Controller(recovery=recovery_file)
     c.start_training([sample.image], [sample.strokes], tiny_train_config, tiny_model_config, live=True)

@@ -1,18 +1,8 @@
 import numpy as np
 import pytest
 
-from napari_unet.config import NormConfig, UserInputError
-from napari_unet.data import (
-    IGNORE,
-    PatchSampler,
-    annotated_slices,
-    class_values_of,
-    class_weights,
-    labels_to_zyx,
-    make_targets,
-    normalize,
-    to_zcyx,
-)
+from napari_unet.core.config import NormConfig, UserInputError
+from napari_unet.core.data import IGNORE, PatchSampler, annotated_slices, class_values_of, class_weights, labels_to_zyx, make_targets, normalize, to_zcyx
 
 
 def _encoded(shape, names):
@@ -102,7 +92,7 @@ def test_only_slices_with_strokes_are_used(rng):
 
 def test_unbalanced_sampling_follows_the_stroke_pixels():
     """Balanced: each painted class is a patch centre equally often; otherwise in proportion to its pixels."""
-    from napari_unet.data import PatchSampler, Slice2D
+    from napari_unet.core.data import PatchSampler, Slice2D
 
     target = np.full((50, 50), -1)
     target[:45, :] = 0  # 2250 pixels of class 0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import need
 
-from napari_unet.config import PredictConfig, UserInputError
+from napari_unet.core.config import PredictConfig, UserInputError
 
 da = need("dask.array", "testing")
 need("distributed", "distributed")
@@ -32,8 +32,8 @@ def cluster():
 
 
 def test_the_lazy_api_returns_dask_arrays_that_equal_predict(trained, sample):
-    from napari_unet.distributed import predict_dask
-    from napari_unet.predict import predict_labels
+    from napari_unet.predict.distributed import predict_dask
+    from napari_unet.predict.pipeline import predict_labels
 
     stack = np.stack([np.roll(sample.image, 9 * i, axis=1) for i in range(3)])
     lazy, probs = predict_dask(trained, da.from_array(stack, chunks=(1, 64, 64)), PredictConfig(tile_size=48, **FP32),
@@ -49,8 +49,8 @@ def test_a_local_cluster_equals_one_process_on_2048_and_on_a_z_stack(cluster, tr
     """Two worker processes read a zarr image and write zarr labels: the single-process labels, exactly."""
     import zarr
 
-    from napari_unet.distributed import predict_to_zarr
-    from napari_unet.predict import predict_labels
+    from napari_unet.predict.distributed import predict_to_zarr
+    from napari_unet.predict.pipeline import predict_labels
 
     stack = np.stack([big[:300, :400], big[300:600, :400]])
     for name, image in (("plane", big), ("stack", stack)):
@@ -65,9 +65,9 @@ def test_a_local_cluster_equals_one_process_on_2048_and_on_a_z_stack(cluster, tr
 
 
 def test_instance_labels_are_consistent_across_tiles(cluster, sample):
-    from napari_unet.distributed import predict_dask
-    from napari_unet.io import load_model
-    from napari_unet.predict import predict_labels
+    from napari_unet.predict.distributed import predict_dask
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import predict_labels
 
     nuclei = load_model("nuclei")
     image = np.tile(sample.image, (3, 3))[:300, :330]
@@ -78,8 +78,8 @@ def test_instance_labels_are_consistent_across_tiles(cluster, sample):
 def test_a_worker_killed_mid_run_is_replaced_and_the_output_is_still_exact(trained, big):
     from distributed import Client, LocalCluster
 
-    from napari_unet.distributed import predict_dask
-    from napari_unet.predict import predict_labels
+    from napari_unet.predict.distributed import predict_dask
+    from napari_unet.predict.pipeline import predict_labels
 
     image = np.concatenate([big, big[::-1]], axis=0)  # 4096 x 2048: enough tiles to be mid-run
     lazy = predict_dask(trained, da.from_array(image, chunks=1024), PredictConfig(tile_size=128, **FP32))
@@ -109,8 +109,8 @@ def test_the_cli_predicts_on_workers(trained, sample, tmp_path, capsys):
     import zarr
 
     from napari_unet.cli import main
-    from napari_unet.io import save_model
-    from napari_unet.predict import predict_labels
+    from napari_unet.models.checkpoint import save_model
+    from napari_unet.predict.pipeline import predict_labels
 
     model = save_model(trained, tmp_path / "m.pt")
     image = np.tile(sample.image, (2, 3))
@@ -126,8 +126,8 @@ def test_the_cli_predicts_on_workers(trained, sample, tmp_path, capsys):
 
 def test_bad_addresses_and_a_missing_package_get_clear_errors(trained, sample, tmp_path, capsys, monkeypatch):
     from napari_unet.cli import main
-    from napari_unet.distributed import connect
-    from napari_unet.io import save_model
+    from napari_unet.predict.distributed import connect
+    from napari_unet.models.checkpoint import save_model
 
     model = save_model(trained, tmp_path / "m.pt")
     import tifffile
@@ -148,7 +148,7 @@ def test_bad_addresses_and_a_missing_package_get_clear_errors(trained, sample, t
 
 
 def test_a_local_cluster_shares_the_cores_and_leaves_this_process_alone():
-    from napari_unet.distributed import connect
+    from napari_unet.predict.distributed import connect
 
     before = dict(os.environ)
     client = connect(workers=2)

@@ -45,7 +45,7 @@ def test_no_qt_binding_makes_the_widget_unusable_and_says_so(monkeypatch, capsys
 
 
 def test_install_command_for_editable_and_regular_installs(monkeypatch):
-    from napari_unet import extras
+    from napari_unet.core import extras
 
     assert extras.install_command("napari") == f'{sys.executable} -m pip install -e "{ROOT}[napari]"'
     monkeypatch.setattr(extras, "_editable_folder", lambda: None)
@@ -55,7 +55,7 @@ def test_install_command_for_editable_and_regular_installs(monkeypatch):
 def test_cluster_prediction_export_and_demo_name_the_extra_they_miss(monkeypatch, capsys, tmp_path, trained, sample):
     import tifffile
 
-    from napari_unet.io import save_model
+    from napari_unet.models.checkpoint import save_model
 
     model = save_model(trained, tmp_path / "m.pt")
     tifffile.imwrite(tmp_path / "a.tif", sample.image)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import need
 
-from napari_unet.config import PredictConfig
+from napari_unet.core.config import PredictConfig
 
 FP32 = dict(device="cpu", precision="fp32", tile_size=128)
 
@@ -28,7 +28,7 @@ def membranes_image(size: int = 256, cells: int = 27, seed: int = 0) -> np.ndarr
 
 @pytest.fixture(scope="module")
 def membranes():
-    from napari_unet.io import load_model
+    from napari_unet.models.load import load_model
 
     return load_model("em-membranes")
 
@@ -36,7 +36,7 @@ def membranes():
 @pytest.fixture(scope="module")
 def closed(membranes):
     """The image, and its labels predicted in memory: closed, and left open."""
-    from napari_unet.predict import predict_labels
+    from napari_unet.predict.pipeline import predict_labels
 
     image = membranes_image()
     shut = predict_labels(membranes, image, PredictConfig(**FP32)).labels
@@ -45,7 +45,7 @@ def closed(membranes):
 
 
 def test_closing_changes_the_labels_here(membranes, closed):
-    from napari_unet.lines import line_classes
+    from napari_unet.core.lines import line_classes
 
     _, shut, open_ = closed
     assert line_classes(membranes) == (1,)
@@ -53,8 +53,8 @@ def test_closing_changes_the_labels_here(membranes, closed):
 
 
 def test_streamed_into_zarr_equals_in_memory(membranes, closed, tmp_path):
-    from napari_unet.io import create_zarr
-    from napari_unet.predict import predict_labels
+    from napari_unet.core.imageio import create_zarr
+    from napari_unet.predict.pipeline import predict_labels
 
     image, shut, _ = closed
     out = create_zarr(tmp_path / "labels.zarr", image.shape, shut.dtype)
@@ -68,7 +68,7 @@ def test_a_two_worker_cluster_equals_in_memory(membranes, closed, tmp_path):
     import zarr
     from distributed import Client, LocalCluster
 
-    from napari_unet.distributed import predict_to_zarr
+    from napari_unet.predict.distributed import predict_to_zarr
 
     image, shut, _ = closed
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, Client(c):
@@ -80,7 +80,7 @@ def test_a_two_worker_cluster_equals_in_memory(membranes, closed, tmp_path):
 def test_regions_of_the_live_preview_equal_the_whole_image(membranes, closed, box):
     """Closing a region's window can differ from the whole image's only where a line's ridge runs
     out of the window; on these regions it does not (docs/benchmarks.md: agreement on ISBI)."""
-    from napari_unet.predict import predict_region
+    from napari_unet.predict.pipeline import predict_region
 
     image, shut, _ = closed
     y0, y1, x0, x1 = box

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_unet.config import PredictConfig, TrainConfig
+from napari_unet.core.config import PredictConfig, TrainConfig
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
 
@@ -17,8 +17,8 @@ def _weights(model):
 
 
 def test_auto_picks_cuda_and_training_steps_run_there(sample, tiny_model_config):
-    from napari_unet.device import resolve_device
-    from napari_unet.train import train
+    from napari_unet.core.device import resolve_device
+    from napari_unet.core.train import train
 
     assert resolve_device("auto").type == "cuda"
     gen = train(sample.image, sample.strokes, TrainConfig(steps=5, patch_size=64, device="auto", precision="fp32"),
@@ -33,8 +33,9 @@ def test_auto_picks_cuda_and_training_steps_run_there(sample, tiny_model_config)
 
 
 def test_bf16_autocast_training_computes_in_bf16_and_keeps_fp32_weights(sample, tiny_model_config):
-    from napari_unet.device import use_bf16
-    from napari_unet.train import _loop, prepare
+    from napari_unet.core.device import use_bf16
+    from napari_unet.core.loop import run_steps
+    from napari_unet.core.train import prepare
 
     device = torch.device("cuda")
     assert use_bf16(device, "auto") == torch.cuda.is_bf16_supported()
@@ -43,7 +44,7 @@ def test_bf16_autocast_training_computes_in_bf16_and_keeps_fp32_weights(sample, 
     seen = []
     conv = next(m for m in model.net.modules() if isinstance(m, torch.nn.Conv2d))
     conv.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
-    events = list(_loop(model, data, config, device, use_bf16(device, config.precision), None))
+    events = list(run_steps(model, data, config, device, use_bf16(device, config.precision), None))
     assert len(events) == 3 and all(np.isfinite(e.loss) for e in events)
     assert seen and set(seen) == {torch.bfloat16}  # the convolutions ran in bf16
     assert {p.dtype for p in model.net.parameters()} == {torch.float32}  # the weights stay fp32
@@ -60,8 +61,8 @@ def _agree(a, b, instance=False, labels=0.999, mean=1e-3, most=0.05):
 
 def test_prediction_on_cuda_equals_the_cpu(trained, sample):
     """fp32 on both (the GPU's convolutions may use TF32: labels may flip on the decision boundary only)."""
-    from napari_unet.io import load_model
-    from napari_unet.predict import predict_labels
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import predict_labels
 
     for model in (trained, load_model("nuclei")):
         cpu, gpu = (predict_labels(model, sample.image, PredictConfig(device=d, precision="fp32", rescale=False),
@@ -74,7 +75,7 @@ def test_prediction_on_cuda_equals_the_cpu(trained, sample):
 
 
 def test_the_gpu_memory_of_a_trainer_child_comes_back_when_it_ends(sample, tiny_model_config):
-    from napari_unet.trainer import Finished, Trainer
+    from napari_unet.trainer.client import Finished, Trainer
 
     free_before = torch.cuda.mem_get_info()[0]  # after this process's own CUDA context
     config = TrainConfig(time_budget=600, batch_size=8, patch_size=128, device="cuda")

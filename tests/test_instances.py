@@ -4,16 +4,9 @@ import numpy as np
 import pytest
 from skimage.draw import disk
 
-from napari_unet.config import NormConfig, PredictConfig, TrainConfig, UserInputError
-from napari_unet.data import annotated_slices, to_zcyx
-from napari_unet.instances import (
-    BACKGROUND,
-    OBJECT,
-    border_weights,
-    instance_training_data,
-    objects_from_foreground,
-    semantic_targets,
-)
+from napari_unet.core.config import NormConfig, PredictConfig, TrainConfig, UserInputError
+from napari_unet.core.data import annotated_slices, to_zcyx
+from napari_unet.core.instances import BACKGROUND, OBJECT, border_weights, instance_training_data, objects_from_foreground, semantic_targets
 
 
 def touching_disks(size=64, r=10):
@@ -111,7 +104,7 @@ def test_watershed_splits_touching_foreground():
 
 
 def test_only_background_painted_is_a_clear_error():
-    from napari_unet.train import train
+    from napari_unet.core.train import train
 
     img = np.random.default_rng(0).random((64, 64)).astype(np.float32)
     strokes = np.zeros((64, 64), np.uint8)
@@ -149,10 +142,11 @@ def test_touching_cells_come_out_as_separate_objects(tmp_path):
     """Short training on touching blobs, half of the pairs painted whole: every pair comes out as two objects."""
     from scipy import ndimage as ndi
 
-    from napari_unet.config import ModelConfig
-    from napari_unet.io import load_model, save_model
-    from napari_unet.predict import predict_labels
-    from napari_unet.train import fit
+    from napari_unet.core.config import ModelConfig
+    from napari_unet.models.load import load_model
+    from napari_unet.models.checkpoint import save_model
+    from napari_unet.predict.pipeline import predict_labels
+    from napari_unet.core.train import fit
 
     img, inst, centres = touching_pairs()
     strokes = np.where(ndi.binary_dilation(inst > 0, iterations=3), 0, 1).astype(np.int32)
@@ -212,7 +206,7 @@ def test_the_split_and_the_smallest_object_follow_the_size_the_model_learned():
     """Cells of about 60 px, the small ones 2000 px: a lobed cell whose lobes meet in a wide waist
     stays one, two cells that touch along a narrow neck are still two, and a 49-px speck goes;
     with the fixed nuclei settings (2 px depth, 8 px) the lobed cell is cut and the speck stays."""
-    from napari_unet.instances import sized
+    from napari_unet.core.instances import sized
 
     lobed = np.zeros((80, 120), bool)
     lobed[disk((40, 35), 26)] = lobed[disk((40, 65), 24)] = True  # 30 px apart: a waist a few px narrower

@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from napari_unet.config import PredictConfig, UserInputError
-from napari_unet.io import load_model, save_model
-from napari_unet.predict import predict_labels
+from napari_unet.core.config import PredictConfig, UserInputError
+from napari_unet.models.load import load_model
+from napari_unet.models.checkpoint import save_model
+from napari_unet.predict.pipeline import predict_labels
 
 
 def test_model_file_round_trip(trained, sample, tmp_path):
@@ -63,8 +64,8 @@ def test_ome_zarr_axes_decide_the_layout(tmp_path, axes, shape, expected):
     """OME-Zarr says which axis is which: channels, planes and time are read as such, on demand."""
     import zarr
 
-    from napari_unet.data import to_zcyx
-    from napari_unet.io import read_image
+    from napari_unet.core.data import to_zcyx
+    from napari_unet.core.imageio import read_image
 
     data = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
     group = zarr.open_group(str(tmp_path / "img.zarr"), mode="w")
@@ -81,7 +82,7 @@ def test_ome_zarr_axes_decide_the_layout(tmp_path, axes, shape, expected):
 def test_an_ome_zarr_time_series_is_a_clear_error(tmp_path):
     import zarr
 
-    from napari_unet.io import read_image
+    from napari_unet.core.imageio import read_image
 
     group = zarr.open_group(str(tmp_path / "movie.zarr"), mode="w")
     group.create_array("0", shape=(3, 30, 40), dtype=np.uint8)
@@ -107,7 +108,7 @@ def test_newer_and_incomplete_model_files_are_clear_errors(trained, tmp_path):
 
 
 def test_zarr_output_replaces_a_zarr_but_never_another_file(tmp_path):
-    from napari_unet.io import create_zarr
+    from napari_unet.core.imageio import create_zarr
 
     first = create_zarr(tmp_path / "out.zarr", (8, 8), "uint8")
     first[:] = 3

@@ -6,9 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from napari_unet.config import PredictConfig
-from napari_unet.lines import close_lines, line_classes
-from napari_unet.predict import predict_labels
+from napari_unet.core.config import PredictConfig
+from napari_unet.core.lines import close_lines, line_classes
+from napari_unet.predict.pipeline import predict_labels
 
 CPU = dict(device="cpu", precision="fp32")
 SEED = PredictConfig().line_seed  # the default seed level
@@ -47,7 +47,7 @@ def test_no_line_where_the_network_is_sure_there_is_none():
 
 
 def test_training_records_the_classes_painted_as_thin_lines(tiny_model_config, tiny_train_config):
-    from napari_unet.train import fit
+    from napari_unet.core.train import fit
 
     image = np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)
     strokes = np.zeros((64, 64), np.uint8)
@@ -95,7 +95,7 @@ def test_cli_closes_lines_unless_told_not_to(trained, image_is_probability, tmp_
     import tifffile
 
     from napari_unet.cli import main
-    from napari_unet.io import save_model
+    from napari_unet.models.checkpoint import save_model
 
     image = two_cells_image()
     tifffile.imwrite(tmp_path / "em.tif", image)
@@ -110,7 +110,7 @@ def test_cli_closes_lines_unless_told_not_to(trained, image_is_probability, tmp_
 
 
 def test_a_bad_line_seed_is_refused():
-    from napari_unet.config import UserInputError
+    from napari_unet.core.config import UserInputError
 
     with pytest.raises(UserInputError, match="line_seed"):
         PredictConfig(line_seed=0.7)

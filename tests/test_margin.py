@@ -6,9 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from napari_unet.config import PredictConfig, UserInputError
-from napari_unet.margin import class_odds
-from napari_unet.predict import predict_labels
+from napari_unet.core.config import PredictConfig, UserInputError
+from napari_unet.predict.margin import class_odds
+from napari_unet.predict.pipeline import predict_labels
 
 CPU = dict(device="cpu", precision="fp32")
 
@@ -67,7 +67,7 @@ def test_a_densely_trained_model_keeps_the_plain_argmax(trained, image_is_probab
 
 
 def test_training_records_whether_it_saw_strokes_or_dense_labels(tiny_model_config, tiny_train_config):
-    from napari_unet.train import fit
+    from napari_unet.core.train import fit
 
     rng = np.random.default_rng(0)
     image = rng.normal(size=(32, 32)).astype(np.float32)
@@ -103,8 +103,8 @@ def test_a_bad_margin_is_refused():
 
 def test_a_package_readme_says_where_napari_unets_objects_start(trained, sample):
     """bioimage.io packages hold the network's own probabilities; their README names the margin."""
-    from napari_unet.bmz_export import ExportSettings
-    from napari_unet.bmz_readme import readme
+    from napari_unet.bioimageio.export import ExportSettings
+    from napari_unet.bioimageio.readme import readme
 
     model = copy.deepcopy(trained)
     model.mode, model.history["sparse"] = "instance", False  # as if trained on dense labels

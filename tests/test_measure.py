@@ -4,7 +4,7 @@ import csv
 
 import numpy as np
 
-from napari_unet.measure import measure_objects, write_csv
+from napari_unet.review.measure import measure_objects, write_csv
 
 
 def _scene():

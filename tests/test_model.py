@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from napari_unet.config import ModelConfig, UserInputError
-from napari_unet.model import UNet, conv_flops_per_pixel, count_parameters
+from napari_unet.core.config import ModelConfig, UserInputError
+from napari_unet.core.model import UNet, conv_flops_per_pixel, count_parameters
 
 
 @pytest.mark.parametrize("size", [(64, 64), (37, 51), (5, 9), (1, 1)])
@@ -41,7 +41,7 @@ def test_invalid_configs_are_rejected():
 def test_inference_copy_folds_batch_norm_without_changing_the_function(trained, sample):
     import torch
 
-    from napari_unet.model import inference_copy
+    from napari_unet.core.model import inference_copy
 
     net = trained.net
     try:
@@ -67,7 +67,7 @@ def test_inference_copy_folds_batch_norm_without_changing_the_function(trained, 
 def test_inference_copy_fuses_on_a_onednn_cpu():
     import platform
 
-    from napari_unet.model import inference_copy
+    from napari_unet.core.model import inference_copy
 
     if not (torch.backends.mkldnn.is_available() and platform.machine().lower() in ("x86_64", "amd64")):
         pytest.skip("the fused convolution + ReLU route needs torch's oneDNN on an x86-64 CPU")

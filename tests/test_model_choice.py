@@ -1,13 +1,13 @@
-"""Which base model fits an image (napari_unet.model_choice): the one whose training images
+"""Which base model fits an image (napari_unet.models.choice): the one whose training images
 look most like it, or none."""
 
 import numpy as np
 import pytest
 
-from napari_unet._sample_data import make_sample
-from napari_unet.config import ModelConfig
-from napari_unet.model import SegmentationModel
-from napari_unet.model_choice import FITS, fingerprint, rank, suggest
+from napari_unet.core.samples import make_sample
+from napari_unet.core.config import ModelConfig
+from napari_unet.core.model import SegmentationModel
+from napari_unet.models.choice import FITS, fingerprint, rank, suggest
 
 
 def membranes(seed: int, size: int = 256) -> np.ndarray:
@@ -66,8 +66,8 @@ def test_models_without_a_fingerprint_or_for_other_channels_are_not_candidates(m
 
 
 def test_a_fine_tuned_base_model_no_longer_carries_its_fingerprint(models, sample):
-    from napari_unet.config import TrainConfig
-    from napari_unet.train import fit
+    from napari_unet.core.config import TrainConfig
+    from napari_unet.core.train import fit
 
     base = tiny([make_sample(seed=s).image for s in range(3)], name="blobs")
     tuned = fit([sample.image], [sample.strokes], TrainConfig(steps=2, batch_size=2, patch_size=64), model=base).model
@@ -75,8 +75,8 @@ def test_a_fine_tuned_base_model_no_longer_carries_its_fingerprint(models, sampl
 
 
 def test_every_shipped_base_model_has_a_fingerprint_and_the_sample_gets_nuclei():
-    from napari_unet.io import load_model
-    from napari_unet.named_models import available
+    from napari_unet.models.load import load_model
+    from napari_unet.models.named import available
 
     shipped = {e.name: load_model(e.path) for e in available() if e.shipped}
     for name, model in shipped.items():

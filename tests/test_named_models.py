@@ -7,9 +7,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from napari_unet.config import TrainConfig, UserInputError
-from napari_unet.io import load_model, save_model
-from napari_unet.named_models import SHIPPED, available, resolve, save_named, shipped_dir
+from napari_unet.core.config import TrainConfig, UserInputError
+from napari_unet.models.load import load_model
+from napari_unet.models.checkpoint import model_to_bytes, save_model
+from napari_unet.models.named import SHIPPED, available, resolve, save_named, shipped_dir
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -34,8 +35,8 @@ def test_base_models_ship_with_classes_licence_and_record(name, mode, classes):
 def test_nuclei_base_model_finds_the_cells_without_training():
     """On a scene whose uneven background defeats Otsu's threshold, and whose touching cells merge
     into one component: the base model finds the cells and splits them into nuclei."""
-    from napari_unet._sample_data import make_sample
-    from napari_unet.predict import predict_labels
+    from napari_unet.core.samples import make_sample
+    from napari_unet.predict.pipeline import predict_labels
     from scores import f1, iou, otsu_foreground, otsu_objects
 
     scene = make_sample(256, seed=0)
@@ -47,11 +48,11 @@ def test_nuclei_base_model_finds_the_cells_without_training():
 
 
 def test_half_precision_file_predicts_like_the_model(trained, sample, tmp_path):
-    from napari_unet.config import PredictConfig
-    from napari_unet.predict import predict_labels
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.predict.pipeline import predict_labels
 
     path = save_model(trained, tmp_path / "half.pt", half=True)
-    assert path.stat().st_size < 0.6 * len(__import__("napari_unet.io").io.model_to_bytes(trained))
+    assert path.stat().st_size < 0.6 * len(model_to_bytes(trained))
     fp32 = PredictConfig(precision="fp32", device="cpu")
     a = predict_labels(trained, sample.image, fp32, probabilities=True)
     b = predict_labels(load_model(path), sample.image, fp32, probabilities=True)
@@ -79,7 +80,7 @@ def test_an_unknown_name_lists_the_names_there_are():
 
 
 def test_strokes_the_base_model_does_not_know_name_its_classes(sample):
-    from napari_unet.train import train
+    from napari_unet.core.train import train
 
     strokes = sample.strokes.copy()
     strokes[:4, :4] = 3
@@ -118,11 +119,11 @@ def test_the_wheel_carries_the_base_models_and_they_load_from_the_installed_pack
     (wheel,) = tmp_path.glob("napari_unet-*.whl")
     assert wheel.stat().st_size < 20 * 2**20  # three base models and all
     names = zipfile.ZipFile(wheel).namelist()
-    assert {f"napari_unet/base_models/{n}.pt" for n in SHIPPED} <= set(names)
+    assert {f"napari_unet/models/base_models/{n}.pt" for n in SHIPPED} <= set(names)
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
                    check=True)
-    code = ("import napari_unet.named_models as n; from napari_unet.io import load_model; "
+    code = ("import napari_unet.models.named as n; from napari_unet.models.load import load_model; "
             "print(n.shipped_dir()); print(load_model('em-membranes').info['name'])")
     out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(site), "PATH": "/usr/bin"},
                          capture_output=True, text=True, check=True).stdout.splitlines()
@@ -172,7 +173,7 @@ def test_cli_fine_tuning_nuclei_starts_from_its_weights(sample, tmp_path):
     network of the same architecture after one step does not."""
     import tifffile
 
-    from napari_unet._sample_data import simulate_instance_strokes
+    from napari_unet.core.samples import simulate_instance_strokes
     from napari_unet.cli import main
     from scores import prediction_change
 
@@ -195,7 +196,7 @@ def test_cli_predicts_and_fine_tunes_from_the_cells_base_model(sample, tmp_path)
     later it predicts as the base model does) and records where it came from."""
     import tifffile
 
-    from napari_unet._sample_data import simulate_instance_strokes
+    from napari_unet.core.samples import simulate_instance_strokes
     from napari_unet.cli import main
     from scores import prediction_change
 

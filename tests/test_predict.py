@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from napari_unet.config import PredictConfig, UserInputError
-from napari_unet.predict import predict, predict_labels
-from napari_unet.tiling import context_margin, context_margins, reflect_index
+from napari_unet.core.config import PredictConfig, UserInputError
+from napari_unet.predict.pipeline import predict, predict_labels
+from napari_unet.predict.tiling import context_margin, context_margins, reflect_index
 
 
 def test_reflect_index_mirrors_without_repeating_the_edge():
@@ -17,8 +17,8 @@ def test_the_context_margin_covers_the_receptive_field(depth):
     positive so that no contribution cancels), and the margin is not much wider."""
     import torch
 
-    from napari_unet.config import ModelConfig
-    from napari_unet.model import UNet
+    from napari_unet.core.config import ModelConfig
+    from napari_unet.core.model import UNet
 
     cfg = ModelConfig(depth=depth, base_channels=1, dropout=0.0, batch_norm=False)
     net = UNet(cfg).double()
@@ -40,7 +40,7 @@ def test_the_context_margin_covers_the_receptive_field(depth):
 
 @pytest.fixture(scope="module")
 def nuclei():
-    from napari_unet.io import load_model
+    from napari_unet.models.load import load_model
 
     return load_model("nuclei")  # the default architecture (depth 4), trained
 
@@ -54,8 +54,8 @@ def _exact(a, b):
 def test_tiled_equals_untiled_for_every_tile_size(nuclei, shape):
     """Tiles of 32 to 512 pixels give the one-tile result: labels equal, probabilities within 1e-4 (fp32).
     Sizes that cut this image into the same tiles as the reference would only repeat it, so they are left out."""
-    from napari_unet._sample_data import make_sample
-    from napari_unet.tiling import core_tile
+    from napari_unet.core.samples import make_sample
+    from napari_unet.predict.tiling import core_tile
 
     planes = [make_sample(256, seed=s).image[: shape[-2], : shape[-1]] for s in range(shape[0] if len(shape) == 3 else 1)]
     image = np.stack(planes) if len(shape) == 3 else planes[0]
@@ -73,10 +73,10 @@ def test_tiled_equals_untiled_for_every_tile_size(nuclei, shape):
 def test_a_region_predicted_from_its_window_equals_the_whole_image_prediction():
     """What the live preview does: a region off the pooling grid, predicted from its window
     (a semantic model: instance labels are numbered per prediction)."""
-    from napari_unet._sample_data import make_sample
-    from napari_unet.data import percentiles, to_zcyx
-    from napari_unet.io import load_model
-    from napari_unet.tiling import region_window
+    from napari_unet.core.samples import make_sample
+    from napari_unet.core.data import percentiles, to_zcyx
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.tiling import region_window
 
     model = load_model("em-membranes")
     image = make_sample(400, seed=3).image
@@ -161,7 +161,7 @@ def test_bf16_agrees_with_fp32(trained, sample):
 
 def test_prediction_streams_into_a_given_array(trained, sample, tmp_path):
     """Labels written into a memory-mapped file equal the in-memory result."""
-    from napari_unet.predict import label_dtype
+    from napari_unet.predict.pipeline import label_dtype
 
     big = np.tile(sample.image, (3, 2))
     cfg = PredictConfig(tile_size=64, device="cpu")
@@ -180,7 +180,7 @@ def test_zarr_input_and_zarr_output_equal_the_in_memory_result(trained, sample, 
     """An image on disk is read band by band and labels and probabilities are written into zarr."""
     import zarr
 
-    from napari_unet.predict import label_dtype
+    from napari_unet.predict.pipeline import label_dtype
 
     big = np.tile(sample.image, (3, 2))
     cfg = PredictConfig(tile_size=64, device="cpu")
@@ -244,7 +244,7 @@ def test_on_demand_z_stack_is_streamed_band_by_band_and_predicted_like_numpy(tra
 def test_best_class_values_match_torch_argmax_including_ties():
     import torch
 
-    from napari_unet.finish import best_values
+    from napari_unet.predict.finish import best_values
 
     a = torch.randn(4, 37, 53)
     a[2, :5] = a[1, :5]  # ties pick the first class, as torch.argmax does
@@ -257,7 +257,7 @@ def test_best_class_values_match_torch_argmax_including_ties():
 
 
 def test_uncertainty_is_zero_when_sure_and_one_when_undecided():
-    from napari_unet.predict import uncertainty
+    from napari_unet.predict.pipeline import uncertainty
 
     p = np.zeros((1, 3, 2, 2), np.float32)
     p[0, 0, 0] = 1  # row 0: sure of class 0

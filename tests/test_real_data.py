@@ -42,10 +42,10 @@ def test_em_membranes_from_strokes_on_unseen_slices():
     (Otsu on the blurred slice)."""
     from scipy import ndimage as ndi
 
-    from napari_unet._sample_data import simulate_strokes
-    from napari_unet.config import PredictConfig, TrainConfig
-    from napari_unet.predict import predict_labels
-    from napari_unet.train import fit
+    from napari_unet.core.samples import simulate_strokes
+    from napari_unet.core.config import PredictConfig, TrainConfig
+    from napari_unet.predict.pipeline import predict_labels
+    from napari_unet.core.train import fit
     from scores import otsu_foreground
 
     root = data_dir("isbi2012")
@@ -74,10 +74,10 @@ def test_em_membranes_from_strokes_on_unseen_slices():
 def test_nuclei_instances_on_other_images():
     """Nuclei matched (IoU > 0.5) on images the model did not train on, more often than by Otsu's
     threshold and connected components, which do well on these fluorescence images (F1 0.74)."""
-    from napari_unet._sample_data import simulate_instance_strokes
-    from napari_unet.config import PredictConfig, TrainConfig
-    from napari_unet.predict import predict_labels
-    from napari_unet.train import fit
+    from napari_unet.core.samples import simulate_instance_strokes
+    from napari_unet.core.config import PredictConfig, TrainConfig
+    from napari_unet.predict.pipeline import predict_labels
+    from napari_unet.core.train import fit
     from scores import matched, otsu_objects
 
     root = data_dir("dsb2018")
@@ -107,7 +107,7 @@ def test_the_cells_base_model_on_the_papers_cell_sets_and_chosen_for_them(tmp_pa
 
     from benchmarks import ctc
     from napari_unet.cli import main
-    from napari_unet.model_choice import suggest
+    from napari_unet.models.choice import suggest
 
     root = data_dir("ctc").parent
     for name in ctc.SETS:

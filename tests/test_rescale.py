@@ -3,24 +3,25 @@
 import numpy as np
 import pytest
 
-from napari_unet.config import PredictConfig, UserInputError
-from napari_unet.finish import instance_classes, objects_from_classes
-from napari_unet.predict import predict, predict_labels
-from napari_unet.rescale import LARGEST, object_diameter, resize, size_factor
+from napari_unet.core.config import PredictConfig, UserInputError
+from napari_unet.predict.finish import instance_classes, objects_from_classes
+from napari_unet.predict.pipeline import predict, predict_labels
+from napari_unet.predict.rescale import LARGEST, resize, size_factor
+from napari_unet.core.instances import object_diameter
 
 CPU = dict(device="cpu", precision="fp32")
 
 
 @pytest.fixture(scope="module")
 def nuclei():
-    from napari_unet.io import load_model
+    from napari_unet.models.load import load_model
 
     return load_model("nuclei")
 
 
 def big_nuclei(factor: int = 3, size: int = 96, seed: int = 3):
     """The sample scene enlarged: nuclei ``factor`` times as wide as those of the sample, and their truth."""
-    from napari_unet._sample_data import make_sample
+    from napari_unet.core.samples import make_sample
 
     s = make_sample(size, seed=seed)
     return np.kron(s.image, np.ones((factor, factor), s.image.dtype)), np.kron(s.instances, np.ones((factor, factor), int))
@@ -53,7 +54,7 @@ def test_large_nuclei_are_predicted_on_a_shrunken_copy_and_come_back_at_full_siz
     assert result.scale == pytest.approx(1 / 3)
     assert result.labels.shape == image.shape and result.probabilities.shape == (1, 2, *image.shape)
 
-    from napari_unet.data import percentiles, to_zcyx
+    from napari_unet.core.data import percentiles, to_zcyx
 
     small = resize(image.astype(np.float32), (96, 96))  # normalised as the whole image is
     direct = predict_labels(nuclei, small, PredictConfig(**CPU), probabilities=True,
@@ -104,7 +105,7 @@ def test_auto_measures_the_objects_of_a_first_pass(nuclei):
 def test_regions_streamed_outputs_lazy_images_and_semantic_models_are_predicted_as_they_are(nuclei, trained, sample):
     import dask.array as da
 
-    from napari_unet.data import percentiles, to_zcyx
+    from napari_unet.core.data import percentiles, to_zcyx
 
     image, _ = big_nuclei()
     cfg = PredictConfig(diameter=200.0, **CPU)
@@ -145,8 +146,8 @@ def test_one_slice_of_a_stack_is_shrunk_like_the_image_alone(nuclei):
 def test_training_on_whole_nuclei_records_their_size(tiny_model_config, tiny_train_config):
     from dataclasses import replace
 
-    from napari_unet._sample_data import make_sample, simulate_instance_strokes
-    from napari_unet.train import fit
+    from napari_unet.core.samples import make_sample, simulate_instance_strokes
+    from napari_unet.core.train import fit
 
     s = make_sample(128, seed=4)
     strokes = simulate_instance_strokes(s.instances, object_fraction=0.5, seed=0)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from napari_unet.suggest import suggest_places
+from napari_unet.review.suggest import suggest_places
 
 
 def at(place, y, x, z=0, tolerance=2) -> bool:

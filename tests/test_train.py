@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from napari_unet.config import TrainConfig, UserInputError
-from napari_unet.train import fit, train
+from napari_unet.core.config import TrainConfig, UserInputError
+from napari_unet.core.train import fit, train
 
 
 def _weights(model):
@@ -127,13 +127,13 @@ def test_fused_optimizer_updates_like_the_plain_one(tiny_model_config, tiny_trai
 
     import torch
 
-    from napari_unet.model import UNet
-    from napari_unet.train import _optimizer
+    from napari_unet.core.model import UNet
+    from napari_unet.core.loop import make_optimizer
 
     torch.manual_seed(0)
     net = UNet(tiny_model_config)
     plain = copy.deepcopy(net)
-    fused_opt = _optimizer(net, tiny_train_config, torch.device("cpu"))
+    fused_opt = make_optimizer(net, tiny_train_config, torch.device("cpu"))
     assert fused_opt.defaults["fused"]  # torch >= 2.4 fuses AdamW on the CPU
     plain_opt = torch.optim.AdamW(plain.parameters(), lr=tiny_train_config.learning_rate,
                                   weight_decay=tiny_train_config.weight_decay, foreach=False)
@@ -167,7 +167,7 @@ def test_several_images_with_mismatched_counts_or_channels_are_clear_errors(samp
 def test_keep_term_is_zero_where_the_model_agrees_with_its_start_and_ignores_strokes():
     import torch
 
-    from napari_unet.losses import keep_loss
+    from napari_unet.core.losses import keep_loss
 
     logits = torch.randn(2, 3, 8, 8)
     unpainted = torch.full((2, 8, 8), -1)
@@ -213,7 +213,7 @@ def test_fine_tuning_a_base_model_keeps_its_prediction_where_nothing_is_painted(
     """Strokes on one corner only: with the keep term the rest of the image changes less."""
     import copy
 
-    from napari_unet.predict import predict_labels
+    from napari_unet.predict.pipeline import predict_labels
 
     base = copy.deepcopy(trained)
     base.info = {"name": "base", "class_names": {"1": "background", "2": "cells"}, "line_classes": [2]}
@@ -232,7 +232,7 @@ def test_fine_tuning_a_base_model_keeps_its_prediction_where_nothing_is_painted(
         assert tuned.info["fine_tuned_from"] == "base"
     assert change[3.0] < 0.7 * change[0.0]
     assert change[None] < 0.85 * change[0.0]  # on by default when fine-tuning a base model of lines
-    from napari_unet.train import keep_weight
+    from napari_unet.core.loop import keep_weight
 
     assert keep_weight(TrainConfig(), base) == 1.0 and keep_weight(TrainConfig(keep_weight=0), base) == 0.0
     blobs = copy.deepcopy(base)

@@ -7,11 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from napari_unet.trainer import Died, Failed, Finished, Notice, Progress, RegionPrediction, Snapshot, Trainer
+from napari_unet.trainer.client import Died, Failed, Finished, Notice, Progress, RegionPrediction, Snapshot, Trainer
 
 
 def _drain(gen):
-    from napari_unet.train import drain
+    from napari_unet.core.train import drain
 
     return drain(gen)
 
@@ -28,8 +28,8 @@ def _until(trainer, done, timeout=300):
 
 
 def test_child_training_predicts_like_training_in_process(sample, tiny_model_config, tiny_train_config):
-    from napari_unet.predict import predict
-    from napari_unet.train import fit
+    from napari_unet.predict.pipeline import predict
+    from napari_unet.core.train import fit
 
     local = fit(sample.image, sample.strokes, tiny_train_config, model_config=tiny_model_config).model
     events = []
@@ -53,7 +53,7 @@ def test_training_more_in_the_child_carries_on_from_the_model(sample, trained):
     before (test_train.py shows a fresh network after one step does not)."""
     import copy
 
-    from napari_unet.config import TrainConfig
+    from napari_unet.core.config import TrainConfig
     from scores import prediction_change
 
     config = TrainConfig(steps=1, batch_size=4, patch_size=64, seed=0, device="cpu")
@@ -65,7 +65,7 @@ def test_training_more_in_the_child_carries_on_from_the_model(sample, trained):
 
 
 def test_stop_returns_the_weights_trained_so_far(sample, tiny_model_config):
-    from napari_unet.config import TrainConfig
+    from napari_unet.core.config import TrainConfig
 
     config = TrainConfig(time_budget=600, batch_size=2, patch_size=64, device="cpu")
     with Trainer([sample.image], [sample.strokes], config, model_config=tiny_model_config,
@@ -81,7 +81,7 @@ def test_stop_returns_the_weights_trained_so_far(sample, tiny_model_config):
 
 
 def test_killed_child_is_reported_and_the_last_snapshot_kept(sample, tiny_model_config):
-    from napari_unet.config import TrainConfig
+    from napari_unet.core.config import TrainConfig
 
     config = TrainConfig(time_budget=600, batch_size=2, patch_size=64, device="cpu")
     trainer = Trainer([sample.image], [sample.strokes], config, model_config=tiny_model_config,
@@ -109,7 +109,7 @@ def test_bad_strokes_fail_with_the_engine_message(sample, tiny_model_config, tin
 
 def test_live_strokes_region_predictions_pause_and_resume(sample, tiny_model_config):
     """The live loop: strokes change while training goes on; regions are predicted on request."""
-    from napari_unet.config import TrainConfig
+    from napari_unet.core.config import TrainConfig
 
     config = TrainConfig(time_budget=600, batch_size=2, patch_size=64, device="cpu")
     strokes = sample.strokes.copy()
@@ -142,7 +142,7 @@ def test_live_strokes_region_predictions_pause_and_resume(sample, tiny_model_con
 
 def test_an_image_added_while_training_is_known_to_the_child_and_an_unusable_one_left_out(sample,
                                                                                         tiny_model_config):
-    from napari_unet.config import TrainConfig
+    from napari_unet.core.config import TrainConfig
 
     config = TrainConfig(time_budget=600, batch_size=2, patch_size=64, device="cpu")
     with Trainer([sample.image], [sample.strokes], config, model_config=tiny_model_config) as trainer:
@@ -166,7 +166,7 @@ def test_an_image_added_while_training_is_known_to_the_child_and_an_unusable_one
 
 
 def test_stale_preview_requests_are_dropped(sample, tiny_model_config):
-    from napari_unet.config import TrainConfig
+    from napari_unet.core.config import TrainConfig
 
     config = TrainConfig(time_budget=600, batch_size=2, patch_size=64, device="cpu")
     with Trainer([sample.image], [sample.strokes], config, model_config=tiny_model_config) as trainer:
@@ -254,8 +254,8 @@ def test_live_training_learns_new_strokes_and_added_images(how, tiny_model_confi
     debris is painted as background (on the image, or on an image added while training) its preview
     flips to background within some steps, while the cells stay cells; and the preview is what the
     weights of its step predict for the whole image."""
-    from napari_unet.config import PredictConfig, TrainConfig
-    from napari_unet.predict import predict_labels
+    from napari_unet.core.config import PredictConfig, TrainConfig
+    from napari_unet.predict.pipeline import predict_labels
 
     image, strokes, cells, debris = debris_scene(0)
 
@@ -295,9 +295,9 @@ def test_live_from_a_base_model_shows_the_model_that_stopping_now_gives(sample):
     a few strokes predicts much worse (docs/benchmarks.md, the annotation loop)."""
     import torch
 
-    from napari_unet.config import PredictConfig, TrainConfig
-    from napari_unet.io import load_model
-    from napari_unet.predict import predict_region
+    from napari_unet.core.config import PredictConfig, TrainConfig
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import predict_region
 
     config = TrainConfig(time_budget=3600, batch_size=2, patch_size=64, device="cpu", mode="instance")
     predict = PredictConfig(device="cpu")

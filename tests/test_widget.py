@@ -64,7 +64,7 @@ def test_settings_are_remembered(qtbot, widget, viewer, make_napari_viewer):
 
 
 def test_the_slice_on_screen_of_stacks_of_different_depths(viewer, sample):
-    from napari_unet._widget_layers import current_z
+    from napari_unet.widget.layers import current_z
 
     short = viewer.add_image(np.stack([sample.image] * 3), name="short")
     deep = viewer.add_image(np.stack([sample.image] * 5), name="deep")
@@ -76,7 +76,7 @@ def test_the_slice_on_screen_of_stacks_of_different_depths(viewer, sample):
 
 def test_demo_opens_its_result_in_napari(monkeypatch, trained, sample, qtbot):
     """`napari-unet demo --napari`: the image, strokes and prediction, and the widget holding the model."""
-    from napari_unet._widget import show_demo
+    from napari_unet.widget.dock import show_demo
 
     seen = {}
 
@@ -95,7 +95,7 @@ def test_demo_opens_its_result_in_napari(monkeypatch, trained, sample, qtbot):
 def test_the_keys_train_stop_predict_show_and_go_live(qtbot, widget, viewer):
     """Alt-T trains, Alt-S stops, Alt-R predicts, Alt-O hides and shows the prediction, Alt-G
     switches live training on and off: pressed on the canvas, through napari's keymap."""
-    from napari_unet.trainer import Finished
+    from napari_unet.trainer.client import Finished
 
     widget.steps.setValue(100_000)
     press(viewer, "t")

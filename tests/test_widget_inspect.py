@@ -35,7 +35,7 @@ def test_inspect_background_is_transparent_and_outlines_leave_the_image_visible(
 
 
 def test_prediction_copied_into_unpainted_strokes_of_the_visible_region(qtbot, widget, viewer):
-    from napari_unet._widget_layers import visible_box
+    from napari_unet.widget.layers import visible_box
 
     widget.steps.setValue(200)  # long enough for cells to appear
     train(qtbot, widget)

@@ -16,7 +16,7 @@ def _scene_with_holes():
     Returns the image, the sample, the holes' centres and their mask."""
     from scipy import ndimage as ndi
 
-    from napari_unet._sample_data import make_sample
+    from napari_unet.core.samples import make_sample
 
     sample = make_sample(256, seed=0)
     far = ndi.distance_transform_edt(sample.instances == 0)
@@ -69,7 +69,7 @@ def test_live_mode_learns_each_stroke_and_the_preview_follows(qtbot, viewer, mon
     trains on it, and the preview of the holes turns to cells, which only the new strokes teach."""
     from scipy import ndimage as ndi
 
-    from napari_unet._widget_layers import visible_box
+    from napari_unet.widget.layers import visible_box
 
     image, sample, centres, holes = _scene_with_holes()
     viewer.add_image(image, name="cells")
@@ -123,8 +123,8 @@ def test_live_mode_learns_each_stroke_and_the_preview_follows(qtbot, viewer, mon
 def test_live_on_an_rgb_image_and_closing_its_layer_stops_it(qtbot, viewer, monkeypatch):
     """Live on a colour image, zoomed in: the preview of the part on screen, predicted from a
     window around it, is the engine's; closing the image ends live training."""
-    from napari_unet._sample_data import make_sample
-    from napari_unet._widget_layers import visible_box
+    from napari_unet.core.samples import make_sample
+    from napari_unet.widget.layers import visible_box
 
     sample = make_sample(256, seed=0)
     rgb = np.stack([sample.image // 256] * 3, axis=-1).astype(np.uint8)

@@ -38,7 +38,7 @@ def test_export_to_bioimageio_then_load_the_package_back(qtbot, widget, viewer, 
     need("bioimageio.core", "bioimageio")
     from qtpy.QtWidgets import QDialog, QFileDialog
 
-    from napari_unet._widget_export import ExportDialog
+    from napari_unet.widget.export import ExportDialog
 
     shown = []
     monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
@@ -78,8 +78,8 @@ def test_export_to_bioimageio_then_load_the_package_back(qtbot, widget, viewer, 
 def test_start_from_nuclei_on_a_colour_image_converts_it_and_says_so(qtbot, viewer):
     """An H&E-like colour image with the grey nuclei model: predicted and fine-tuned as its
     luminance, and the status line says so, instead of refusing it."""
-    from napari_unet._sample_data import make_sample, simulate_instance_strokes
-    from napari_unet.colour import LUMINANCE
+    from napari_unet.core.samples import make_sample, simulate_instance_strokes
+    from napari_unet.core.colour import LUMINANCE
     from widget_helpers import add_widget, engine_prediction
 
     sample = make_sample(256, seed=0)

@@ -23,7 +23,7 @@ def test_probabilities_and_uncertainty_layers_match_the_labels(qtbot, widget, vi
     assert p1.shape == labels.shape and not viewer.layers["cells p(class 1)"].visible
     np.testing.assert_allclose(p1 + p2, 1, atol=1e-4)
     np.testing.assert_array_equal(np.where(p2 > p1, 2, 1)[p1 != p2], labels[p1 != p2])
-    from napari_unet.predict import uncertainty
+    from napari_unet.predict.pipeline import uncertainty
 
     np.testing.assert_allclose(hesitation, uncertainty(np.stack([p1, p2])[None])[0], atol=1e-5)
 
@@ -57,7 +57,7 @@ def test_z_stack_predicts_every_slice_or_just_the_current_one(qtbot, viewer, sam
     w.start_prediction()
     qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
     assert viewer.layers["stack prediction"].unique_id == layer.unique_id and (layer.data[0] == 7).all()
-    from napari_unet.predict import predict_labels
+    from napari_unet.predict.pipeline import predict_labels
 
     expected = predict_labels(w.model, stack, w.predict_config(), z_slices=[1]).labels[1]
     np.testing.assert_array_equal(layer.data[1], expected)
@@ -68,9 +68,9 @@ def test_zarr_image_opened_lazily_is_predicted_without_loading_it(qtbot, viewer,
     import dask.array as da
     import zarr
 
-    from napari_unet._widget_layers import prediction_input
-    from napari_unet.config import PredictConfig
-    from napari_unet.predict import predict_labels
+    from napari_unet.widget.layers import prediction_input
+    from napari_unet.core.config import PredictConfig
+    from napari_unet.predict.pipeline import predict_labels
 
     big = np.tile(sample.image, (2, 2))
     store = zarr.open_array(str(tmp_path / "big.zarr"), mode="w", shape=big.shape, chunks=(64, 64), dtype=big.dtype)
@@ -104,7 +104,7 @@ def test_multiscale_image_trains_and_predicts_at_full_resolution(qtbot, viewer, 
 
 
 def test_nuclei_much_larger_than_the_base_models_are_found_on_a_shrunken_copy(qtbot, viewer):
-    from napari_unet._sample_data import make_sample
+    from napari_unet.core.samples import make_sample
 
     s = make_sample(96, seed=3)
     big = np.kron(s.image, np.ones((4, 4), s.image.dtype))  # nuclei 4x as wide as the sample's

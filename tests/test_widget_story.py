@@ -46,7 +46,7 @@ def test_a_user_clicks_paints_and_gets_the_cells(qtbot, viewer):
     from qtpy.QtCore import Qt
     from scores import iou, otsu_foreground
 
-    from napari_unet._sample_data import make_sample
+    from napari_unet.core.samples import make_sample
 
     sample = make_sample(256, seed=0)
     viewer.add_image(sample.image, name="cells")
@@ -77,7 +77,7 @@ def test_start_from_the_nuclei_base_model_predict_paint_and_train_more(qtbot, vi
     """Choose a base model, predict at once, paint a few objects, fine-tune, keep it under a name."""
     from scores import f1, iou, otsu_foreground, otsu_objects
 
-    from napari_unet._sample_data import make_sample, simulate_instance_strokes
+    from napari_unet.core.samples import make_sample, simulate_instance_strokes
 
     sample = make_sample(256, seed=0)
     viewer.add_image(sample.image, name="cells")
@@ -128,7 +128,7 @@ def test_instance_mode_paints_objects_and_predicts_one_label_per_object(qtbot, v
     train(qtbot, w)
     assert w.model.mode == "instance" and not w.mode.isEnabled()
     layer = predict(qtbot, w)
-    from napari_unet._sample_data import make_sample
+    from napari_unet.core.samples import make_sample
 
     sample = make_sample(256, seed=0)  # the sample's cells
     ours, otsu = f1(layer.data, sample.instances), f1(otsu_objects(sample.image), sample.instances)

@@ -16,7 +16,7 @@ def centre(viewer):
 
 
 def test_paint_at_the_suggestion_and_alt_n_moves_to_the_next_place(qtbot, widget, viewer):
-    from napari_unet.suggest import suggest_places
+    from napari_unet.review.suggest import suggest_places
 
     train(qtbot, widget)  # a young model: it hesitates in many places
     press(viewer, "n")  # no uncertainty overlay yet: the widget predicts one, then moves

@@ -127,7 +127,7 @@ def test_a_killed_trainer_is_reported_and_nothing_is_lost(qtbot, widget, viewer,
 def test_the_training_time_ends_training_by_itself(qtbot, widget):
     """With Steps 'by time', the Training time is the budget: training ends by itself once it
     is spent (the budget counts training time; the step under way when it runs out finishes)."""
-    from napari_unet.trainer import Finished
+    from napari_unet.trainer.client import Finished
 
     widget.steps.setValue(0)
     widget.time_budget.setValue(5)
@@ -146,8 +146,8 @@ def test_train_more_carries_on_from_the_loaded_model(qtbot, widget, viewer, tmp_
     over. The prediction stays that of the loaded model, unlike a new network's after as many steps."""
     from scores import iou
 
-    from napari_unet.io import save_model
-    from napari_unet.train import fit
+    from napari_unet.models.checkpoint import save_model
+    from napari_unet.core.train import fit
 
     image, strokes = viewer.layers["cells"].data, viewer.layers["cells strokes"].data
     widget.load_model(str(save_model(trained, tmp_path / "start.pt")))

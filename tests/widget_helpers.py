@@ -56,7 +56,7 @@ def predict(qtbot, w, image="cells"):
 
 def engine_prediction(w, image, model=None):
     """What the engine predicts for ``image`` with the widget's settings (and its model, unless given)."""
-    from napari_unet.predict import predict_labels
+    from napari_unet.predict.pipeline import predict_labels
 
     return predict_labels(w.model if model is None else model, image, w.predict_config()).labels
 

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
-from .config import PredictConfig, UserInputError
+from napari_unet import __version__
+from napari_unet.core.config import PredictConfig, UserInputError
 
 EXIT_USAGE = 2
 
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train_config(args, default_steps: int | None, default_budget: float | None):
-    from .config import TrainConfig
+    from napari_unet.core.config import TrainConfig
 
     steps, budget = args.steps, args.time_budget
     if steps is None and budget is None:
@@ -198,7 +198,7 @@ def _train_config(args, default_steps: int | None, default_budget: float | None)
 
 
 def _model_config(args):
-    from .config import ModelConfig
+    from napari_unet.core.config import ModelConfig
 
     extra = {k: getattr(args, k) for k in ("depth", "base_channels") if getattr(args, k) is not None}
     if extra and getattr(args, "init", None):  # a fine-tuned model keeps its architecture
@@ -217,7 +217,7 @@ def _run_training(images, labels, config, model=None, model_config=None):
     """Train with a progress bar; Ctrl-C stops and keeps the weights."""
     from tqdm import tqdm
 
-    from .train import drain, train
+    from napari_unet.core.train import drain, train
 
     gen = train(images, labels, config, model=model, model_config=model_config)  # checks the input first
     total = config.steps if config.time_budget is None else None
@@ -236,8 +236,10 @@ def _run_training(images, labels, config, model=None, model_config=None):
 
 
 def cmd_train(args) -> int:
-    from .io import check_writable, load_model, read_image, save_model
-    from .recovery import recovery_file, set_aside
+    from napari_unet.models.checkpoint import check_writable, save_model
+    from napari_unet.models.load import load_model
+    from napari_unet.core.imageio import read_image
+    from napari_unet.trainer.recovery import recovery_file, set_aside
 
     if len(args.images) != len(args.labels):
         raise UserInputError(
@@ -267,8 +269,9 @@ def cmd_train(args) -> int:
 def cmd_predict(args) -> int:
     from tqdm import tqdm
 
-    from .io import create_zarr, is_zarr, load_model, read_image, write_image
-    from .predict import label_dtype, output_shape, predict
+    from napari_unet.core.imageio import create_zarr, is_zarr, read_image, write_image
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import label_dtype, output_shape, predict
 
     model = load_model(args.model)
     pixel_size = _pixel_size(args) if args.measure else None
@@ -322,8 +325,8 @@ def cmd_predict(args) -> int:
 
 def _note_colour(model, image, method: str | None, path: str) -> None:
     """One line on stderr when a colour image is converted to grey for ``model``."""
-    from .colour import notice
-    from .data import to_zcyx
+    from napari_unet.core.colour import notice
+    from napari_unet.core.data import to_zcyx
 
     text = notice(model, to_zcyx(image, lazy=True).shape[1], method) if model is not None else None
     if text:
@@ -342,8 +345,8 @@ def _diameter(value: str) -> dict:
 
 def _predict_on_cluster(args, model, config, out_dir: Path) -> int:
     """``predict --workers N`` / ``--scheduler ADDRESS``: a zarr output per image, written by the workers."""
-    from .distributed import predict_files
-    from .io import read_image
+    from napari_unet.predict.distributed import predict_files
+    from napari_unet.core.imageio import read_image
 
     if args.measure or args.format == "tif":
         raise UserInputError("with --workers or --scheduler the workers write zarr; leave out --measure and "
@@ -370,8 +373,8 @@ def _measure(labels, image, pixel_size, path: Path) -> None:
     """Write the objects' table (the image gives mean intensities where its shape matches)."""
     import numpy as np
 
-    from .data import is_lazy
-    from .measure import measure_objects, write_csv
+    from napari_unet.core.data import is_lazy
+    from napari_unet.review.measure import measure_objects, write_csv
 
     labels = np.asarray(labels)
     pixels = None if is_lazy(image) or tuple(image.shape[: labels.ndim]) != labels.shape else np.asarray(image)
@@ -380,8 +383,8 @@ def _measure(labels, image, pixel_size, path: Path) -> None:
 
 
 def cmd_models(args) -> int:
-    from .io import load_model
-    from .named_models import available, save_named, summary, user_dir
+    from napari_unet.models.load import load_model
+    from napari_unet.models.named import available, save_named, summary, user_dir
 
     if args.add:
         name, path = args.add
@@ -393,8 +396,9 @@ def cmd_models(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .bmz_export import ExportSettings, export_bioimageio
-    from .io import load_model, read_image
+    from napari_unet.bioimageio.export import ExportSettings, export_bioimageio
+    from napari_unet.models.load import load_model
+    from napari_unet.core.imageio import read_image
 
     settings = ExportSettings(name=args.name, authors=args.authors or [], description=args.description,
                               licence=args.licence, validate=not args.no_check)
@@ -412,7 +416,7 @@ def cmd_export(args) -> int:
 
 def cmd_doctor(args) -> int:
     """Exit status 0 when every optional feature is usable, 1 when one is not (each with its fix)."""
-    from .doctor import report
+    from napari_unet.doctor import report
 
     lines, complete = report()
     print("\n".join(lines))
@@ -427,12 +431,13 @@ DEMO_STEPS = 1000
 def cmd_demo(args) -> int:
     import numpy as np
 
-    from ._sample_data import make_sample
-    from .io import save_model, write_image
-    from .predict import predict_labels
+    from napari_unet.core.samples import make_sample
+    from napari_unet.models.checkpoint import save_model
+    from napari_unet.core.imageio import write_image
+    from napari_unet.predict.pipeline import predict_labels
 
     if args.napari:  # before training, not after
-        from .extras import require
+        from napari_unet.core.extras import require
 
         require("napari")
     sample = make_sample(256, seed=0)
@@ -453,7 +458,7 @@ def cmd_demo(args) -> int:
           f"(pixel accuracy {np.mean(labels == sample.truth):.3f}, {time.perf_counter() - t0:.0f} s)")
     print(f"wrote image.tif, strokes.tif, truth.tif, prediction.tif and model.pt to {out}/")
     if args.napari:
-        from ._widget import show_demo
+        from napari_unet.widget.dock import show_demo
 
         show_demo(sample.image, sample.strokes, labels, result.model)
     return 0

@@ -24,7 +24,7 @@ def device_line() -> str:
     try:
         import torch
 
-        from .device import resolve_device
+        from napari_unet.core.device import resolve_device
     except Exception as err:  # noqa: BLE001 (a broken torch install is what this command is for)
         return f"device: torch does not import ({type(err).__name__}: {err})"
     cuda = (f"CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s): {torch.cuda.get_device_name(0)}"
@@ -45,8 +45,8 @@ def qt_line() -> str:
 
 def report() -> tuple[list[str], bool]:
     """The lines ``doctor`` prints, and whether every optional feature is usable."""
-    from . import __version__
-    from .extras import FEATURES, import_problems, install_command
+    from napari_unet import __version__
+    from napari_unet.core.extras import FEATURES, import_problems, install_command
 
     lines = [f"napari-unet {__version__} on Python {platform.python_version()} ({sys.executable})", "versions:"]
     lines += [f"  {name} {version(name)}" for name in PACKAGES if version(name)]
