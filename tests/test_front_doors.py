@@ -1,6 +1,6 @@
 """Every way into prediction gives the same labels: in memory, streamed into a zarr array, on a
 two-worker dask cluster, and as the live preview's regions, for a membrane model whose lines
-prediction closes."""
+prediction closes and for a nuclei model that predicts large nuclei on a shrunken copy."""
 
 import numpy as np
 import pytest
@@ -62,17 +62,25 @@ def test_streamed_into_zarr_equals_in_memory(membranes, closed, tmp_path):
     np.testing.assert_array_equal(out[:], shut)
 
 
-def test_a_two_worker_cluster_equals_in_memory(membranes, closed, tmp_path):
+@pytest.fixture(scope="module")
+def cluster():
+    """A two-worker LocalCluster, and a client that makes it the scheduler."""
     need("distributed", "distributed")
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, \
+            Client(c) as client:
+        yield client
+
+
+def test_a_two_worker_cluster_equals_in_memory(membranes, closed, cluster, tmp_path):
     da = need("dask.array", "testing")
     import zarr
-    from distributed import Client, LocalCluster
 
     from napari_unet.predict.distributed import predict_to_zarr
 
     image, shut, _ = closed
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, Client(c):
-        predict_to_zarr(membranes, da.from_array(image, chunks=128), tmp_path / "labels.zarr", PredictConfig(**FP32))
+    predict_to_zarr(membranes, da.from_array(image, chunks=128), tmp_path / "labels.zarr", PredictConfig(**FP32))
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "labels.zarr"), mode="r")[:], shut)
 
 
@@ -80,9 +88,79 @@ def test_a_two_worker_cluster_equals_in_memory(membranes, closed, tmp_path):
 def test_regions_of_the_live_preview_equal_the_whole_image(membranes, closed, box):
     """Closing a region's window can differ from the whole image's only where a line's ridge runs
     out of the window; on these regions it does not (docs/benchmarks.md: agreement on ISBI)."""
-    from napari_unet.predict.pipeline import predict_region
+    from napari_unet.predict.region import predict_region
 
     image, shut, _ = closed
     y0, y1, x0, x1 = box
     region = predict_region(membranes, image, box, PredictConfig(**FP32)).labels
     np.testing.assert_array_equal(region, shut[y0:y1, x0:x1])
+
+
+@pytest.fixture(scope="module")
+def shrunk():
+    """The nuclei base model on nuclei 3 times its size: predicted on a copy shrunk to about a
+    third, the factor measured by a first pass; the image and its labels in memory."""
+    from napari_unet.core.samples import make_sample
+    from napari_unet.models.load import load_model
+    from napari_unet.predict.pipeline import predict_labels
+
+    nuclei = load_model("nuclei")
+    s = make_sample(96, seed=3)
+    image = np.kron(s.image, np.ones((3, 3), s.image.dtype))
+    memory = predict_labels(nuclei, image, PredictConfig(**FP32), probabilities=True)
+    assert memory.scale < 0.5 and memory.labels.max() >= 5
+    return nuclei, image, memory
+
+
+def test_shrunk_nuclei_streamed_into_zarr_equal_in_memory(shrunk, tmp_path):
+    from napari_unet.core.imageio import create_zarr
+    from napari_unet.predict.pipeline import predict_labels
+
+    nuclei, image, memory = shrunk
+    out = create_zarr(tmp_path / "labels.zarr", image.shape, np.int32)
+    result = predict_labels(nuclei, image, PredictConfig(**FP32), out=out)
+    assert result.scale == memory.scale
+    np.testing.assert_array_equal(out[:], memory.labels)
+
+
+def test_shrunk_nuclei_on_a_two_worker_cluster_equal_in_memory(shrunk, cluster, tmp_path):
+    da = need("dask.array", "testing")
+    import zarr
+
+    from napari_unet.predict.distributed import predict_dask, predict_to_zarr
+
+    nuclei, image, memory = shrunk
+    predict_to_zarr(nuclei, da.from_array(image, chunks=128), tmp_path / "labels.zarr", PredictConfig(**FP32),
+                    tmp_path / "probabilities.zarr")
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "labels.zarr"), mode="r")[:], memory.labels)
+    # workers run the network on one thread, this process on two: float rounding differs (1e-7)
+    np.testing.assert_allclose(zarr.open_array(str(tmp_path / "probabilities.zarr"), mode="r")[:],
+                               memory.probabilities, atol=1e-5)
+    lazy = predict_dask(nuclei, image, PredictConfig(**FP32), scale=memory.scale)  # the factor given
+    np.testing.assert_array_equal(lazy.compute(), memory.labels)
+
+
+@pytest.mark.parametrize("box", [(60, 200, 30, 170), (0, 100, 130, 288), (100, 160, 100, 160)])
+def test_regions_of_shrunk_nuclei_equal_the_whole_image(shrunk, box):
+    """A region's probabilities are exact; its objects are split on the region plus a margin, so
+    they are the whole image's objects, numbered from 1 (docs/benchmarks.md: agreement)."""
+    from napari_unet.predict.region import predict_region
+
+    nuclei, image, memory = shrunk
+    y0, y1, x0, x1 = box
+    region = predict_region(nuclei, image, box, PredictConfig(**FP32), scale=memory.scale, probabilities=True)
+    np.testing.assert_array_equal(region.probabilities[0], memory.probabilities[0, :, y0:y1, x0:x1])
+    assert same_objects(region.labels, memory.labels[y0:y1, x0:x1]) == 1.0
+
+
+def same_objects(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of pixels labelled alike by two object labellings, matching each object of ``a`` to the
+    object of ``b`` it overlaps most (1.0: the same objects, perhaps numbered otherwise)."""
+    pairs, counts = np.unique(np.stack([a.ravel(), b.ravel()]), axis=1, return_counts=True)
+    best = {}
+    for (u, v), n in zip(pairs.T, counts):
+        if n > best.get(u, (0, None))[0]:
+            best[u] = (n, v)
+    mapped = np.vectorize(lambda u: best[u][1])(a)
+    used = [v for _, v in best.values()]
+    return float((mapped == b).mean()) if len(used) == len(set(used)) else 0.0

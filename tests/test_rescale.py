@@ -6,7 +6,8 @@ import pytest
 from napari_unet.core.config import PredictConfig, UserInputError
 from napari_unet.predict.finish import instance_classes, objects_from_classes
 from napari_unet.predict.pipeline import predict, predict_labels
-from napari_unet.predict.rescale import LARGEST, resize, size_factor
+from napari_unet.predict.rescale import LARGEST, size_factor
+from napari_unet.predict.resize import resize
 from napari_unet.core.instances import object_diameter
 
 CPU = dict(device="cpu", precision="fp32")
@@ -102,21 +103,26 @@ def test_auto_measures_the_objects_of_a_first_pass(nuclei):
     np.testing.assert_array_equal(result.labels, given.labels)
 
 
-def test_regions_streamed_outputs_lazy_images_and_semantic_models_are_predicted_as_they_are(nuclei, trained, sample):
+def test_streamed_outputs_and_lazy_images_are_shrunk_like_in_memory_crops_and_semantic_models_not(nuclei, trained,
+                                                                                                  sample):
     import dask.array as da
 
     from napari_unet.core.data import percentiles, to_zcyx
 
     image, _ = big_nuclei()
-    cfg = PredictConfig(diameter=200.0, **CPU)
-    assert predict_labels(nuclei, image, cfg).scale < 1  # the same image in memory is shrunk
+    for cfg in (PredictConfig(diameter=200.0, **CPU), PredictConfig(**CPU)):  # given, and measured by a first pass
+        memory = predict_labels(nuclei, image, cfg)
+        assert memory.scale < 1
+        streamed = predict_labels(nuclei, image, cfg, out=np.zeros(image.shape, np.int32))
+        lazy = predict_labels(nuclei, da.from_array(image, chunks=128), cfg)
+        for result in (streamed, lazy):
+            assert result.scale == memory.scale
+            np.testing.assert_array_equal(np.asarray(result.labels), memory.labels)
+    # a crop with the whole image's normalisation is predicted as it is (regions: napari_unet.predict.region)
     plain = predict_labels(nuclei, image, PredictConfig(rescale=False, **CPU)).labels
-    streamed = predict_labels(nuclei, image, cfg, out=np.zeros(image.shape, np.int32))
-    region = predict_labels(nuclei, image, cfg, intensity_range=percentiles(to_zcyx(image), nuclei.norm))
-    lazy = predict_labels(nuclei, da.from_array(image, chunks=128), cfg)
-    for result in (streamed, region, lazy):
-        assert result.scale == 1.0
-        np.testing.assert_array_equal(np.asarray(result.labels), plain)
+    crop = predict_labels(nuclei, image, cfg, intensity_range=percentiles(to_zcyx(image), nuclei.norm))
+    assert crop.scale == 1.0
+    np.testing.assert_array_equal(crop.labels, plain)
     assert predict_labels(trained, sample.image, cfg).scale == 1.0
 
 

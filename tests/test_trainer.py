@@ -297,7 +297,7 @@ def test_live_from_a_base_model_shows_the_model_that_stopping_now_gives(sample):
 
     from napari_unet.core.config import PredictConfig, TrainConfig
     from napari_unet.models.load import load_model
-    from napari_unet.predict.pipeline import predict_region
+    from napari_unet.predict.region import predict_region
 
     config = TrainConfig(time_budget=3600, batch_size=2, patch_size=64, device="cpu", mode="instance")
     predict = PredictConfig(device="cpu")

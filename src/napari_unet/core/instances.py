@@ -196,7 +196,9 @@ def _with_core(objects: np.ndarray, core: np.ndarray | None) -> np.ndarray:
 def object_diameter(*objects: np.ndarray) -> float | None:
     """Median equivalent diameter (pixels) of the labelled objects (values > 0) of slices or
     stacks (``(Z, Y, X)``, labels per slice); None when there are none."""
-    from napari_unet.core.instances import object_areas
+    return diameter_from_areas(object_areas(*objects))
 
-    areas = object_areas(*objects)
+
+def diameter_from_areas(areas: np.ndarray) -> float | None:
+    """Median equivalent diameter of objects of ``areas`` pixels; None when there are none."""
     return float(np.median(2 * np.sqrt(areas / np.pi))) if len(areas) else None

@@ -7,10 +7,12 @@ what their tiles need; the tiles go through the
 same :class:`~napari_unet.predict.pipeline.TilePredictor`, so the labels equal the single-process ones.
 The model enters the graph once, as one task whose result each worker fetches once.
 
-Slices are finished as in one process (:class:`~napari_unet.predict.finish.SliceFinish`), one task per
-slice: instance mode splits the exact class map of the tiles (background, object, sure object)
-into objects, so object labels are consistent across tiles, and a semantic model closes its line
-classes on the tiles' probabilities of them. Both equal the single-process labels.
+Slices are finished as in one process (:mod:`napari_unet.predict.finish`), one task per slice:
+instance mode splits the exact class map of the tiles (background, object, sure object) into
+objects, so object labels are consistent across tiles; a semantic model closes its line classes
+on the tiles' probabilities of them; an instance model that rescales predicts on a shrunk copy
+built band by band and enlarges each slice's probabilities before splitting. All equal the
+single-process labels (tests/test_front_doors.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from __future__ import annotations
 import numpy as np
 
 from napari_unet.core.config import PredictConfig, UserInputError
+from napari_unet.core.data import is_single_plane, model_input
+from napari_unet.core.lines import line_classes
+from napari_unet.predict.finish import object_sizes
+from napari_unet.predict.pipeline import label_dtype
+from napari_unet.predict.rescale import applies, factor_for, shrunk_size
+from napari_unet.predict.tiling import context_margins, core_tile, reflect_index, take
 
 
 def require_distributed():
@@ -30,7 +38,8 @@ def require_distributed():
     return Client, LocalCluster
 
 
-def predict_dask(model, image, config: PredictConfig | None = None, *, probabilities: bool = False):
+def predict_dask(model, image, config: PredictConfig | None = None, *, probabilities: bool = False,
+                 scale: float | None = None):
     """Lazy labels (and, with ``probabilities``, class probabilities) of ``image``, as dask arrays.
 
     ``image`` is anything :func:`~napari_unet.core.data.to_zcyx` accepts, typically a dask array over
@@ -39,31 +48,136 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
     ``(Z, K, Y, X)`` probabilities. Nothing is computed until the result is (``.compute()``,
     ``.to_zarr(...)``), on the active dask scheduler: a ``distributed.Client`` if one exists.
     The intensity percentiles are computed here, from a subsample of the whole image.
+
+    An instance model that rescales (:mod:`napari_unet.predict.rescale`) predicts at ``scale``, else
+    at the factor for ``config.diameter``, else at the factor measured by a first pass, which is
+    computed here. The shrunk image is a graph of bands, each read from the rows it needs.
     """
-    import dask
     import dask.array as da
 
-    from napari_unet.core.data import is_single_plane, percentiles
-    from napari_unet.models.checkpoint import model_from_bytes, model_to_bytes
-    from napari_unet.core.lines import line_classes
-    from napari_unet.predict.finish import object_sizes
-    from napari_unet.predict.pipeline import label_dtype
-    from napari_unet.core.data import model_input
-    from napari_unet.predict.tiling import context_margins, core_tile, reflect_index, take
+    from napari_unet.core.data import percentiles
 
     config = config or PredictConfig()
     raw, img = model_input(model, image, config.colour_to_grey)
     if not isinstance(img, da.Array):
         img = da.from_array(img, chunks=(1, img.shape[1], 1024, 1024))
     norm = percentiles(img, model.norm)
+    if applies(model, config) and scale is None:
+        diameter = config.diameter or _diameter(predict_dask(model, image, config, scale=1.0))
+        scale = factor_for(model, diameter)
+    if applies(model, config) and scale != 1.0:
+        labels, probs = _shrunk(model, raw, img, norm, config, scale, probabilities)
+    else:
+        labels, probs = _as_it_is(model, raw, img, norm, config, probabilities)
+    if is_single_plane(raw, img):
+        labels = labels[0]
+    return (labels, probs) if probabilities else labels
+
+
+def _as_it_is(model, raw, img, norm, config, probabilities):
+    """Labels and probabilities (or None) of ``img`` ``(Z, C, Y, X)`` at its own size."""
+    import dask.array as da
+
     z, _, h, w = img.shape
-    k = model.config.n_classes
-    th, tw = core_tile(config, model.config.multiple, (h, w))
-    before, after = context_margins(model.config, config.tta)
     instance = model.mode == "instance"
     ltype = np.dtype(np.uint8) if instance else label_dtype(model)
     close = line_classes(model) if config.close_lines else ()
     lines = [model.class_values.index(v) for v in close]
+    labels, probs, line_probs = _tiles(model, raw, img, norm, config, ltype, probabilities, lines)
+    if instance or lines:  # one task per slice, finished as in one process
+        extra = [line_probs.rechunk((1, len(lines), h, w)), "zlyx"] if lines else []
+        labels = da.blockwise(_finish, "zyx", labels.rechunk((1, h, w)), "zyx", *extra, config=config, close=close,
+                              instance=instance, sizes=object_sizes(model, config), concatenate=True,
+                              dtype=np.int32 if instance else ltype)
+    return labels, probs
+
+
+def _shrunk(model, raw, img, norm, config, scale: float, probabilities: bool):
+    """Labels and probabilities (or None) of ``img`` predicted on a copy shrunk by ``scale``: one
+    task per slice enlarges the shrunk probabilities and splits the objects, as in one process."""
+    import dask.array as da
+
+    z, c, h, w = img.shape
+    size = shrunk_size((h, w), scale)
+    small = _resized(img, size)
+    _, p, _ = _tiles(model, raw, small, norm, config, np.dtype(np.uint8), True, [])
+    p = p.rechunk((1, p.shape[1], *size))
+    k = p.shape[1]
+    labels = da.map_blocks(_enlarged_objects, p, size=(h, w), values=model.class_values, config=config,
+                           sizes=object_sizes(model, config, scale), drop_axis=1, chunks=((1,) * z, (h,), (w,)),
+                           dtype=np.int32)
+    probs = da.map_blocks(_enlarged, p, size=(h, w), chunks=((1,) * z, (k,), (h,), (w,)),
+                          dtype=np.float32) if probabilities else None
+    return labels, probs
+
+
+def _resized(img, size):
+    """``img`` ``(Z, C, Y, X)`` (dask) resized to ``size``, as a graph of bands of rows each computed
+    from the input rows it reads (exactly as :class:`~napari_unet.predict.resize.Resized`)."""
+    import dask
+    import dask.array as da
+
+    from napari_unet.predict.resize import ROWS, taps
+
+    z, c, h, w = img.shape
+    ty = taps(h, size[0])
+    planes = []
+    for zi in range(z):
+        bands = []
+        for a in range(0, size[0], ROWS):
+            b = min(a + ROWS, size[0])
+            lo, hi = ty.inputs(a, b)
+            band = dask.delayed(_resize_band, pure=True)(img[zi, :, lo:hi], lo, (h, w), size, a, b)
+            bands.append(da.from_delayed(band, (c, b - a, size[1]), np.float32))
+        planes.append(da.concatenate(bands, axis=1))
+    return da.stack(planes)
+
+
+def _resize_band(rows: np.ndarray, lo: int, size_in, size_out, a: int, b: int) -> np.ndarray:
+    from napari_unet.predict.resize import resize_rows
+
+    return resize_rows(lambda r0, r1: rows[:, r0 - lo : r1 - lo], size_in, size_out, a, b)
+
+
+def _enlarged_objects(p: np.ndarray, *, size, values, config, sizes) -> np.ndarray:
+    """One slice's objects ``(1, Y, X)`` from its shrunk probabilities ``(1, K, y, x)``."""
+    from napari_unet.predict.finish import enlarged_objects
+
+    small = p[0]
+    return enlarged_objects(lambda r0, r1, c0, c1: small[:, r0:r1, c0:c1], small.shape[-2:], size, values, config,
+                            sizes)[None]
+
+
+def _enlarged(p: np.ndarray, *, size) -> np.ndarray:
+    from napari_unet.predict.resize import resize
+
+    return resize(p[0], size)[None]
+
+
+def _diameter(labels) -> float | None:
+    """The objects' median diameter in lazy ``labels`` (``(Y, X)`` or ``(Z, Y, X)``), their areas
+    counted by one task per slice."""
+    import dask
+
+    from napari_unet.core.instances import diameter_from_areas, object_areas
+
+    planes = [labels] if labels.ndim == 2 else [labels[zi] for zi in range(labels.shape[0])]
+    areas = dask.compute(*[dask.delayed(object_areas)(plane) for plane in planes])
+    return diameter_from_areas(np.concatenate(areas))
+
+
+def _tiles(model, raw, img, norm, config, ltype, probabilities, lines):
+    """The output tiles of ``img`` as dask arrays: labels ``(Z, Y, X)``, probabilities
+    ``(Z, K, Y, X)`` (or None) and the network's probabilities of the classes ``lines`` (or None)."""
+    import dask
+    import dask.array as da
+
+    from napari_unet.models.checkpoint import model_from_bytes, model_to_bytes
+
+    z, _, h, w = img.shape
+    k = model.config.n_classes
+    th, tw = core_tile(config, model.config.multiple, (h, w))
+    before, after = context_margins(model.config, config.tta)
     # one task makes the model; each worker fetches its result once and all its tiles share it
     shared = dask.delayed(model_from_bytes, pure=True)(model_to_bytes(model))
     direct = _zarr_planes(raw, img)  # a zarr array of planes: each task reads its own window from it
@@ -91,15 +205,7 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
         grid.append(label_rows)
         probs.append(prob_rows)
         line_probs.append(line_rows)
-    labels = da.block(grid)
-    if instance or lines:  # one task per slice, finished as in one process
-        extra = [_block_probs(line_probs).rechunk((1, len(lines), h, w)), "zlyx"] if lines else []
-        labels = da.blockwise(_finish, "zyx", labels.rechunk((1, h, w)), "zyx", *extra, config=config, close=close,
-                              instance=instance, sizes=object_sizes(model, config), concatenate=True,
-                              dtype=np.int32 if instance else ltype)
-    if is_single_plane(raw, img):
-        labels = labels[0]
-    return (labels, _block_probs(probs)) if probabilities else labels
+    return da.block(grid), _block_probs(probs) if probabilities else None, _block_probs(line_probs) if lines else None
 
 
 def _block_probs(probs):
@@ -202,14 +308,27 @@ def worker_environment(threads: int) -> dict:
 def predict_to_zarr(model, image, path, config: PredictConfig | None = None, probabilities_path=None) -> None:
     """Predict ``image`` on the active scheduler, the workers writing the labels (and the class
     probabilities) into zarr arrays at ``path`` (and ``probabilities_path``), one output tile per
-    zarr chunk, so no two tasks write the same chunk."""
+    zarr chunk, so no two tasks write the same chunk. An instance model that measures its objects
+    before rescaling writes its first pass there too, and measures it from there."""
+    import dask.array as da
+
+    config = config or PredictConfig()
+    scale = None
+    if applies(model, config) and not config.diameter:
+        first = _store(model, image, path, config, probabilities_path, 1.0)
+        scale = factor_for(model, _diameter(da.from_zarr(first)))
+        if scale == 1.0:
+            return
+    _store(model, image, path, config, probabilities_path, scale)
+
+
+def _store(model, image, path, config: PredictConfig, probabilities_path, scale):
+    """:func:`predict_dask` at ``scale`` stored into zarr; returns the labels' zarr array."""
     import dask.array as da
 
     from napari_unet.core.imageio import create_zarr
-    from napari_unet.predict.tiling import core_tile
 
-    config = config or PredictConfig()
-    result = predict_dask(model, image, config, probabilities=probabilities_path is not None)
+    result = predict_dask(model, image, config, probabilities=probabilities_path is not None, scale=scale)
     labels, probs = result if probabilities_path is not None else (result, None)
     tile = core_tile(config, model.config.multiple, labels.shape[-2:])
     labels = labels.rechunk((1,) * (labels.ndim - 2) + tile)  # instance labels come per slice
@@ -218,6 +337,7 @@ def predict_to_zarr(model, image, path, config: PredictConfig | None = None, pro
         sources.append(probs.rechunk((1, probs.shape[1], *tile)))
         targets.append(create_zarr(probabilities_path, probs.shape, probs.dtype, chunk=tile))
     da.store(sources, targets, lock=False)
+    return targets[0]
 
 
 def predict_files(model, images: dict, out_dir, config: PredictConfig, workers=None, scheduler=None,

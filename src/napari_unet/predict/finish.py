@@ -9,6 +9,9 @@ import numpy as np
 
 from napari_unet.core.config import PredictConfig
 from napari_unet.core.lines import close_lines
+from napari_unet.predict.resize import resize, resize_box
+
+BAND = 512  # rows of a slice enlarged at a time
 
 
 def instance_classes(p, values: tuple[int, ...], min_confidence: float):
@@ -46,31 +49,69 @@ class SliceFinish:
     """What turns one slice's tile labels into its final labels, for every front door (in
     memory, streamed to ``out``, a region, a dask cluster): instance mode splits the class map
     into objects (:func:`objects_from_classes`); a semantic model closes its line classes
-    ``close`` (values; :mod:`napari_unet.core.lines`) on the network's own probabilities of them."""
+    ``close`` (values; :mod:`napari_unet.core.lines`) on the network's own probabilities of them.
 
-    def __init__(self, model, config: PredictConfig, close=(), dtype=np.uint8):
-        self.instance, self.dtype = model.mode == "instance", dtype
-        self.sizes = object_sizes(model, config)
+    ``size``: the labels' ``(Y, X)`` when the network saw the slice shrunk by ``scale``
+    (:mod:`napari_unet.predict.rescale`); the slice's probabilities are then held at the network's
+    size and enlarged to ``size`` before the objects are split (:func:`enlarged_objects`)."""
+
+    def __init__(self, model, config: PredictConfig, close=(), dtype=np.uint8, size=None, scale: float = 1.0):
+        self.instance, self.dtype, self.values = model.mode == "instance", dtype, model.class_values
+        self.sizes, self.scale, self.size = object_sizes(model, config, scale), scale, size
         self.close, self.config = tuple(close), config
         self.lines = [model.class_values.index(v) for v in self.close]
-        self.plane = self.line_p = None
+        self.plane = self.line_p = self.small_p = None
 
     def start(self, shape: tuple[int, int]) -> bool:
-        """Begin a slice; True when it is held (finished as a whole, then written)."""
+        """Begin a slice of the network's ``shape``; True when it is held (finished as a whole, then written)."""
+        if self.size is not None:
+            self.small_p = np.zeros((len(self.values), *shape), np.float32)
+            return True
         held = self.instance or bool(self.lines)
         self.plane = np.zeros(shape, self.dtype) if held else None
         self.line_p = np.zeros((len(self.lines), *shape), np.float32) if self.lines else None
         return held
 
-    def add_lines(self, tiles, p, y: int, x: int) -> None:
-        """Keep the network's own probabilities of the line classes of a tile ``p`` ``(K, n, m)`` at ``(y, x)``."""
+    def add(self, tiles, p, labels: np.ndarray, y: int, x: int) -> None:
+        """Keep what the slice's finish needs of a tile at ``(y, x)``: its labels, the network's
+        own probabilities of the line classes, or (shrunk) all its probabilities ``p`` ``(K, n, m)``."""
+        n, m = p.shape[-2:]
+        if self.small_p is not None:
+            self.small_p[:, y : y + n, x : x + m] = p.cpu().numpy()
+            return
+        if self.plane is not None:
+            self.plane[y : y + n, x : x + m] = labels
         if self.line_p is not None:
-            n, m = p.shape[-2:]
             self.line_p[:, y : y + n, x : x + m] = tiles.line_probabilities(p, self.lines)
 
     def result(self) -> np.ndarray:
         """The held slice, finished."""
+        if self.small_p is not None:
+            small = self.small_p
+            return enlarged_objects(lambda r0, r1, c0, c1: small[:, r0:r1, c0:c1], small.shape[-2:], self.size,
+                                    self.values, self.config, self.sizes)
         return finish_slice(self.plane, self.line_p, self.close, self.config, self.instance, self.sizes)
+
+    def probabilities(self) -> np.ndarray:
+        """The held slice's probabilities at the labels' size (a shrunk slice's, enlarged)."""
+        return resize(self.small_p, self.size)
+
+
+def enlarged_objects(read, small: tuple[int, int], size: tuple[int, int], values, config: PredictConfig,
+                     sizes: dict, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Objects of a slice whose class probabilities were predicted on a copy shrunk to ``small``:
+    enlarged to ``size`` band by band (exact for any band, :mod:`napari_unet.predict.resize`), made
+    a class map, split. ``read(r0, r1, c0, c1)`` returns the shrunk probabilities ``(K, rows, cols)``;
+    ``box`` ``(y0, y1, x0, x1)`` limits the result to a region of the enlarged slice."""
+    import torch
+
+    y0, y1, x0, x1 = box or (0, size[0], 0, size[1])
+    classes = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for a in range(y0, y1, BAND):
+        b = min(a + BAND, y1)
+        p = resize_box(read, small, size, (a, b, x0, x1))
+        classes[a - y0 : b - y0] = instance_classes(torch.from_numpy(p), values, config.min_confidence).numpy()
+    return objects_from_classes(classes, config.split, sizes)
 
 
 def finish_slice(plane: np.ndarray, line_p, close, config: PredictConfig, instance: bool,

@@ -19,6 +19,7 @@ from napari_unet.core.data import is_single_plane, model_input, percentiles, to_
 from napari_unet.predict.finish import SliceFinish, best_values, instance_classes
 from napari_unet.core.lines import line_classes
 from napari_unet.predict.margin import class_odds
+from napari_unet.predict.rescale import applies, rescaled
 from napari_unet.predict.results import PredictProgress, PredictResult
 from napari_unet.predict.rows import RowSink, RowSource
 from napari_unet.predict.tiling import context_margins, core_tile, reflect_index, take
@@ -63,13 +64,12 @@ def predict(
         Per-channel ``(low, high)`` values that normalisation maps to 0 and 1, instead of the
         percentiles of ``image``: to predict a crop exactly as part of its whole image.
 
-    An instance model that records the size of the objects it learned predicts a whole image in
-    memory whose objects are much larger on a shrunken copy (``config.rescale``,
-    :mod:`napari_unet.predict.rescale`); regions, images streamed to ``out`` and on-demand arrays are
-    predicted as they are. A semantic model closes the gaps in its line classes
-    (``config.close_lines``, :mod:`napari_unet.core.lines`) slice by slice, whether the labels stay in
-    memory or go to ``out``; a region (``intensity_range``) is closed on the window it was
-    predicted from, so next to the window's edge a line may differ from the whole image's.
+    An instance model that records the size of the objects it learned predicts an image whose
+    objects are much larger on a shrunken copy (``config.rescale``, :mod:`napari_unet.predict.rescale`),
+    whether the labels stay in memory or go to ``out`` (the first pass that measures the objects
+    writes there too). A semantic model closes the gaps in its line classes (``config.close_lines``,
+    :mod:`napari_unet.core.lines`) slice by slice. A region (``intensity_range`` given) is predicted
+    as it is: :func:`napari_unet.predict.region.predict_region` rescales and closes regions.
 
     Memory: besides the image and the labels, only one band of input rows is held (a tile's
     height plus the context above and below), unless probabilities are asked for in memory. Instance mode
@@ -93,49 +93,13 @@ def predict(
             f"probability array has shape {tuple(probabilities.shape)}; it must be (Z, K, Y, X) = {(z, k, h, w)}."
         )
     device = resolve_device(config.device)
-    whole = out is None and intensity_range is None  # the whole image, labels in memory
-    if _rescales(model, raw, config, whole):
-        from napari_unet.predict.rescale import rescaled
+    if intensity_range is None and applies(model, config):
+        def run(image, size=None, scale=1.0):
+            return _loop(model, raw, image, (lo, hi), zs, config, device, probabilities, out, (), size, scale)
 
-        def loop(image, probs):
-            return _loop(model, raw, image, (lo, hi), zs, config, device, probs, None)
-
-        return rescaled(loop, model, raw, img, zs, config, probabilities)
+        return rescaled(run, model, img, zs, config)
     close = line_classes(model) if config.close_lines else ()
     return _loop(model, raw, img, (lo, hi), zs, config, device, probabilities, out, close)
-
-
-def predict_region(model, image, box: tuple[int, int, int, int], config: PredictConfig | None = None, *, z: int = 0,
-                   intensity_range=None, probabilities: bool = False) -> PredictResult:
-    """Labels (and probabilities) of the region ``box`` ``(y0, y1, x0, x1)`` of slice ``z``, as in a
-    prediction of the whole image: computed from a window with the network's context around the
-    region (:func:`napari_unet.predict.tiling.region_window`) and the whole image's normalisation
-    (``intensity_range``, or the percentiles of ``image``). Used by the live preview.
-
-    Exact for the network's output; lines are closed on the window, which the whole image's
-    closing can differ from only where a line's ridge runs out of the window."""
-    from napari_unet.predict.tiling import region_window
-
-    config = config or PredictConfig()
-    _, img = model_input(model, image, config.colour_to_grey)
-    if intensity_range is None:
-        intensity_range = percentiles(img, model.norm)
-    h, w = img.shape[-2:]
-    y0, y1, x0, x1 = max(0, box[0]), min(h, box[1]), max(0, box[2]), min(w, box[3])
-    ya, yb, xa, xb = region_window(model.config, (y0, y1, x0, x1), (h, w))
-    window = np.moveaxis(np.asarray(img[z : z + 1, :, ya:yb, xa:xb]), 1, -1)  # (1, Y, X, C)
-    result = predict_labels(model, window, config, probabilities=probabilities, intensity_range=intensity_range)
-    inner = (slice(y0 - ya, y1 - ya), slice(x0 - xa, x1 - xa))
-    labels = np.asarray(result.labels).reshape(yb - ya, xb - xa)[inner]
-    probs = result.probabilities[:, :, inner[0], inner[1]] if probabilities else None
-    return PredictResult(labels, probs)
-
-
-def _rescales(model, raw, config: PredictConfig, whole: bool) -> bool:
-    """Whether to predict at the model's object size (:mod:`napari_unet.predict.rescale`): instance
-    models that record it, whole images in memory (not streamed to ``out``, not a region)."""
-    return (config.rescale and model.mode == "instance" and bool(model.info.get("object_diameter"))
-            and isinstance(raw, np.ndarray) and whole)
 
 
 class TilePredictor:
@@ -199,29 +163,32 @@ class TilePredictor:
         return instance_classes(p, self.values, self.config.min_confidence).cpu().numpy()
 
 
-def _loop(model, raw, img, norm, zs, config, device, probabilities, out, close=()):
+def _loop(model, raw, img, norm, zs, config, device, probabilities, out, close=(), size=None, scale: float = 1.0):
     """Stream tile rows: only one band of input rows (a tile's height plus context) is held.
     A slice whose labels need the whole slice (objects to split, lines ``close`` to close) is
-    held in memory with the probabilities of its line classes, finished, then written."""
+    held in memory with the probabilities of its line classes, finished, then written. ``img`` may
+    be a shrunk copy (``scale``) of an image of ``size``: the labels and probabilities come at ``size``."""
     z, _, h, w = img.shape
     k = model.config.n_classes
     th, tw = core_tile(config, model.config.multiple, (h, w))
     ys, xs = range(0, h, th), range(0, w, tw)
     total = len(ys) * len(xs) * len(zs)
-    labels = out if out is not None else np.zeros((z, h, w), dtype=label_dtype(model))
+    out_h, out_w = size or (h, w)
+    labels = out if out is not None else np.zeros((z, out_h, out_w), dtype=label_dtype(model))
     planar = labels.ndim == 2  # a (Y, X) output for a single-plane image
     tiles = TilePredictor(model, norm, config, device, labels.dtype)
     pad, after = tiles.before, tiles.after
     if probabilities is True:
-        probs_out = np.zeros((z, k, h, w), dtype=np.float32)
+        probs_out = np.zeros((z, k, out_h, out_w), dtype=np.float32)
     else:
         probs_out = probabilities if _is_array(probabilities) else None
-    finish = SliceFinish(model, config, close, tiles.out_numpy)
+    finish = SliceFinish(model, config, close, tiles.out_numpy, size, scale)
     done = 0
     for zi in zs:
         held = finish.start((h, w))
+        enlarged = finish.small_p is not None  # all of the slice's probabilities are held
         sinks = [] if held else [RowSink(labels, () if planar else (zi,), h)]
-        if probs_out is not None:
+        if probs_out is not None and not enlarged:
             sinks.append(RowSink(probs_out, (zi, slice(None)), h))
         source = RowSource(img, zi, th + pad + after)
         for y in ys:
@@ -229,30 +196,29 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out, close=(
             band = take(source.get(rows.min(), rows.max() + 1), rows - rows.min(), axis=1)
             n = min(th, h - y)  # rows of this tile row inside the image
             best = np.empty((n, w), tiles.out_numpy)
-            probs = np.empty((k, n, w), np.float32) if probs_out is not None else None
+            probs = np.empty((k, n, w), np.float32) if probs_out is not None and not enlarged else None
             for b0 in range(0, len(xs), config.batch_size):
                 row = xs[b0 : b0 + config.batch_size]
                 windows = [take(band, reflect_index(np.arange(xx - pad, xx + tw + after), w), axis=2) for xx in row]
                 p = tiles.probabilities(np.stack(windows), n, tw)
                 for xx, pt in zip(row, p):
                     m = min(tw, w - xx)
-                    best[:, xx : xx + m] = tiles.labels(pt[:, :, :m])
+                    if not enlarged:
+                        best[:, xx : xx + m] = tiles.labels(pt[:, :, :m])
                     if probs is not None:
                         probs[:, :, xx : xx + m] = pt[:, :, :m].cpu().numpy()
-                    finish.add_lines(tiles, pt[:, :, :m], y, xx)
+                    finish.add(tiles, pt[:, :, :m], best[:, xx : xx + m], y, xx)
                 done += len(row)
                 yield PredictProgress(done, total)
-            if held:
-                finish.plane[y : y + n] = best
             for sink, data in zip(sinks, [probs] if held else [best, probs]):
                 sink.put(y, data)
-        if held and planar:
-            labels[...] = finish.result()
-        elif held:
-            labels[zi] = finish.result()
+        if held:
+            labels[(...,) if planar else (zi,)] = finish.result()
+        if enlarged and probs_out is not None:
+            probs_out[zi] = finish.probabilities()
     if out is None and is_single_plane(raw, img):
         labels = labels[0]
-    return PredictResult(labels, probs_out)
+    return PredictResult(labels, probs_out, scale)
 
 
 def uncertainty(probabilities: np.ndarray) -> np.ndarray:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from napari_unet.predict.results import PredictProgress
+
 LARGEST = 1.5  # objects up to this multiple of the model's size are predicted as they are
 SMALLEST_FACTOR = 0.25  # the most an image is shrunk
 
@@ -29,65 +31,61 @@ def size_factor(reference: float, diameter: float | None, largest: float = LARGE
     return max(largest * reference / diameter, SMALLEST_FACTOR)
 
 
-def resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of ``(..., Y, X)`` float data to ``shape``, antialiased when shrinking."""
-    import torch
-    import torch.nn.functional as F
-
-    lead = a.shape[:-2]
-    t = torch.from_numpy(np.ascontiguousarray(a, np.float32)).reshape((-1, 1) + a.shape[-2:])
-    out = F.interpolate(t, size=tuple(shape), mode="bilinear", align_corners=False, antialias=True)
-    return out.reshape(lead + tuple(shape)).numpy()
+def shrunk_size(shape: tuple[int, int], factor: float) -> tuple[int, int]:
+    """The ``(Y, X)`` an image of ``shape`` is predicted at when shrunk by ``factor``."""
+    return max(1, round(shape[0] * factor)), max(1, round(shape[1] * factor))
 
 
-def rescaled(loop, model, raw, img, zs, config, probabilities):
+def applies(model, config) -> bool:
+    """Whether prediction rescales for this model: an instance model that records the size of its
+    objects, with ``config.rescale`` on."""
+    return bool(config.rescale and model.mode == "instance" and model.info.get("object_diameter"))
+
+
+def factor_for(model, diameter: float | None) -> float:
+    """The shrink factor for objects of ``diameter`` (:func:`size_factor` against the model's size)."""
+    return size_factor(float(model.info["object_diameter"]), diameter)
+
+
+def measured_diameter(labels, zs) -> float | None:
+    """:func:`~napari_unet.core.instances.object_diameter` of slices ``zs`` of ``labels`` (``(Y, X)``
+    or ``(Z, Y, X)``, in memory or an on-disk array), read one slice at a time."""
+    from napari_unet.core.instances import object_diameter
+
+    return object_diameter(*[np.asarray(labels[zi] if labels.ndim == 3 else labels[...]) for zi in zs])
+
+
+def rescaled(run, model, img, zs, config):
     """Predict ``img`` ``(Z, C, Y, X)`` at the model's object size (a generator, as
-    :func:`napari_unet.predict.pipeline.predict`). ``loop(img, probabilities)`` runs the tiled prediction.
+    :func:`napari_unet.predict.pipeline.predict`). ``run(image, size=None, scale=1.0)`` runs the
+    tiled prediction of ``image`` whose labels come at ``size``: every front door that predicts
+    through it (in memory, streamed to an output array) rescales alike. The shrunk image is read
+    band by band (:class:`~napari_unet.predict.resize.Resized`), never whole.
 
     Progress counts the tiles of both passes; the result's ``scale`` is the factor used.
     """
-    import torch
+    from napari_unet.predict.resize import Resized
 
-    from napari_unet.core.data import is_single_plane
-    from napari_unet.core.instances import object_diameter
-    from napari_unet.predict.finish import instance_classes, object_sizes, objects_from_classes
-    from napari_unet.predict.results import PredictProgress, PredictResult
-
-    z, _, h, w = img.shape
+    h, w = img.shape[-2:]
     first, done = None, 0
     if config.diameter:
         diameter = config.diameter
     else:  # the first pass measures the objects; until it ends, count the second as its equal
-        first, done = yield from _relay(loop(img, probabilities), 0, 2)
-        diameter = object_diameter(first.labels.reshape(z, h, w)[zs])
-    f = size_factor(float(model.info["object_diameter"]), diameter)
+        first, done = yield from _relay(run(img), 0, 2)
+        diameter = measured_diameter(first.labels, zs)
+    f = factor_for(model, diameter)
     if f == 1.0:
         if first is None:
-            return (yield from loop(img, probabilities))
+            return (yield from run(img))
         yield PredictProgress(done, done)  # no second pass: done
         return first
-    size = (max(1, round(h * f)), max(1, round(w * f)))
-    small = np.zeros((z, img.shape[1]) + size, np.float32)
-    small[zs] = resize(np.asarray(img[zs], np.float32), size)
-    second, _ = yield from _relay(loop(small, True), done, 1)
-    probs = np.zeros((z, model.config.n_classes, h, w), np.float32) if probabilities is True else \
-        probabilities if hasattr(probabilities, "shape") else None  # or an array given to write into
-    labels = np.zeros((z, h, w), np.int32)
-    for zi in zs:
-        p = resize(second.probabilities[zi], (h, w))
-        labels[zi] = objects_from_classes(instance_classes(torch.from_numpy(p), model.class_values,
-                                                           config.min_confidence).numpy(), config.split,
-                                          object_sizes(model, config, f))
-        if probs is not None:
-            probs[zi] = p
-    return PredictResult(labels[0] if is_single_plane(raw, img) else labels, probs, f)
+    second, _ = yield from _relay(run(Resized(img, shrunk_size((h, w), f)), (h, w), f), done, 1)
+    return second
 
 
 def _relay(gen, offset: int, passes: int):
     """Re-yield ``gen``'s progress after ``offset`` tiles already done, its own total counted
     ``passes`` times; returns ``(gen's result, its tiles done)``."""
-    from napari_unet.predict.results import PredictProgress
-
     done = 0
     while True:
         try:

@@ -227,7 +227,8 @@ class _Session:
         from napari_unet.core.config import PredictConfig
         from napari_unet.core.data import percentiles
         from napari_unet.core.data import model_input
-        from napari_unet.predict.pipeline import predict_region, uncertainty
+        from napari_unet.predict.pipeline import uncertainty
+        from napari_unet.predict.region import predict_region
 
         _, image = model_input(self.model, self.images[index], predict_config.get("colour_to_grey"))
         if index not in self.ranges:
