@@ -42,7 +42,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RUNS = ("unet-error", "base-error", "unet-random", "unet-suggest", "rf-error", "unet-suggestnear")
 METRICS = {"isbi": ("adapted_rand_error", "pixel_error"), "dsb": ("f1_50", "area_ratio")}
@@ -53,15 +52,15 @@ LENGTH = 12  # px of skeleton either side of a stroke's point
 def task_data(task: str, split: str = "eval"):
     """Images to paint on, their truth, held-out images and their truth, and the mode."""
     if task == "isbi":
-        from isbi_strokes import load_slice
+        from benchmarks.isbi_strokes import load_slice
 
         root = DATA / "isbi2012"
         pool = [load_slice(root, 20 if split == "eval" else 21)]
         held = [load_slice(root, i) for i in ((24, 27) if split == "eval" else (23, 26))]
         mode = "semantic"
     else:
-        from boundaries import dsb_names
-        from dsb_strokes import load
+        from benchmarks.boundaries import dsb_names
+        from benchmarks.dsb_strokes import load
 
         names = dsb_names("dev")[1]  # 360² images, never seen by the nuclei twin
         pool, held = (names[:2], names[2:8]) if split == "eval" else (names[8:10], names[10:16])
@@ -172,7 +171,7 @@ class Annotator:
     def _object_errors(self, i: int, pred: np.ndarray, free: np.ndarray) -> list[tuple[int, np.ndarray]]:
         """Missed or badly cut true objects (IoU < 0.5 with every predicted one) and predicted
         objects over background, with their areas."""
-        from instance_metrics import iou_matrix
+        from benchmarks.instance_metrics import iou_matrix
 
         truth = self.truths[i]
         t_ids, p_ids = np.unique(truth[truth > 0]), np.unique(pred[pred > 0])
@@ -191,7 +190,7 @@ class Annotator:
 
 # ---- one run ----------------------------------------------------------------------------------
 def score(task: str, preds, truths) -> dict:
-    from boundaries import score as task_score
+    from benchmarks.boundaries import score as task_score
 
     out = task_score(task, preds, truths)
     return {k: out[k] for k in METRICS[task]}
@@ -326,7 +325,7 @@ class RandomForestLoop:
     """A random forest on the strokes' pixels, refitted each round (ilastik-like)."""
 
     def __init__(self, images, held, mode):
-        from random_forest import features
+        from benchmarks.random_forest import features
 
         self.mode = mode
         self.features = [features(im) for im in images]
@@ -380,7 +379,7 @@ def reach(rows: list[dict], metric: str, target: float, lower_better: bool):
 def summary(paths: list[Path], plot: Path | None = None, level: float | None = None) -> str:
     """Per run (label): the metric at the first and last round, and the strokes and seconds to
     reach within 0.02 of the run's own final value and a fixed level, mean ± sd over seeds."""
-    from boundaries import mean_sd
+    from benchmarks.boundaries import mean_sd
 
     rows = [r for p in paths for r in load_rows(p)]
     task = rows[0]["task"]
@@ -411,7 +410,7 @@ def summary(paths: list[Path], plot: Path | None = None, level: float | None = N
 
 
 def _hits(hits) -> str:
-    from boundaries import mean_sd
+    from benchmarks.boundaries import mean_sd
 
     got = [h for h in hits if h is not None]
     if not got:

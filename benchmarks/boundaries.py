@@ -1,9 +1,9 @@
 """Boundaries under distribution shift: train on strokes down the middle, evaluate on other images.
 
-    python benchmarks/boundaries.py --task blobs|isbi|dsb --split dev|eval [--seeds 0 1 2]
+    python -m benchmarks.boundaries --task blobs|isbi|dsb --split dev|eval [--seeds 0 1 2]
         [--budget SECONDS | --steps N] [--variant NAME[:key=value,...]] ... [--strokes middle|edges|brushR[-spill]|objstrokeR]
         [--tta] [--threads N] [--parallel N] [--out results.jsonl]
-    python benchmarks/boundaries.py --summary results.jsonl     # mean ± sd table
+    python -m benchmarks.boundaries --summary results.jsonl     # mean ± sd table
 
 Each variant is trained once per seed, in its own process, through the engine (``train`` /
 ``predict_labels``), and prints one JSON line per run. Variants: ``new`` (the current
@@ -43,7 +43,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 OLD = {"edge_weight": 0.0, "balanced_sampling": True, "class_balance": True, "outline": 0}
 
@@ -78,7 +77,7 @@ def blobs_task(split: str, seed: int, strokes: str):
 
 
 def isbi_task(split: str, seed: int, strokes: str):
-    from isbi_strokes import load_slice
+    from benchmarks.isbi_strokes import load_slice
 
     from napari_unet.core.samples import simulate_strokes
 
@@ -86,7 +85,7 @@ def isbi_task(split: str, seed: int, strokes: str):
     train = [load_slice(root, i) for i in range(10)]
     ev = [load_slice(root, i) for i in (range(10, 20) if split == "dev" else range(20, 30))]
     if strokes.startswith("brush"):  # brushR or brushR-spill: a round brush clipped to the region
-        from strokes import brush_strokes
+        from benchmarks.strokes import brush_strokes
 
         r, spill = int(strokes[5:].split("-")[0]), 0.1 if strokes.endswith("-spill") else 0.0
         s = [brush_strokes(t, r, 0.02, seed * 100 + i, spill) for i, (_, t) in enumerate(train)]
@@ -108,7 +107,7 @@ def dsb_names(split: str):
 
 
 def dsb_task(split: str, seed: int, strokes: str):
-    from dsb_strokes import load
+    from benchmarks.dsb_strokes import load
 
     from napari_unet.core.samples import edge_strokes, simulate_instance_strokes
 
@@ -118,7 +117,7 @@ def dsb_task(split: str, seed: int, strokes: str):
     s = []
     for i, (_, t) in enumerate(train):
         if strokes.startswith("objstroke"):  # objstrokeR: objects painted by one stroke down their middle
-            from strokes import stroke_objects
+            from benchmarks.strokes import stroke_objects
 
             s.append(stroke_objects(t, int(strokes[9:]), seed=seed * 1000 + i))
             continue
@@ -137,11 +136,11 @@ TASKS = {"blobs": blobs_task, "isbi": isbi_task, "dsb": dsb_task}
 
 # ---- scoring ----------------------------------------------------------------------------------
 def score(task: str, preds, truths) -> dict:
-    from metrics import foreground_iou, pixel_error
-    from metrics import score as isbi_score
+    from benchmarks.metrics import foreground_iou, pixel_error
+    from benchmarks.metrics import score as isbi_score
 
     if task == "dsb":
-        from instance_metrics import evaluate_arrays
+        from benchmarks.instance_metrics import evaluate_arrays
 
         out = evaluate_arrays(preds, truths)
         out["fg_iou"] = round(float(np.mean([foreground_iou(p > 0, t > 0) for p, t in zip(preds, truths)])), 4)
@@ -176,7 +175,7 @@ def parse_variant(spec: str) -> tuple[str, dict]:
 
 
 def random_forest(images, strokes, eval_images, mode):
-    from random_forest import features
+    from benchmarks.random_forest import features
     from sklearn.ensemble import RandomForestClassifier
 
     xs, ys = [], []

@@ -1,6 +1,6 @@
 """ilastik-style baseline for the DSB2018 nuclei benchmark: pixel random forest, then instances.
 
-    python benchmarks/dsb_random_forest.py --strokes S --out DIR [--labels strokes|dense] [--trees 100]
+    python -m benchmarks.dsb_random_forest --strokes S --out DIR [--labels strokes|dense] [--trees 100]
 
 Per-pixel features from :func:`skimage.feature.multiscale_basic_features` (intensity, edges,
 texture at sigmas 1..16; the same as ``random_forest.py``) and a scikit-learn random forest
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from instance_metrics import evaluate
-from random_forest import predict_and_report, stroke_pixels
+from benchmarks.instance_metrics import evaluate
+from benchmarks.random_forest import predict_and_report, stroke_pixels
 
 
 def main(argv=None) -> int:
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     label_files = sorted((args.strokes / args.labels).glob("*.tif"))
     if not label_files:
-        sys.exit(f"no label TIFFs in {args.strokes / args.labels}; run benchmarks/dsb_strokes.py --out {args.strokes}")
+        sys.exit(f"no label TIFFs in {args.strokes / args.labels}; run python -m benchmarks.dsb_strokes --out {args.strokes}")
 
     t0 = time.perf_counter()
     x, y = stroke_pixels(args.strokes, label_files, target=lambda v: (v >= 2).astype(np.uint8),  # 1 = nucleus

@@ -1,7 +1,7 @@
 """Prepare the DSB2018 nuclei benchmark (instance mode): simulated strokes, dense labels, eval split.
 
-    python benchmarks/dsb_strokes.py --out DIR [--data PATH] [--n-train 60] [--n-eval 40] [--seed 0]
-                                     [--object-fraction 0.25] [--max-size 512]
+    python -m benchmarks.dsb_strokes --out DIR [--data PATH] [--n-train 60] [--n-eval 40] [--seed 0]
+                                    [--object-fraction 0.25] [--max-size 512]
 
 Reads ``PATH/dsb2018/{images,labels}/<name>.png`` and ``index.json`` (``--data`` defaults to
 ``../shared/data`` beside the repository; the ``dsb2018`` folder itself is accepted too). Only

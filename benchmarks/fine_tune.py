@@ -1,10 +1,10 @@
 """Base model, zero-shot and fine-tuned on strokes, against training from scratch.
 
-    python benchmarks/fine_tune.py --task dsb|isbi --init MODEL.pt --split dev|eval [--seeds 0 1 2]
+    python -m benchmarks.fine_tune --task dsb|isbi --init MODEL.pt --split dev|eval [--seeds 0 1 2]
         [--budget 60] [--checkpoints 15 30 45] [--mix 0.5 0.75] [--variant NAME[:key=value,...]] ...
         [--predict LABEL:key=value,...]
         [--out results.jsonl]
-    python benchmarks/fine_tune.py --summary results.jsonl
+    python -m benchmarks.fine_tune --summary results.jsonl
 
 The tasks, splits, strokes and scores are those of ``boundaries.py``: DSB2018 shifted split
 (train on 40 images of 256 x 256, a quarter of the nuclei painted whole plus background strokes;
@@ -32,9 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from boundaries import TASKS, grouped, markdown, mean_sd, run_jobs, score  # noqa: E402
-from boundaries import parse_settings as parse  # noqa: E402
+from benchmarks.boundaries import TASKS, grouped, markdown, mean_sd, run_jobs, score
+from benchmarks.boundaries import parse_settings as parse
 
 KEYS = {"dsb": ("f1_50", "ap_dsb", "fg_iou", "area_ratio"),
         "isbi": ("pixel_error", "adapted_rand_error", "foreground_iou")}

@@ -2,7 +2,7 @@
 
 Needs only torch, numpy, scipy, scikit-image and tifffile (no napari). Run from the repo root:
 
-    PYTHONPATH=src python benchmarks/gpu_check.py --isbi bench-out/isbi/strokes \
+    PYTHONPATH=src python -m benchmarks.gpu_check --isbi bench-out/isbi/strokes \
         --dsb bench-out/dsb --budget 120 --out gpu.json
 
 Reports (JSON): the GPU's measured bf16 matmul and 3x3-convolution peaks; training throughput of
@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 
 
 def timed(fn, repeat=20):
@@ -78,16 +75,16 @@ def train_throughput(batch=32, patch=256, steps=60) -> dict:
 
 def vs_monai() -> dict:
     try:
-        import monai  # noqa: F401
+        importlib.import_module("monai")
     except ImportError:
         return {"skipped": "monai is not importable"}
-    from vs_monai import compare
+    from benchmarks.vs_monai import compare
 
     return {f"tile{t}": compare(size=4096, tile=t, overlap=0.25, batch=8, device="cuda", our_tile=t) for t in (256, 512)}
 
 
 def time_to_useful(strokes_dir: Path) -> dict:
-    from time_to_useful import curve
+    from benchmarks.time_to_useful import curve
 
     return curve(strokes_dir, steps=3000, every=250, device="cuda", batch_size=16, patch_size=256)
 
@@ -112,7 +109,7 @@ def predict_speed(model, size=4096) -> dict:
 def isbi(strokes_dir: Path, budget: float) -> tuple[dict, object]:
     import tifffile
 
-    from metrics import score
+    from benchmarks.metrics import score
     from napari_unet.core.config import PredictConfig, TrainConfig, model_preset
     from napari_unet.predict.pipeline import predict_labels
     from napari_unet.core.train import fit
@@ -137,7 +134,7 @@ def isbi(strokes_dir: Path, budget: float) -> tuple[dict, object]:
 def dsb(root: Path, budget: float) -> dict:
     import tifffile
 
-    from instance_metrics import evaluate_arrays
+    from benchmarks.instance_metrics import evaluate_arrays
     from napari_unet.core.config import PredictConfig, TrainConfig
     from napari_unet.predict.pipeline import predict_labels
     from napari_unet.core.train import fit

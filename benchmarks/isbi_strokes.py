@@ -1,6 +1,6 @@
 """Prepare the ISBI 2012 EM benchmark: simulated brush strokes, dense labels and the evaluation split.
 
-    python benchmarks/isbi_strokes.py --out DIR [--data PATH] [--fraction 0.02] [--seed 0]
+    python -m benchmarks.isbi_strokes --out DIR [--data PATH] [--fraction 0.02] [--seed 0]
 
 Reads ``PATH/isbi2012/{images,labels}/NN.png`` (``--data`` defaults to ``../shared/data``
 beside the repository; the ``isbi2012`` folder itself is accepted too). Labels there are

@@ -1,7 +1,7 @@
 """Segmentation metrics for the ISBI 2012 benchmark (labels coded 1 = membrane, 2 = cell interior).
 
-    python benchmarks/metrics.py --pred DIR --truth DIR [--name NAME] [--seconds S]
-    python benchmarks/metrics.py --table RESULTS.jsonl
+    python -m benchmarks.metrics --pred DIR --truth DIR [--name NAME] [--seconds S]
+    python -m benchmarks.metrics --table RESULTS.jsonl
 
 The first form reads ``DIR/NN_labels.tif`` (what ``napari-unet predict --out-dir DIR``
 writes) and the truth ``DIR/NN.tif`` (``isbi_strokes.py``'s ``eval_truth``), and prints one

@@ -1,7 +1,7 @@
 """How far to push a model trained on strokes back from the edge: train once, predict many ways.
 
-    python benchmarks/object_margin.py train --task isbi|dsb --split dev --seeds 0 1 2 --budget 300 --models DIR
-    python benchmarks/object_margin.py sweep --task isbi|dsb --split dev --seeds 0 1 2 --shifts 0 -0.25 -0.5 -1 \
+    python -m benchmarks.object_margin train --task isbi|dsb --split dev --seeds 0 1 2 --budget 300 --models DIR
+    python -m benchmarks.object_margin sweep --task isbi|dsb --split dev --seeds 0 1 2 --shifts 0 -0.25 -0.5 -1 \
         [--margins 0.5] --models DIR
 
 ``train`` trains the current default from scratch on the strokes of ``boundaries.py``'s task
@@ -25,12 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 
 def train(a) -> None:
     import torch
-    from boundaries import TASKS
+    from benchmarks.boundaries import TASKS
 
     from napari_unet.core.config import TrainConfig
     from napari_unet.models.checkpoint import save_model
@@ -57,7 +55,7 @@ def em_prior(p: np.ndarray, iters: int = 50) -> np.ndarray:
 
 def sweep(a) -> None:
     import torch
-    from boundaries import TASKS, score
+    from benchmarks.boundaries import TASKS, score
 
     from napari_unet.core.config import PredictConfig
     from napari_unet.models.load import load_model

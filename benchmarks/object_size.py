@@ -1,6 +1,6 @@
 """Objects of other sizes than a model learned: the DSB dev images resized, predicted with and without rescaling.
 
-    python benchmarks/object_size.py --model nuclei-twin.pt [--scales 0.12 0.2 0.35 0.5 0.7 1.0]
+    python -m benchmarks.object_size --model nuclei-twin.pt [--scales 0.12 0.2 0.35 0.5 0.7 1.0]
         [--rule off] [--rule largest:1.5] [--rule target:1.0] [--rule band:1.0,1.5] ...
 
 The 30 DSB2018 dev images (360 x 360, nuclei about 45 px across; ``boundaries.py``) are resized
@@ -24,16 +24,13 @@ import argparse
 import functools
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def rule_factor(rule: str):
     """``size_factor(reference, diameter)`` for a rule, or None for ``off``."""
-    from napari_unet.predict.pipeline import rescale
+    from napari_unet.predict import rescale
 
     kind, _, value = rule.partition(":")
     if kind == "off":
@@ -53,11 +50,11 @@ def rule_factor(rule: str):
 
 def main(argv=None) -> int:
     import torch
-    from boundaries import DATA, dsb_names, score
-    from dsb_strokes import load
+    from benchmarks.boundaries import DATA, dsb_names, score
+    from benchmarks.dsb_strokes import load
     from skimage.transform import rescale as resample
 
-    from napari_unet.predict.pipeline import rescale
+    from napari_unet.predict import rescale
     from napari_unet.core.config import PredictConfig
     from napari_unet.models.load import load_model
     from napari_unet.predict.pipeline import predict_labels

@@ -1,6 +1,6 @@
 """ilastik-style pixel-classification baseline for the ISBI 2012 benchmark.
 
-    python benchmarks/random_forest.py --strokes S --out DIR [--labels strokes|dense] [--max-depth N]
+    python -m benchmarks.random_forest --strokes S --out DIR [--labels strokes|dense] [--max-depth N]
 
 Per-pixel features from :func:`skimage.feature.multiscale_basic_features` (intensity, edges,
 texture at sigmas 1..16) and a scikit-learn random forest (100 trees, 2 jobs, seed 0) trained
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metrics import evaluate
+from benchmarks.metrics import evaluate
 
 
 def features(image: np.ndarray) -> np.ndarray:
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     label_files = sorted((args.strokes / args.labels).glob("*.tif"))
     if not label_files:
-        sys.exit(f"no label TIFFs in {args.strokes / args.labels}; run benchmarks/isbi_strokes.py --out {args.strokes}")
+        sys.exit(f"no label TIFFs in {args.strokes / args.labels}; run python -m benchmarks.isbi_strokes --out {args.strokes}")
 
     t0 = time.perf_counter()
     x, y = stroke_pixels(args.strokes, label_files, max_samples=args.max_samples if args.labels == "dense" else None)
