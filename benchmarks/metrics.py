@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import read_jsonl
+
 METRICS = ("pixel_error", "foreground_iou", "adapted_rand_error", "rand_precision", "rand_recall")
 
 
@@ -116,7 +118,7 @@ def parser(doc: str, what: str) -> argparse.ArgumentParser:
 def run(ap: argparse.ArgumentParser, args, evaluate_dirs, to_table) -> int:
     """Print the table of ``--table``, or one JSON line of ``evaluate_dirs(--pred, --truth)``."""
     if args.table:
-        print(to_table([json.loads(line) for line in args.table.read_text().splitlines() if line.strip()]))
+        print(to_table(read_jsonl(args.table)))
         return 0
     if not (args.pred and args.truth):
         ap.error("give --pred and --truth, or --table")

@@ -10,14 +10,14 @@ prediction Mpx/s, and pixel error, interior IoU and Rand error against the dense
 """
 
 import argparse
-import glob
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import tifffile
+
+from benchmarks.datasets import read_prepared
 
 
 def main():
@@ -42,10 +42,7 @@ def main():
     device = resolve_device(args.device)
     bf16 = use_bf16(device)
     peak = conv_peak(torch.device(device), bf16)
-    imgs = [tifffile.imread(p) for p in sorted(glob.glob(f"{args.strokes}/images/*.tif"))]
-    labs = [tifffile.imread(p) for p in sorted(glob.glob(f"{args.strokes}/strokes/*.tif"))]
-    evals = [(tifffile.imread(p), tifffile.imread(t)) for p, t in zip(
-        sorted(glob.glob(f"{args.strokes}/eval_images/*.tif")), sorted(glob.glob(f"{args.strokes}/eval_truth/*.tif")))]
+    imgs, labs, evals = read_prepared(args.strokes)
     if not imgs or len(evals) == 0:
         sys.exit(f"no strokes under {args.strokes}; run python -m benchmarks.isbi_strokes --out {args.strokes} first")
     print(json.dumps({"device": str(device), "bf16": bf16, "conv_peak_gflops": round(peak / 1e9, 1)}), flush=True)

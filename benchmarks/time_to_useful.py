@@ -9,13 +9,13 @@ and interior IoU first come within 5 % of their final values.
 """
 
 import argparse
-import glob
 import json
 import time
 from pathlib import Path
 
 import numpy as np
-import tifffile
+
+from benchmarks.datasets import read_prepared
 
 
 def main():
@@ -35,10 +35,7 @@ def curve(strokes: Path, steps: int, every: int, device: str = "cpu", batch_size
     from napari_unet.predict.pipeline import predict_labels
     from napari_unet.core.train import train
 
-    imgs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes}/images/*.tif"))]
-    labs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes}/strokes/*.tif"))]
-    evals = [(tifffile.imread(p), tifffile.imread(t)) for p, t in zip(
-        sorted(glob.glob(f"{strokes}/eval_images/*.tif")), sorted(glob.glob(f"{strokes}/eval_truth/*.tif")))]
+    imgs, labs, evals = read_prepared(strokes)
     extra = {k: v for k, v in (("batch_size", batch_size), ("patch_size", patch_size)) if v}
     gen = train(imgs, labs, TrainConfig(steps=steps, device=device, **extra))
     curve, paused = [], 0.0
