@@ -35,15 +35,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from benchmarks.common import (add_out, add_seeds, add_split, add_threads, append_jsonl, emit, mean_sd, read_jsonl,
+                               set_threads)
+from benchmarks.datasets import DATA, dsb_image, dsb_shifted, isbi_slice
+
 RUNS = ("unet-error", "base-error", "unet-random", "unet-suggest", "rf-error", "unet-suggestnear")
 METRICS = {"isbi": ("adapted_rand_error", "pixel_error"), "dsb": ("f1_50", "area_ratio")}
 LENGTH = 12  # px of skeleton either side of a stroke's point
@@ -53,20 +54,15 @@ LENGTH = 12  # px of skeleton either side of a stroke's point
 def task_data(task: str, split: str = "eval"):
     """Images to paint on, their truth, held-out images and their truth, and the mode."""
     if task == "isbi":
-        from isbi_strokes import load_slice
-
         root = DATA / "isbi2012"
-        pool = [load_slice(root, 20 if split == "eval" else 21)]
-        held = [load_slice(root, i) for i in ((24, 27) if split == "eval" else (23, 26))]
+        pool = [isbi_slice(root, 20 if split == "eval" else 21)]
+        held = [isbi_slice(root, i) for i in ((24, 27) if split == "eval" else (23, 26))]
         mode = "semantic"
     else:
-        from boundaries import dsb_names
-        from dsb_strokes import load
-
-        names = dsb_names("dev")[1]  # 360² images, never seen by the nuclei twin
+        names = dsb_shifted("dev")[1]  # 360² images, never seen by the nuclei twin
         pool, held = (names[:2], names[2:8]) if split == "eval" else (names[8:10], names[10:16])
-        pool = [load(DATA / "dsb2018", n) for n in pool]
-        held = [load(DATA / "dsb2018", n) for n in held]
+        pool = [dsb_image(DATA / "dsb2018", n) for n in pool]
+        held = [dsb_image(DATA / "dsb2018", n) for n in held]
         mode = "instance"
     return [p[0] for p in pool], [p[1] for p in pool], [h[0] for h in held], [h[1] for h in held], mode
 
@@ -172,7 +168,7 @@ class Annotator:
     def _object_errors(self, i: int, pred: np.ndarray, free: np.ndarray) -> list[tuple[int, np.ndarray]]:
         """Missed or badly cut true objects (IoU < 0.5 with every predicted one) and predicted
         objects over background, with their areas."""
-        from instance_metrics import iou_matrix
+        from benchmarks.instance_metrics import iou_matrix
 
         truth = self.truths[i]
         t_ids, p_ids = np.unique(truth[truth > 0]), np.unique(pred[pred > 0])
@@ -191,17 +187,14 @@ class Annotator:
 
 # ---- one run ----------------------------------------------------------------------------------
 def score(task: str, preds, truths) -> dict:
-    from boundaries import score as task_score
+    from benchmarks.boundaries import score as task_score
 
     out = task_score(task, preds, truths)
     return {k: out[k] for k in METRICS[task]}
 
 
 def run_one(args: dict) -> list[dict]:
-    os.environ["OMP_NUM_THREADS"] = str(args["threads"])  # also for the trainer's child
-    import torch
-
-    torch.set_num_threads(args["threads"])
+    set_threads(args["threads"], children=True)  # also for the trainer's child
     start, place = args["run"].split("-")
     images, truths, held, held_truths, mode = task_data(args["task"], args.get("split", "eval"))
     annotator = Annotator(truths, mode, args["seed"])
@@ -218,7 +211,7 @@ def run_one(args: dict) -> list[dict]:
                    "strokes": annotator.count, "painted_px": int(sum((s > 0).sum() for s in annotator.strokes)),
                    "seconds": round(total, 1), **score(args["task"], loop.held_predictions(), held_truths)}
             rows.append(rec)
-            print(json.dumps(rec), flush=True)
+            emit(rec)
             if r == args["rounds"]:
                 break
             i, y, x = choose(place, annotator, preds, spread)
@@ -326,7 +319,7 @@ class RandomForestLoop:
     """A random forest on the strokes' pixels, refitted each round (ilastik-like)."""
 
     def __init__(self, images, held, mode):
-        from random_forest import features
+        from benchmarks.random_forest import features
 
         self.mode = mode
         self.features = [features(im) for im in images]
@@ -334,20 +327,15 @@ class RandomForestLoop:
         self.rf = None
 
     def _labels(self, f):
-        lab = self.rf.predict(f.reshape(-1, f.shape[-1])).reshape(f.shape[:2])
-        if self.mode == "instance":
-            from napari_unet.core.instances import objects_from_foreground
+        from benchmarks.random_forest import forest_labels
 
-            return objects_from_foreground(lab == 2)
-        return lab
+        return forest_labels(self.rf, f, self.mode)
 
     def round(self, strokes, seconds: float):
-        from sklearn.ensemble import RandomForestClassifier
+        from benchmarks.random_forest import fit_forest
 
         t0 = time.perf_counter()
-        xs = np.concatenate([f[s > 0] for f, s in zip(self.features, strokes)])
-        ys = np.concatenate([np.where(s[s > 0] >= 2, 2, 1) if self.mode == "instance" else s[s > 0] for s in strokes])
-        self.rf = RandomForestClassifier(100, n_jobs=1, random_state=0).fit(xs, ys)
+        self.rf = fit_forest(zip(self.features, strokes), self.mode, jobs=1)
         preds = [self._labels(f) for f in self.features]
         spread = [np.zeros(p.shape, np.float32) for p in preds]
         return preds, spread, time.perf_counter() - t0
@@ -363,10 +351,6 @@ class RandomForestLoop:
 
 
 # ---- summary ----------------------------------------------------------------------------------
-def load_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
-
-
 def reach(rows: list[dict], metric: str, target: float, lower_better: bool):
     """(strokes, seconds) of the first round from which the metric stays at or past ``target``
     to the end (curves this early are noisy: a passing dip does not count); None if never."""
@@ -380,9 +364,7 @@ def reach(rows: list[dict], metric: str, target: float, lower_better: bool):
 def summary(paths: list[Path], plot: Path | None = None, level: float | None = None) -> str:
     """Per run (label): the metric at the first and last round, and the strokes and seconds to
     reach within 0.02 of the run's own final value and a fixed level, mean ± sd over seeds."""
-    from boundaries import mean_sd
-
-    rows = [r for p in paths for r in load_rows(p)]
+    rows = [r for p in paths for r in read_jsonl(p)]
     task = rows[0]["task"]
     metric = METRICS[task][0]
     lower = metric != "f1_50"
@@ -411,8 +393,6 @@ def summary(paths: list[Path], plot: Path | None = None, level: float | None = N
 
 
 def _hits(hits) -> str:
-    from boundaries import mean_sd
-
     got = [h for h in hits if h is not None]
     if not got:
         return f"not reached (0/{len(hits)})"
@@ -451,18 +431,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", choices=sorted(METRICS))
     ap.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS[:5]))
-    ap.add_argument("--split", choices=("dev", "eval"), default="eval",
-                    help="dev: other images of the same sets, for choosing settings; eval: for reporting")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    add_split(ap, "eval", help="dev: other images of the same sets, for choosing settings; eval: for reporting")
+    add_seeds(ap)
     ap.add_argument("--rounds", type=int, default=12)
     ap.add_argument("--seconds", type=float, default=5.0, help="training per round")
     ap.add_argument("--first-seconds", type=float, default=20.0, help="training before the first look")
     ap.add_argument("--round-steps", type=int, help="train this many steps per round instead of --seconds (4 times "
                     "as many before the first look): runs compare alike on a machine whose load changes")
     ap.add_argument("--base", help="base model for the base-* runs (default: the task's twin in benchmarks/models)")
-    ap.add_argument("--threads", type=int, default=1)
+    add_threads(ap, 1)
     ap.add_argument("--parallel", type=int, default=1)
-    ap.add_argument("--out", type=Path)
+    add_out(ap)
     ap.add_argument("--summary", type=Path, nargs="+")
     ap.add_argument("--label", help="name the runs' rows by this (e.g. a code version), instead of the run")
     ap.add_argument("--plot", type=Path)
@@ -488,8 +467,7 @@ def main(argv=None) -> int:
     with ThreadPoolExecutor(a.parallel) as pool:  # each run in a fresh process (its trainer in another)
         for rows in pool.map(in_process, jobs):
             if a.out:
-                with open(a.out, "a") as f:
-                    f.writelines(json.dumps(r) + "\n" for r in rows)
+                append_jsonl(a.out, rows)
     return 0
 
 

@@ -19,14 +19,14 @@ often it still suggests one (a wrong one). Distances are the product's own
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import ctc
+from benchmarks.common import add_out, emit, read_jsonl
+from benchmarks.datasets import add_data, index
 
-DATA = ctc.DATA
 RIGHT = {"dsb": "nuclei", "isbi": "em-membranes", "phc-u373": "cells", "dic-hela": "cells"}
 
 
@@ -34,7 +34,7 @@ def items(data: Path) -> list[tuple[str, str, object]]:
     """``(kind, name, loader)`` of every image, in a fixed order."""
     import skimage.io
 
-    rows = json.loads((data / "dsb2018" / "index.json").read_text())
+    rows = index(data / "dsb2018")
     held = [r for r in rows if r["channels"] != 3 and (r["height"], r["width"]) != (256, 256)]
     pick = sorted(np.random.default_rng(0).choice(len(held), 40, replace=False))
     out = [("dsb", held[i]["name"], data / "dsb2018" / "images" / f"{held[i]['name']}.png") for i in pick]
@@ -58,9 +58,7 @@ def measure(args) -> None:
         others = {m: model for m, model in models.items() if m != RIGHT[kind]}
         row = {"kind": kind, "name": name, "half": half, "d": {f.name: f.distance for f in rank(image, models)},
                "without": {f.name: f.distance for f in rank(image, others)}}
-        with args.out.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-        print(json.dumps(row), flush=True)
+        emit(row, args.out)
 
 
 def outcome(d: dict, right: str, fits: float) -> str:
@@ -75,7 +73,7 @@ def outcome(d: dict, right: str, fits: float) -> str:
 
 
 def summary(paths: list[Path], fits: float) -> None:
-    rows = [json.loads(line) for p in paths for line in p.read_text().splitlines() if line.strip()]
+    rows = [r for p in paths for r in read_jsonl(p)]
     models = sorted({m for r in rows for m in r["d"]})
     print("| images | half | n | " + " | ".join(f"distance to `{m}`" for m in models)
           + f" | suggests (≤ {fits:g}): right / wrong / none | without its model: wrong / none |")
@@ -100,8 +98,8 @@ def summary(paths: list[Path], fits: float) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", type=Path)
-    ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--out", type=Path)
+    add_data(ap)
+    add_out(ap)
     ap.add_argument("--summary", type=Path, nargs="+")
     ap.add_argument("--fits", type=float, default=None, help="threshold (default: napari_unet.models.choice.FITS)")
     args = ap.parse_args(argv)

@@ -1,6 +1,6 @@
 """Does an exported bioimage.io package compute what napari-unet computes, on new images?
 
-    python benchmarks/bioimageio_agreement.py [--models nuclei em-membranes] [--seeds 10 11 12]
+    python -m benchmarks.bioimageio_agreement [--models nuclei em-membranes] [--seeds 10 11 12]
 
 Exports each model (bioimageio.core's test included), then on synthetic 400 x 352 cell scenes
 compares (1) bioimageio.core's pipeline on the image as it is (its scale_range preprocessing,

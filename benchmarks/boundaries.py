@@ -1,9 +1,9 @@
 """Boundaries under distribution shift: train on strokes down the middle, evaluate on other images.
 
-    python benchmarks/boundaries.py --task blobs|isbi|dsb --split dev|eval [--seeds 0 1 2]
+    python -m benchmarks.boundaries --task blobs|isbi|dsb --split dev|eval [--seeds 0 1 2]
         [--budget SECONDS | --steps N] [--variant NAME[:key=value,...]] ... [--strokes middle|edges|brushR[-spill]|objstrokeR]
         [--tta] [--threads N] [--parallel N] [--out results.jsonl]
-    python benchmarks/boundaries.py --summary results.jsonl     # mean ± sd table
+    python -m benchmarks.boundaries --summary results.jsonl     # mean ± sd table
 
 Each variant is trained once per seed, in its own process, through the engine (``train`` /
 ``predict_labels``), and prints one JSON line per run. Variants: ``new`` (the current
@@ -27,7 +27,7 @@ Tasks and splits (the ``eval`` split is for reporting only; tune on ``dev``):
 Strokes: ``middle`` (default) paints down the middle of regions, nothing within 3 px of a
 class edge; ``edges`` adds background strokes hugging a quarter of the objects (blobs, DSB);
 ``brushR`` (ISBI) paints with a round brush of radius R clipped to the region
-(:mod:`strokes`), ``brushR-spill`` lets a tenth of those strokes spill 1-2 px over the edge;
+(:mod:`benchmarks.strokes`), ``brushR-spill`` lets a tenth of those strokes spill 1-2 px over the edge;
 ``objstrokeR`` (DSB) paints a quarter of the nuclei by one stroke down their middle instead of
 whole.
 """
@@ -35,16 +35,16 @@ whole.
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing as mp
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from benchmarks.common import (add_out, add_seeds, add_split, add_threads, grouped, markdown, mean_sd, parse_settings,
+                               run_jobs, seconds_since, set_threads, summary_only)
+from benchmarks.datasets import DATA, dsb_image, dsb_shifted, isbi_slice
+
 OLD = {"edge_weight": 0.0, "balanced_sampling": True, "class_balance": True, "outline": 0}
 
 
@@ -78,15 +78,13 @@ def blobs_task(split: str, seed: int, strokes: str):
 
 
 def isbi_task(split: str, seed: int, strokes: str):
-    from isbi_strokes import load_slice
-
     from napari_unet.core.samples import simulate_strokes
 
     root = DATA / "isbi2012"
-    train = [load_slice(root, i) for i in range(10)]
-    ev = [load_slice(root, i) for i in (range(10, 20) if split == "dev" else range(20, 30))]
+    train = [isbi_slice(root, i) for i in range(10)]
+    ev = [isbi_slice(root, i) for i in (range(10, 20) if split == "dev" else range(20, 30))]
     if strokes.startswith("brush"):  # brushR or brushR-spill: a round brush clipped to the region
-        from strokes import brush_strokes
+        from benchmarks.strokes import brush_strokes
 
         r, spill = int(strokes[5:].split("-")[0]), 0.1 if strokes.endswith("-spill") else 0.0
         s = [brush_strokes(t, r, 0.02, seed * 100 + i, spill) for i, (_, t) in enumerate(train)]
@@ -95,30 +93,16 @@ def isbi_task(split: str, seed: int, strokes: str):
     return [im for im, _ in train], s, [t for _, t in train], [im for im, _ in ev], [t for _, t in ev], "semantic"
 
 
-def dsb_names(split: str):
-    rows = json.loads((DATA / "dsb2018" / "index.json").read_text())
-    grey = [r for r in rows if r["channels"] == 1]
-    small = sorted(r["name"] for r in grey if (r["height"], r["width"]) == (256, 256))
-    mid = sorted(r["name"] for r in grey if (r["height"], r["width"]) == (360, 360))
-    other = sorted(r["name"] for r in grey if (r["height"], r["width"]) not in ((256, 256), (360, 360)))
-    rng = np.random.default_rng(0)  # fixed: every seed trains on the same images
-    train = [small[i] for i in rng.permutation(len(small))[:40]]
-    dev = [mid[i] for i in rng.permutation(len(mid))[:30]]
-    return train, dev if split == "dev" else other
-
-
 def dsb_task(split: str, seed: int, strokes: str):
-    from dsb_strokes import load
-
     from napari_unet.core.samples import edge_strokes, simulate_instance_strokes
 
     root = DATA / "dsb2018"
-    train_names, eval_names = dsb_names(split)
-    train = [load(root, n) for n in train_names]
+    train_names, eval_names = dsb_shifted(split)
+    train = [dsb_image(root, n) for n in train_names]
     s = []
     for i, (_, t) in enumerate(train):
         if strokes.startswith("objstroke"):  # objstrokeR: objects painted by one stroke down their middle
-            from strokes import stroke_objects
+            from benchmarks.strokes import stroke_objects
 
             s.append(stroke_objects(t, int(strokes[9:]), seed=seed * 1000 + i))
             continue
@@ -127,7 +111,7 @@ def dsb_task(split: str, seed: int, strokes: str):
             e = edge_strokes(t, seed=seed * 1000 + i)
             st[(e > 0) & (st == 0)] = 1
         s.append(st)
-    ev = [load(root, n) for n in eval_names]
+    ev = [dsb_image(root, n) for n in eval_names]
     dense = [np.where(t > 0, t.astype(np.int64) + 2, 1) for _, t in train]
     return [im for im, _ in train], s, dense, [im for im, _ in ev], [t for _, t in ev], "instance"
 
@@ -137,11 +121,11 @@ TASKS = {"blobs": blobs_task, "isbi": isbi_task, "dsb": dsb_task}
 
 # ---- scoring ----------------------------------------------------------------------------------
 def score(task: str, preds, truths) -> dict:
-    from metrics import foreground_iou, pixel_error
-    from metrics import score as isbi_score
+    from benchmarks.metrics import foreground_iou, pixel_error
+    from benchmarks.metrics import score as isbi_score
 
     if task == "dsb":
-        from instance_metrics import evaluate_arrays
+        from benchmarks.instance_metrics import evaluate_arrays
 
         out = evaluate_arrays(preds, truths)
         out["fg_iou"] = round(float(np.mean([foreground_iou(p > 0, t > 0) for p, t in zip(preds, truths)])), 4)
@@ -158,17 +142,6 @@ def score(task: str, preds, truths) -> dict:
 
 
 # ---- one run ----------------------------------------------------------------------------------
-def parse_settings(spec: str) -> tuple[str, dict]:
-    """``NAME:key=value,...`` as a name and typed settings (true/false, ints, floats)."""
-    name, _, rest = spec.partition(":")
-    over = {}
-    for kv in filter(None, rest.split(",")):
-        k, v = kv.split("=")
-        over[k] = (v.lower() in ("1", "true")) if v.lower() in ("true", "false") else float(v) if "." in v or "e" in v \
-            else int(v)
-    return name, over
-
-
 def parse_variant(spec: str) -> tuple[str, dict]:
     """A variant's name and ``TrainConfig`` overrides; ``old`` starts from the previous default."""
     name, over = parse_settings(spec)
@@ -176,31 +149,14 @@ def parse_variant(spec: str) -> tuple[str, dict]:
 
 
 def random_forest(images, strokes, eval_images, mode):
-    from random_forest import features
-    from sklearn.ensemble import RandomForestClassifier
+    from benchmarks.random_forest import features, fit_forest, forest_labels
 
-    xs, ys = [], []
-    for im, s in zip(images, strokes):
-        m = s > 0
-        xs.append(features(im)[m])
-        ys.append(np.where(s[m] >= 2, 2, 1) if mode == "instance" else s[m])
-    rf = RandomForestClassifier(100, n_jobs=-1, random_state=0).fit(np.concatenate(xs), np.concatenate(ys))
-    out = []
-    for im in eval_images:
-        f = features(im)
-        lab = rf.predict(f.reshape(-1, f.shape[-1])).reshape(im.shape[:2])
-        if mode == "instance":
-            from napari_unet.core.instances import objects_from_foreground
-
-            lab = objects_from_foreground(lab == 2)
-        out.append(lab)
-    return out
+    rf = fit_forest(((features(im), s) for im, s in zip(images, strokes)), mode, jobs=-1)
+    return [forest_labels(rf, features(im), mode) for im in eval_images]
 
 
 def run_one(args: dict) -> dict:
-    import torch
-
-    torch.set_num_threads(args["threads"])
+    set_threads(args["threads"])
     from napari_unet.core.config import PredictConfig, TrainConfig
     from napari_unet.predict.pipeline import predict_labels
     from napari_unet.core.train import fit
@@ -212,7 +168,7 @@ def run_one(args: dict) -> dict:
            "seed": args["seed"], "tta": args["tta"]}
     if name == "rf":
         preds = random_forest(images, strokes, eval_images, mode)
-        rec["train_s"] = round(time.perf_counter() - t0, 1)
+        rec["train_s"] = seconds_since(t0)
     else:
         labels = dense if name == "dense" else strokes
         cfg = TrainConfig(steps=args["steps"], time_budget=args["budget"], seed=args["seed"], mode=mode, **over)
@@ -221,17 +177,17 @@ def run_one(args: dict) -> dict:
                    ms_per_step=round(1000 * result.elapsed / max(result.steps, 1), 1))
         t1 = time.perf_counter()
         preds = [predict_labels(result.model, im, PredictConfig()).labels for im in eval_images]
-        rec["predict_s"] = round(time.perf_counter() - t1, 1)
+        rec["predict_s"] = seconds_since(t1)
         for spec in args.get("predict", []):  # the same model, also predicted with other settings
             label, settings = parse_settings(spec)
             t1 = time.perf_counter()
             other = [predict_labels(result.model, im, PredictConfig(**settings)).labels for im in eval_images]
-            rec[f"predict_{label}_s"] = round(time.perf_counter() - t1, 2)
+            rec[f"predict_{label}_s"] = seconds_since(t1, 2)
             rec.update({f"predict_{label}_{k}": v for k, v in score(args["task"], other, truths).items()})
         if args["tta"]:  # the same model, also predicted with test-time augmentation
             t1 = time.perf_counter()
             tta = [predict_labels(result.model, im, PredictConfig(tta=True)).labels for im in eval_images]
-            rec["tta_predict_s"] = round(time.perf_counter() - t1, 1)
+            rec["tta_predict_s"] = seconds_since(t1)
             rec.update({f"tta_{k}": v for k, v in score(args["task"], tta, truths).items()})
     rec.update(score(args["task"], preds, truths))
     return rec
@@ -240,33 +196,6 @@ def run_one(args: dict) -> dict:
 SUMMARY = {"blobs": ("fg_iou", "area_ratio", "pixel_error"),
            "isbi": ("pixel_error", "adapted_rand_error", "rand_precision", "rand_recall", "foreground_iou"),
            "dsb": ("f1_50", "ap_dsb", "fg_iou", "area_ratio")}
-
-
-def mean_sd(values) -> str:
-    """'mean ± sd' over runs (sd with n - 1), the value alone for one run, '' for none."""
-    v = np.array(values, float)
-    return "" if not len(v) else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
-
-
-def grouped(path: Path, fields: tuple[str, ...]) -> dict[tuple, list[dict]]:
-    """The JSON lines of ``path`` grouped by the values of ``fields``, in order of appearance."""
-    groups: dict[tuple, list[dict]] = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            r = json.loads(line)
-            groups.setdefault(tuple(r[f] for f in fields), []).append(r)
-    return groups
-
-
-def markdown(rows) -> str:
-    """Markdown tables from ``(columns, cells)`` pairs: a new header wherever the columns change."""
-    out, last = [], None
-    for cols, cells in rows:
-        if cols != last:
-            out += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-            last = cols
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)
 
 
 def summary(path: Path) -> str:
@@ -286,13 +215,12 @@ def summary(path: Path) -> str:
 
 
 def main(argv=None) -> int:
-    if argv is None and len(sys.argv) == 3 and sys.argv[1] == "--summary":
-        print(summary(Path(sys.argv[2])))
+    if summary_only(argv, summary):
         return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", required=True, choices=sorted(TASKS))
-    ap.add_argument("--split", default="dev", choices=["dev", "eval"])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_split(ap)
+    add_seeds(ap)
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--budget", type=float, default=None, help="training seconds per run")
     g.add_argument("--steps", type=int, default=None, help="training steps per run")
@@ -302,9 +230,9 @@ def main(argv=None) -> int:
     ap.add_argument("--predict", action="append", default=[],
                     help="also score each network predicted with these settings, LABEL:key=value,... "
                          "(PredictConfig), e.g. open:close_lines=false")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads per run")
+    add_threads(ap)
     ap.add_argument("--parallel", type=int, default=1, help="runs at once (each with --threads)")
-    ap.add_argument("--out", type=Path, default=None, help="append the JSON lines here too")
+    add_out(ap)
     a = ap.parse_args(argv)
     if a.budget is None and a.steps is None:
         a.budget = 300.0
@@ -314,19 +242,6 @@ def main(argv=None) -> int:
                  strokes=a.strokes, tta=a.tta, predict=a.predict, threads=a.threads) for s in a.seeds for v in variants]
     run_jobs(run_one, jobs, a.parallel, a.out)
     return 0
-
-
-def run_jobs(fn, jobs: list[dict], parallel: int, out: Path | None) -> None:
-    """Each job in a fresh spawned process (no state carried between runs), ``parallel`` at a
-    time; one JSON line per result on stdout, appended to ``out`` too."""
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(parallel, maxtasksperchild=1) as pool:
-        for rec in pool.imap(fn, jobs):
-            line = json.dumps(rec)
-            print(line, flush=True)
-            if out:
-                with open(out, "a") as f:
-                    f.write(line + "\n")
 
 
 if __name__ == "__main__":

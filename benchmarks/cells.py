@@ -22,13 +22,15 @@ F1@0.5. ``--predict`` scores the same network with other ``PredictConfig`` setti
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import ctc
+from benchmarks.common import (add_out, add_seeds, add_threads, emit, grouped, markdown, mean_sd, parse_settings,
+                               seconds_since, set_threads)
+from benchmarks.datasets import add_data
 from benchmarks.instance_metrics import f1_at
 
 
@@ -42,31 +44,13 @@ def dense_of(truth: np.ndarray) -> np.ndarray:
     return np.where(truth > 0, truth + 1, 1).astype(np.int32)
 
 
-def parse_predict(spec: str) -> tuple[str, dict]:
-    """``"label:key=value,..."`` as a label and PredictConfig overrides (numbers, true/false, words)."""
-    label, _, body = spec.partition(":")
-    out = {}
-    for item in filter(None, body.split(",")):
-        key, value = item.split("=")
-        if value in ("true", "false"):
-            out[key] = value == "true"
-        else:
-            try:
-                out[key] = float(value)
-            except ValueError:
-                out[key] = value
-    return label, out
-
-
 def run(args, name: str, variant: str, seed: int) -> dict:
-    import torch
-
     from napari_unet.core.config import PredictConfig, TrainConfig
     from napari_unet.models.load import load_model
     from napari_unet.predict.pipeline import predict_labels
     from napari_unet.core.train import fit
 
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     train_rows = ctc.split(args.data, name, "train")
     frames = [ctc.load(args.data, name, r) for r in train_rows]
     images = [f[0] for f in frames]
@@ -80,12 +64,11 @@ def run(args, name: str, variant: str, seed: int) -> dict:
         config = TrainConfig(steps=None, time_budget=args.budget, mode="instance", seed=seed, device="cpu")
         result = fit(images, labels, config, model=start)
         model, steps = result.model, result.steps
-    seconds = time.perf_counter() - t0
     rec = {"set": name, "variant": variant, "seed": seed, "budget": args.budget, "steps": steps,
-           "seconds": round(seconds, 1), "painted": round(painted, 4)}
+           "seconds": seconds_since(t0), "painted": round(painted, 4)}
     gold = [ctc.load(args.data, name, r) for r in ctc.split(args.data, name, "eval", "gt")]
     silver = [ctc.load(args.data, name, r) for r in ctc.split(args.data, name, "eval", "st")]
-    for label, over in [("", {})] + [parse_predict(s) for s in args.predict]:
+    for label, over in [("", {})] + [parse_settings(s) for s in args.predict]:
         cfg = PredictConfig(device="cpu", **over)
         pg = [predict_labels(model, im, cfg).labels for im, _ in gold]
         ps = [predict_labels(model, im, cfg).labels for im, _ in silver]
@@ -100,8 +83,6 @@ def run(args, name: str, variant: str, seed: int) -> dict:
 
 def summary(path: Path) -> str:
     """Markdown table: mean ± sd over seeds per (set, variant, budget), in order of appearance."""
-    from benchmarks.boundaries import grouped, markdown, mean_sd
-
     keys = ("steps", "seg", "seg_silver", "objects_per_cell", "f1_silver")
     rows = []
     for (name, variant, budget), runs in grouped(path, ("set", "variant", "budget")).items():
@@ -118,11 +99,11 @@ def main(argv=None) -> int:
     ap.add_argument("--variant", choices=("strokes", "dense", "fine-tune", "zero-shot"), nargs="+")
     ap.add_argument("--init", default=None, help="base model for fine-tune and zero-shot")
     ap.add_argument("--budget", type=float, default=300.0)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--data", type=Path, default=ctc.DATA)
-    ap.add_argument("--threads", type=int, default=2)
+    add_seeds(ap)
+    add_data(ap)
+    add_threads(ap)
     ap.add_argument("--predict", nargs="*", default=[], metavar="LABEL:key=value,...")
-    ap.add_argument("--out", type=Path, default=None)
+    add_out(ap)
     args = ap.parse_args(argv)
     if args.summary:
         print(summary(args.summary))
@@ -132,11 +113,7 @@ def main(argv=None) -> int:
     for name in args.set:
         for seed in args.seeds:  # seeds outermost within a set: the variants of one seed run side by side
             for variant in args.variant:
-                rec = run(args, name, variant, seed)
-                print(json.dumps(rec), flush=True)
-                if args.out:
-                    with args.out.open("a") as f:
-                        f.write(json.dumps(rec) + "\n")
+                emit(run(args, name, variant, seed), args.out)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Prediction of a large zarr image in one process and on dask LocalClusters of 1 and 2 workers.
 
-    python benchmarks/cluster_scaling.py [--size 8192] [--rounds 2] [--model em-membranes] [--dir DIR]
+    python -m benchmarks.cluster_scaling [--size 8192] [--rounds 2] [--model em-membranes] [--dir DIR]
 
 The uint16 image (the synthetic sample, tiled) is written to DIR/image.zarr in 1024² chunks.
 Each round runs, back to back: the single-process path (``napari-unet predict --format zarr``'s

@@ -11,14 +11,12 @@ inversions. Prints F1@0.5 and the DSB mean average precision per image and their
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import add_out, emit
+from benchmarks.datasets import add_data, index
 from benchmarks.instance_metrics import dsb_ap, f1_at
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def grey(rgb: np.ndarray, how: str) -> np.ndarray:
@@ -39,12 +37,12 @@ def main(argv=None) -> int:
     from napari_unet.predict.pipeline import predict_labels
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DATA)
+    add_data(ap)
     ap.add_argument("--model", default="nuclei")
-    ap.add_argument("--out", type=Path, default=None)
+    add_out(ap)
     args = ap.parse_args(argv)
     root = args.data / "dsb2018"
-    rows = [r for r in json.loads((root / "index.json").read_text()) if r["channels"] == 3]
+    rows = [r for r in index(root) if r["channels"] == 3]
     model = load_model(args.model)
     ways = ("luminance", "hematoxylin", "inverted luminance", "inverted hematoxylin")
     scores = {w: [] for w in ways}
@@ -56,10 +54,7 @@ def main(argv=None) -> int:
             labels = predict_labels(model, grey(rgb, w), PredictConfig(device="cpu")).labels
             scores[w].append((f1_at(labels, truth), dsb_ap(labels, truth)))
             line[w] = round(scores[w][-1][0], 3)
-        print(json.dumps(line), flush=True)
-        if args.out:
-            with args.out.open("a") as f:
-                f.write(json.dumps(line) + "\n")
+        emit(line, args.out)
     print(f"{len(rows)} colour images, zero-shot {args.model}:")
     print("| conversion | F1@0.5 | DSB mAP | images where it is best (F1) |\n|---|---|---|---|")
     best = np.argmax([[s[i][0] for s in scores.values()] for i in range(len(rows))], axis=1)

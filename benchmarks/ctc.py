@@ -14,12 +14,12 @@ over true cells.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from benchmarks.datasets import add_data, index
+
 SETS = ("phc-u373", "dic-hela")
 # first evaluation frame: U373 has gold frames up to 112, HeLa only up to 67 (3 gold frames from 36 on)
 EVAL_FROM = {"phc-u373": 60, "dic-hela": 36}
@@ -30,7 +30,7 @@ def rows(data: Path, name: str) -> list[dict]:
     root = data / "ctc" / name
     if not (root / "index.json").is_file():
         raise SystemExit(f"{root}/index.json not found: the CTC data lives in DATA/ctc (pass --data)")
-    return json.loads((root / "index.json").read_text())
+    return index(root)
 
 
 def split(data: Path, name: str, part: str, labels: str | None = None) -> list[dict]:
@@ -86,7 +86,7 @@ def self_check() -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DATA)
+    add_data(ap)
     args = ap.parse_args(argv)
     self_check()
     for name in SETS:

@@ -1,6 +1,6 @@
 """ilastik-style baseline for the DSB2018 nuclei benchmark: pixel random forest, then instances.
 
-    python benchmarks/dsb_random_forest.py --strokes S --out DIR [--labels strokes|dense] [--trees 100]
+    python -m benchmarks.dsb_random_forest --strokes S --out DIR [--labels strokes|dense] [--trees 100]
 
 Per-pixel features from :func:`skimage.feature.multiscale_basic_features` (intensity, edges,
 texture at sigmas 1..16; the same as ``random_forest.py``) and a scikit-learn random forest
@@ -16,15 +16,13 @@ on a seeded random subset of ``--max-samples`` labelled pixels.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from instance_metrics import evaluate
-from random_forest import predict_and_report, stroke_pixels
+from benchmarks.instance_metrics import evaluate
+from benchmarks.random_forest import parser, predict_and_report, stroke_pixels, training_files
 
 
 def main(argv=None) -> int:
@@ -32,17 +30,11 @@ def main(argv=None) -> int:
 
     from napari_unet.core.instances import objects_from_foreground
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--strokes", required=True, type=Path, help="folder written by dsb_strokes.py")
-    ap.add_argument("--out", required=True, type=Path, help="where to write <name>_labels.tif")
-    ap.add_argument("--labels", default="strokes", choices=["strokes", "dense"], help="training labels")
-    ap.add_argument("--max-samples", type=int, default=200_000, help="pixel subset for --labels dense")
+    ap = parser(__doc__, "dsb_strokes", "<name>")
     ap.add_argument("--trees", type=int, default=100)
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args(argv)
-    label_files = sorted((args.strokes / args.labels).glob("*.tif"))
-    if not label_files:
-        sys.exit(f"no label TIFFs in {args.strokes / args.labels}; run benchmarks/dsb_strokes.py --out {args.strokes}")
+    label_files = training_files(args, "dsb_strokes")
 
     t0 = time.perf_counter()
     x, y = stroke_pixels(args.strokes, label_files, target=lambda v: (v >= 2).astype(np.uint8),  # 1 = nucleus

@@ -1,7 +1,7 @@
 """Prepare the DSB2018 nuclei benchmark (instance mode): simulated strokes, dense labels, eval split.
 
-    python benchmarks/dsb_strokes.py --out DIR [--data PATH] [--n-train 60] [--n-eval 40] [--seed 0]
-                                     [--object-fraction 0.25] [--max-size 512]
+    python -m benchmarks.dsb_strokes --out DIR [--data PATH] [--n-train 60] [--n-eval 40] [--seed 0]
+                                    [--object-fraction 0.25] [--max-size 512]
 
 Reads ``PATH/dsb2018/{images,labels}/<name>.png`` and ``index.json`` (``--data`` defaults to
 ``../shared/data`` beside the repository; the ``dsb2018`` folder itself is accepted too). Only
@@ -29,27 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def find_dataset(data: Path) -> Path:
-    """The folder holding ``images/``, ``labels/`` and ``index.json``: ``data/dsb2018`` or ``data``; exit if neither."""
-    for root in (data / "dsb2018", data):
-        if (root / "index.json").is_file() and (root / "images").is_dir() and (root / "labels").is_dir():
-            return root
-    sys.exit(f"DSB2018 data not found under {data}: expected {data}/dsb2018/index.json, images/<name>.png "
-             f"and labels/<name>.png; pass --data PATH.")
-
-
-def load(root: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Greyscale image (2D) and uint16 instance labels (0 = background)."""
-    import skimage.io
-
-    image = np.asarray(skimage.io.imread(root / "images" / f"{name}.png"))
-    labels = np.asarray(skimage.io.imread(root / "labels" / f"{name}.png")).astype(np.uint16)
-    if image.ndim != 2 or image.shape != labels.shape:
-        sys.exit(f"{name}: image {image.shape} is not greyscale or does not match labels {labels.shape}")
-    return image, labels
+from benchmarks.datasets import add_data, dsb_image, dsb_root, index, write_tif
 
 
 def split(rows: list[dict], n_train: int, n_eval: int, seed: int, max_size: int) -> tuple[list[str], list[str], int]:
@@ -64,33 +44,27 @@ def split(rows: list[dict], n_train: int, n_eval: int, seed: int, max_size: int)
 
 
 def main(argv=None) -> int:
-    import tifffile
-
     from napari_unet.core.samples import simulate_instance_strokes
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"data root (default: {DEFAULT_DATA})")
+    add_data(ap)
     ap.add_argument("--n-train", type=int, default=60)
     ap.add_argument("--n-eval", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--object-fraction", type=float, default=0.25, help="fraction of nuclei painted whole")
     ap.add_argument("--max-size", type=int, default=512, help="skip images larger than this on either side")
     args = ap.parse_args(argv)
-    root = find_dataset(args.data)
-    rows = json.loads((root / "index.json").read_text())
+    root = dsb_root(args.data)
+    rows = index(root)
     train, held_out, skipped = split(rows, args.n_train, args.n_eval, args.seed, args.max_size)
     n_rgb = sum(r.get("channels", 1) != 1 for r in rows)
     print(f"{len(rows)} images: {n_rgb} RGB not used, {skipped} greyscale skipped as larger than "
           f"{args.max_size} px; train {len(train)}, eval {len(held_out)} (seed {args.seed})")
 
-    def write(sub: str, name: str, data: np.ndarray) -> None:
-        (args.out / sub).mkdir(parents=True, exist_ok=True)
-        tifffile.imwrite(args.out / sub / f"{name}.tif", data, compression="zlib")
-
     nuclei = painted = annotated = background = pixels = 0
     for i, name in enumerate(train):
-        image, truth = load(root, name)
+        image, truth = dsb_image(root, name)
         strokes = simulate_instance_strokes(truth, object_fraction=args.object_fraction, seed=args.seed * 1000 + i)
         assert not np.any((strokes >= 2) & (truth == 0)) and not np.any((strokes == 1) & (truth > 0))
         dense = np.where(truth > 0, truth.astype(np.int64) + 2, 1)
@@ -102,13 +76,13 @@ def main(argv=None) -> int:
         annotated += int(np.count_nonzero(strokes))
         background += int(np.count_nonzero(strokes == 1))
         pixels += strokes.size
-        write("images", name, image)
-        write("strokes", name, strokes.astype(np.uint16))
-        write("dense", name, dense.astype(np.uint16))
+        write_tif(args.out, "images", name, image)
+        write_tif(args.out, "strokes", name, strokes.astype(np.uint16))
+        write_tif(args.out, "dense", name, dense.astype(np.uint16))
     for name in held_out:
-        image, truth = load(root, name)
-        write("eval_images", name, image)
-        write("eval_truth", name, truth)
+        image, truth = dsb_image(root, name)
+        write_tif(args.out, "eval_images", name, image)
+        write_tif(args.out, "eval_truth", name, truth)
 
     stats = {
         "n_train": len(train), "n_eval": len(held_out), "seed": args.seed,

@@ -1,10 +1,10 @@
 """Base model, zero-shot and fine-tuned on strokes, against training from scratch.
 
-    python benchmarks/fine_tune.py --task dsb|isbi --init MODEL.pt --split dev|eval [--seeds 0 1 2]
+    python -m benchmarks.fine_tune --task dsb|isbi --init MODEL.pt --split dev|eval [--seeds 0 1 2]
         [--budget 60] [--checkpoints 15 30 45] [--mix 0.5 0.75] [--variant NAME[:key=value,...]] ...
         [--predict LABEL:key=value,...]
         [--out results.jsonl]
-    python benchmarks/fine_tune.py --summary results.jsonl
+    python -m benchmarks.fine_tune --summary results.jsonl
 
 The tasks, splits, strokes and scores are those of ``boundaries.py``: DSB2018 shifted split
 (train on 40 images of 256 x 256, a quarter of the nuclei painted whole plus background strokes;
@@ -32,18 +32,17 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from boundaries import TASKS, grouped, markdown, mean_sd, run_jobs, score  # noqa: E402
-from boundaries import parse_settings as parse  # noqa: E402
+from benchmarks.boundaries import TASKS, score
+from benchmarks.common import (add_out, add_seeds, add_split, add_threads, grouped, markdown, mean_sd, run_jobs,
+                               seconds_since, set_threads, summary_only)
+from benchmarks.common import parse_settings as parse
 
 KEYS = {"dsb": ("f1_50", "ap_dsb", "fg_iou", "area_ratio"),
         "isbi": ("pixel_error", "adapted_rand_error", "foreground_iou")}
 
 
 def run_one(args: dict) -> dict:
-    import torch
-
-    torch.set_num_threads(args["threads"])
+    set_threads(args["threads"])
     from napari_unet.core.config import AugmentConfig, PredictConfig, TrainConfig
     from napari_unet.models.load import load_model
     from napari_unet.predict.pipeline import predict_labels
@@ -57,7 +56,7 @@ def run_one(args: dict) -> dict:
     def evaluate(model, **predict) -> dict:
         t = time.perf_counter()
         preds = [predict_labels(model, im, PredictConfig(**predict)).labels for im in eval_images]
-        return {**score(args["task"], preds, truths), "predict_s": round(time.perf_counter() - t, 1),
+        return {**score(args["task"], preds, truths), "predict_s": seconds_since(t),
                 **({"by_size": by_size(preds)} if args.get("by_size") else {})}
 
     def by_size(preds) -> dict:  # the score of each image size (on DSB, one size is one kind of acquisition)
@@ -95,7 +94,7 @@ def run_one(args: dict) -> dict:
             kept.append((checkpoints.pop(0), ev.step, mixed(start, now, 1 - cfg.base_share) if start else now))
 
     result = drain(train(images, strokes, cfg, model=base), on_event)
-    rec.update(seconds=round(time.perf_counter() - t0, 1), train_s=round(result.elapsed, 1), steps=result.steps)
+    rec.update(seconds=seconds_since(t0), train_s=round(result.elapsed, 1), steps=result.steps)
     for at, step, model in kept:
         rec[f"at_{at}"] = {"step": step, **{k: v for k, v in evaluate(model).items() if k in KEYS[args["task"]]}}
     for alpha in args.get("mixes", []) if start is not None else []:
@@ -151,14 +150,13 @@ def _order(key: str) -> tuple:
 
 
 def main(argv=None) -> int:
-    if argv is None and len(sys.argv) == 3 and sys.argv[1] == "--summary":
-        print(summary(Path(sys.argv[2])))
+    if summary_only(argv, summary):
         return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", required=True, choices=sorted(KEYS))
     ap.add_argument("--init", required=True, type=Path, help="base model file (a twin without the eval images)")
-    ap.add_argument("--split", default="dev", choices=["dev", "eval"])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_split(ap)
+    add_seeds(ap)
     ap.add_argument("--budget", type=float, default=60.0, help="training seconds per run")
     ap.add_argument("--checkpoints", type=float, nargs="*", default=[], help="also score the model at these seconds")
     ap.add_argument("--mix", type=float, nargs="*", default=[],
@@ -168,8 +166,8 @@ def main(argv=None) -> int:
                          "(PredictConfig), e.g. no-rescale:rescale=false")
     ap.add_argument("--variant", action="append", default=None, help="repeatable; default: zero-shot, fine-tune")
     ap.add_argument("--by-size", action="store_true", help="also score the evaluation images size by size")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=None, help="append the JSON lines here too")
+    add_threads(ap)
+    add_out(ap)
     a = ap.parse_args(argv)
     variants = a.variant or ["zero-shot", "fine-tune"]
     jobs = [dict(task=a.task, split=a.split, seed=s, variant=v, budget=a.budget, init=str(a.init),

@@ -2,7 +2,7 @@
 
 Needs only torch, numpy, scipy, scikit-image and tifffile (no napari). Run from the repo root:
 
-    PYTHONPATH=src python benchmarks/gpu_check.py --isbi bench-out/isbi/strokes \
+    PYTHONPATH=src python -m benchmarks.gpu_check --isbi bench-out/isbi/strokes \
         --dsb bench-out/dsb --budget 120 --out gpu.json
 
 Reports (JSON): the GPU's measured bf16 matmul and 3x3-convolution peaks; training throughput of
@@ -17,17 +17,15 @@ budget.
 from __future__ import annotations
 
 import argparse
-import glob
+import importlib
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from benchmarks.datasets import read_prepared
 
 
 def timed(fn, repeat=20):
@@ -78,16 +76,16 @@ def train_throughput(batch=32, patch=256, steps=60) -> dict:
 
 def vs_monai() -> dict:
     try:
-        import monai  # noqa: F401
+        importlib.import_module("monai")
     except ImportError:
         return {"skipped": "monai is not importable"}
-    from vs_monai import compare
+    from benchmarks.vs_monai import compare
 
     return {f"tile{t}": compare(size=4096, tile=t, overlap=0.25, batch=8, device="cuda", our_tile=t) for t in (256, 512)}
 
 
 def time_to_useful(strokes_dir: Path) -> dict:
-    from time_to_useful import curve
+    from benchmarks.time_to_useful import curve
 
     return curve(strokes_dir, steps=3000, every=250, device="cuda", batch_size=16, patch_size=256)
 
@@ -110,53 +108,38 @@ def predict_speed(model, size=4096) -> dict:
 
 
 def isbi(strokes_dir: Path, budget: float) -> tuple[dict, object]:
-    import tifffile
-
-    from metrics import score
+    from benchmarks.metrics import score
     from napari_unet.core.config import PredictConfig, TrainConfig, model_preset
     from napari_unet.predict.pipeline import predict_labels
     from napari_unet.core.train import fit
 
-    imgs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes_dir}/images/*.tif"))]
+    imgs, _, evals = read_prepared(strokes_dir)
     out, model = {}, None
     for name, labels, size in (("strokes", "strokes", "default"), ("strokes_large", "strokes", "large"),
                                ("strokes_small", "strokes", "small"), ("dense", "dense", "default")):
-        labs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes_dir}/{labels}/*.tif"))]
+        labs = read_prepared(strokes_dir, labels)[1]
         cfg = TrainConfig(steps=None, time_budget=budget, batch_size=16, patch_size=256, device="cuda")
         r = fit(imgs, labs, cfg, model_config=model_preset(size))
-        scores = []
-        for p, t in zip(sorted(glob.glob(f"{strokes_dir}/eval_images/*.tif")),
-                        sorted(glob.glob(f"{strokes_dir}/eval_truth/*.tif"))):
-            pred = predict_labels(r.model, tifffile.imread(p), PredictConfig(device="cuda")).labels
-            scores.append(score(pred, tifffile.imread(t)))
+        scores = [score(predict_labels(r.model, im, PredictConfig(device="cuda")).labels, t) for im, t in evals]
         out[name] = {"steps": r.steps, **{k: round(float(np.mean([s[k] for s in scores])), 4) for k in scores[0]}}
         model = model or r.model
     return out, model
 
 
 def dsb(root: Path, budget: float) -> dict:
-    import tifffile
-
-    from instance_metrics import evaluate_arrays
+    from benchmarks.instance_metrics import evaluate_arrays
     from napari_unet.core.config import PredictConfig, TrainConfig
     from napari_unet.predict.pipeline import predict_labels
     from napari_unet.core.train import fit
 
-    names = sorted(Path(p).stem for p in glob.glob(f"{root}/images/*.tif"))
-    imgs = [tifffile.imread(f"{root}/images/{n}.tif") for n in names]
-    labs = [tifffile.imread(f"{root}/strokes/{n}.tif") for n in names]
-    eval_names = sorted(Path(p).stem for p in glob.glob(f"{root}/eval_images/*.tif"))
+    imgs, labs, evals = read_prepared(root)
     out = {}
     for variant, w0 in (("no_weight_map", 0.0), ("weight_map", 10.0)):
         cfg = TrainConfig(steps=None, time_budget=budget, batch_size=16, patch_size=256, device="cuda",
                           mode="instance", border_w0=w0)
         r = fit(imgs, labs, cfg)
-        preds, truths = [], []
-        for n in eval_names:
-            preds.append(predict_labels(r.model, tifffile.imread(f"{root}/eval_images/{n}.tif"),
-                                        PredictConfig(device="cuda")).labels)
-            truths.append(tifffile.imread(f"{root}/eval_truth/{n}.tif"))
-        out[variant] = {"steps": r.steps, **evaluate_arrays(preds, truths)}
+        preds = [predict_labels(r.model, im, PredictConfig(device="cuda")).labels for im, _ in evals]
+        out[variant] = {"steps": r.steps, **evaluate_arrays(preds, [t for _, t in evals])}
     return out
 
 

@@ -4,20 +4,20 @@ A QTimer ticks every 10 ms on the GUI thread; the gaps between ticks beyond 10 m
 the event loop was blocked. Reports p50/p99/max of the gaps during training and during
 prediction, on the synthetic sample (training) and a 2048 x 2048 tiling of it (prediction).
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/gui_responsiveness.py [--train-seconds 30]
+    xvfb-run -a -s "-screen 0 1600x1000x24" python -m benchmarks.gui_responsiveness [--train-seconds 30]
 """
 
 import argparse
 import json
 import time
 
-import napari
 import numpy as np
-from qtpy.QtCore import QEventLoop, QTimer
 
 
 def run_until_idle(widget):
     """Run the Qt event loop (idle between events, as in napari) until the widget's job ends."""
+    from qtpy.QtCore import QEventLoop, QTimer
+
     loop = QEventLoop()
     check = QTimer()
     check.setInterval(50)
@@ -45,7 +45,8 @@ def main():
 
     import tempfile
 
-    from qtpy.QtCore import QSettings
+    import napari
+    from qtpy.QtCore import QSettings, QTimer
 
     # the widget's defaults, not the settings a user left behind
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())

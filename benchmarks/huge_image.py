@@ -1,8 +1,8 @@
 """Peak memory of tiled prediction on a huge image, against the input plus output bytes.
 
-    python benchmarks/huge_image.py --size 16384                 # numpy in, numpy out
-    python benchmarks/huge_image.py --size 32768 --zarr DIR      # zarr on disk in, zarr on disk out
-    python benchmarks/huge_image.py --size 16384 --tile 256      # smaller tiles: less memory
+    python -m benchmarks.huge_image --size 16384                 # numpy in, numpy out
+    python -m benchmarks.huge_image --size 32768 --zarr DIR      # zarr on disk in, zarr on disk out
+    python -m benchmarks.huge_image --size 16384 --tile 256      # smaller tiles: less memory
 
 A model is trained briefly on the synthetic sample in a separate process and saved (the
 weights do not matter for memory); this process only loads it, as ``napari-unet predict``

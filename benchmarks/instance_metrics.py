@@ -1,8 +1,8 @@
 """Instance-segmentation metrics for the DSB2018 nuclei benchmark (labels: 0 = background, 1..N = objects).
 
-    python benchmarks/instance_metrics.py --pred DIR --truth DIR [--name NAME] [--seconds S]
-    python benchmarks/instance_metrics.py --table RESULTS.jsonl
-    python benchmarks/instance_metrics.py --self-check
+    python -m benchmarks.instance_metrics --pred DIR --truth DIR [--name NAME] [--seconds S]
+    python -m benchmarks.instance_metrics --table RESULTS.jsonl
+    python -m benchmarks.instance_metrics --self-check
 
 The first form reads ``DIR/<name>_labels.tif`` (what ``napari-unet predict --out-dir DIR``
 writes) and the truth ``DIR/<name>.tif`` (``dsb_strokes.py``'s ``eval_truth``), and prints one
@@ -96,7 +96,7 @@ def evaluate_arrays(preds, truths) -> dict:
 
 def evaluate(pred_dir, truth_dir) -> dict:
     """:func:`evaluate_arrays` over ``truth_dir/<name>.tif`` and ``pred_dir/<name>_labels.tif``."""
-    from metrics import read_pairs
+    from benchmarks.metrics import read_pairs
 
     preds, truths = zip(*read_pairs(pred_dir, truth_dir))
     return evaluate_arrays(list(preds), list(truths))
@@ -104,13 +104,13 @@ def evaluate(pred_dir, truth_dir) -> dict:
 
 def table(results: list[dict]) -> str:
     """Markdown table of result dicts (as printed by the CLI)."""
-    from metrics import table as markdown
+    from benchmarks.metrics import table as markdown
 
     return markdown(results, cols=("name", "seconds", "f1_50", "ap_dsb", "n_pred", "n_true", "tp_50"))
 
 
 def main(argv=None) -> int:
-    from metrics import parser, run
+    from benchmarks.metrics import parser, run
 
     ap = parser(__doc__, "<name>")
     ap.add_argument("--self-check", action="store_true", help="run the built-in checks and exit")

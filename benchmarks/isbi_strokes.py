@@ -1,6 +1,6 @@
 """Prepare the ISBI 2012 EM benchmark: simulated brush strokes, dense labels and the evaluation split.
 
-    python benchmarks/isbi_strokes.py --out DIR [--data PATH] [--fraction 0.02] [--seed 0]
+    python -m benchmarks.isbi_strokes --out DIR [--data PATH] [--fraction 0.02] [--seed 0]
 
 Reads ``PATH/isbi2012/{images,labels}/NN.png`` (``--data`` defaults to ``../shared/data``
 beside the repository; the ``isbi2012`` folder itself is accepted too). Labels there are
@@ -25,49 +25,27 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.datasets import add_data, isbi_root, isbi_slice, write_tif
+
 TRAIN = range(0, 20)
 EVAL = range(20, 30)
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def find_dataset(data: Path) -> Path:
-    """The folder holding ``images/`` and ``labels/``: ``data/isbi2012`` or ``data`` itself; exit if neither."""
-    for root in (data / "isbi2012", data):
-        if (root / "images" / "00.png").is_file() and (root / "labels" / "00.png").is_file():
-            return root
-    sys.exit(f"ISBI 2012 data not found under {data}: expected {data}/isbi2012/images/00.png and "
-             f"labels/00.png (.. 29.png); pass --data PATH.")
-
-
-def load_slice(root: Path, i: int) -> tuple[np.ndarray, np.ndarray]:
-    """Image (uint8) and truth recoded to 1 = membrane, 2 = interior."""
-    import skimage.io
-
-    image = np.asarray(skimage.io.imread(root / "images" / f"{i:02d}.png"))
-    raw = np.asarray(skimage.io.imread(root / "labels" / f"{i:02d}.png"))
-    return image, np.where(raw > 127, 2, 1).astype(np.uint8)
-
-
 def main(argv=None) -> int:
-    import tifffile
-
     from napari_unet.core.samples import simulate_strokes
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"data root (default: {DEFAULT_DATA})")
+    add_data(ap)
     ap.add_argument("--fraction", type=float, default=0.02, help="annotated fraction of pixels per slice")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    root = find_dataset(args.data)
+    root = isbi_root(args.data)
 
     def write(sub: str, i: int, data: np.ndarray) -> None:
-        (args.out / sub).mkdir(parents=True, exist_ok=True)
-        tifffile.imwrite(args.out / sub / f"{i:02d}.tif", data, compression="zlib")
+        write_tif(args.out, sub, f"{i:02d}", data)
 
     per_slice, counts, total = {}, np.zeros(3, np.int64), 0
     for i in TRAIN:
-        image, truth = load_slice(root, i)
+        image, truth = isbi_slice(root, i)
         strokes = simulate_strokes(truth, fraction=args.fraction, seed=args.seed * 100 + i)
         assert not np.any((strokes > 0) & (strokes != truth)), "a stroke disagrees with the truth"
         c = np.bincount(strokes.ravel(), minlength=3)
@@ -81,7 +59,7 @@ def main(argv=None) -> int:
         print(f"slice {i:02d}: annotated {c[1:].sum() / strokes.size:.2%} "
               f"(membrane {c[1] / strokes.size:.2%}, interior {c[2] / strokes.size:.2%})")
     for i in EVAL:
-        image, truth = load_slice(root, i)
+        image, truth = isbi_slice(root, i)
         write("eval_images", i, image)
         write("eval_truth", i, truth)
 

@@ -1,6 +1,6 @@
 """Training in napari's child process against the CLI, and live mode's stroke-to-preview time.
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/live_training.py --rounds 2 --budget 20
+    xvfb-run -a -s "-screen 0 1600x1000x24" python -m benchmarks.live_training --rounds 2 --budget 20
 
 Part 1 alternates `napari-unet train` (a plain process) and the widget's Train (a child process
 under a napari window), same model, data and time budget, and compares steps per second.

@@ -1,7 +1,7 @@
 """Segmentation metrics for the ISBI 2012 benchmark (labels coded 1 = membrane, 2 = cell interior).
 
-    python benchmarks/metrics.py --pred DIR --truth DIR [--name NAME] [--seconds S]
-    python benchmarks/metrics.py --table RESULTS.jsonl
+    python -m benchmarks.metrics --pred DIR --truth DIR [--name NAME] [--seconds S]
+    python -m benchmarks.metrics --table RESULTS.jsonl
 
 The first form reads ``DIR/NN_labels.tif`` (what ``napari-unet predict --out-dir DIR``
 writes) and the truth ``DIR/NN.tif`` (``isbi_strokes.py``'s ``eval_truth``), and prints one
@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.common import read_jsonl
 
 METRICS = ("pixel_error", "foreground_iou", "adapted_rand_error", "rand_precision", "rand_recall")
 
@@ -116,7 +118,7 @@ def parser(doc: str, what: str) -> argparse.ArgumentParser:
 def run(ap: argparse.ArgumentParser, args, evaluate_dirs, to_table) -> int:
     """Print the table of ``--table``, or one JSON line of ``evaluate_dirs(--pred, --truth)``."""
     if args.table:
-        print(to_table([json.loads(line) for line in args.table.read_text().splitlines() if line.strip()]))
+        print(to_table(read_jsonl(args.table)))
         return 0
     if not (args.pred and args.truth):
         ap.error("give --pred and --truth, or --table")

@@ -1,7 +1,7 @@
 """How far to push a model trained on strokes back from the edge: train once, predict many ways.
 
-    python benchmarks/object_margin.py train --task isbi|dsb --split dev --seeds 0 1 2 --budget 300 --models DIR
-    python benchmarks/object_margin.py sweep --task isbi|dsb --split dev --seeds 0 1 2 --shifts 0 -0.25 -0.5 -1 \
+    python -m benchmarks.object_margin train --task isbi|dsb --split dev --seeds 0 1 2 --budget 300 --models DIR
+    python -m benchmarks.object_margin sweep --task isbi|dsb --split dev --seeds 0 1 2 --shifts 0 -0.25 -0.5 -1 \
         [--margins 0.5] --models DIR
 
 ``train`` trains the current default from scratch on the strokes of ``boundaries.py``'s task
@@ -19,29 +19,26 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks.boundaries import TASKS, score
+from benchmarks.common import add_seeds, add_split, emit, set_threads
 
 
 def train(a) -> None:
-    import torch
-    from boundaries import TASKS
-
     from napari_unet.core.config import TrainConfig
     from napari_unet.models.checkpoint import save_model
     from napari_unet.core.train import fit
 
-    torch.set_num_threads(2)
+    set_threads(2)
     for seed in a.seeds:
         images, strokes, _, _, _, mode = TASKS[a.task](a.split, seed, "middle")
         r = fit(images, strokes, TrainConfig(steps=None, time_budget=a.budget, seed=seed, mode=mode))
         save_model(r.model, a.models / f"{a.task}_{a.split}_{seed}.pt")
-        print(json.dumps({"task": a.task, "seed": seed, "steps": r.steps}), flush=True)
+        emit({"task": a.task, "seed": seed, "steps": r.steps})
 
 
 def em_prior(p: np.ndarray, iters: int = 50) -> np.ndarray:
@@ -57,13 +54,12 @@ def em_prior(p: np.ndarray, iters: int = 50) -> np.ndarray:
 
 def sweep(a) -> None:
     import torch
-    from boundaries import TASKS, score
 
     from napari_unet.core.config import PredictConfig
     from napari_unet.models.load import load_model
     from napari_unet.predict.pipeline import predict_labels
 
-    torch.set_num_threads(2)
+    set_threads(2)
     value = 1 if a.task == "isbi" else 2  # membrane / nucleus
     plain = PredictConfig(object_margin=0)
 
@@ -97,15 +93,15 @@ def sweep(a) -> None:
             pi = em_prior(pr.reshape(pr.shape[-3], -1)[:, ::7].astype(np.float64))
             preds.append(predict_labels(shifted(model, float(np.log(pi[i] / (1 - pi[i])))), im, plain).labels)
         rec["em"] = scored(preds, truths)
-        print(json.dumps(rec), flush=True)
+        emit(rec)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("step", choices=["train", "sweep"])
     ap.add_argument("--task", required=True, choices=["isbi", "dsb"])
-    ap.add_argument("--split", default="dev", choices=["dev", "eval"])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_split(ap)
+    add_seeds(ap)
     ap.add_argument("--budget", type=float, default=300.0)
     ap.add_argument("--shifts", type=float, nargs="+", default=[0.0, -0.25, -0.5, -1.0])
     ap.add_argument("--margins", type=float, nargs="*", default=[], help="also predict with these object margins")

@@ -1,6 +1,6 @@
 """Objects of other sizes than a model learned: the DSB dev images resized, predicted with and without rescaling.
 
-    python benchmarks/object_size.py --model nuclei-twin.pt [--scales 0.12 0.2 0.35 0.5 0.7 1.0]
+    python -m benchmarks.object_size --model nuclei-twin.pt [--scales 0.12 0.2 0.35 0.5 0.7 1.0]
         [--rule off] [--rule largest:1.5] [--rule target:1.0] [--rule band:1.0,1.5] ...
 
 The 30 DSB2018 dev images (360 x 360, nuclei about 45 px across; ``boundaries.py``) are resized
@@ -24,16 +24,17 @@ import argparse
 import functools
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks.boundaries import score
+from benchmarks.common import add_threads, set_threads
+from benchmarks.datasets import DATA, dsb_image, dsb_shifted
 
 
 def rule_factor(rule: str):
     """``size_factor(reference, diameter)`` for a rule, or None for ``off``."""
-    from napari_unet.predict.pipeline import rescale
+    from napari_unet.predict import rescale
 
     kind, _, value = rule.partition(":")
     if kind == "off":
@@ -52,12 +53,9 @@ def rule_factor(rule: str):
 
 
 def main(argv=None) -> int:
-    import torch
-    from boundaries import DATA, dsb_names, score
-    from dsb_strokes import load
     from skimage.transform import rescale as resample
 
-    from napari_unet.predict.pipeline import rescale
+    from napari_unet.predict import rescale
     from napari_unet.core.config import PredictConfig
     from napari_unet.models.load import load_model
     from napari_unet.predict.pipeline import predict_labels
@@ -66,16 +64,16 @@ def main(argv=None) -> int:
     ap.add_argument("--model", required=True, help="an instance model that records its object size")
     ap.add_argument("--scales", type=float, nargs="+", default=[0.12, 0.2, 0.35, 0.5, 0.7, 1.0])
     ap.add_argument("--rule", action="append", default=None, help="repeatable; default: off, largest:1.5")
-    ap.add_argument("--threads", type=int, default=2)
+    add_threads(ap)
     a = ap.parse_args(argv)
-    torch.set_num_threads(a.threads)
+    set_threads(a.threads)
     model = load_model(a.model)
     if not model.info.get("object_diameter"):
         raise SystemExit(f"{a.model} records no object size")
     rules = a.rule or ["off", "largest:1.5"]
     print(f"model object diameter {model.info['object_diameter']} px; rules {rules}")
-    _, names = dsb_names("dev")
-    data = [load(DATA / "dsb2018", n) for n in names]
+    _, names = dsb_shifted("dev")
+    data = [dsb_image(DATA / "dsb2018", n) for n in names]
     engine_rule = rescale.size_factor
     for s in a.scales:
         images = [resample(im.astype(np.float32), s, order=1, anti_aliasing=s < 1, preserve_range=True) for im, _ in data]

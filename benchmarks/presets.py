@@ -1,6 +1,6 @@
 """Model size presets on the ISBI strokes: training speed, prediction speed and accuracy.
 
-    python benchmarks/presets.py --strokes bench-out/isbi/strokes [--seconds 300] [--device cpu]
+    python -m benchmarks.presets --strokes bench-out/isbi/strokes [--seconds 300] [--device cpu]
 
 Each preset (small, default, large) trains on the simulated strokes of slices 00-19 for the
 same time budget (what a user gives it), then predicts the evaluation slices 20-29 with the
@@ -10,16 +10,14 @@ prediction Mpx/s, and pixel error, interior IoU and Rand error against the dense
 """
 
 import argparse
-import glob
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import tifffile
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks.datasets import read_prepared
 
 
 def main():
@@ -32,8 +30,8 @@ def main():
     args = ap.parse_args()
 
     import torch
-    from metrics import score
-    from throughput import conv_peak
+    from benchmarks.metrics import score
+    from benchmarks.throughput import conv_peak
 
     from napari_unet.core.config import PredictConfig, TrainConfig, model_preset
     from napari_unet.core.device import resolve_device, use_bf16
@@ -44,12 +42,9 @@ def main():
     device = resolve_device(args.device)
     bf16 = use_bf16(device)
     peak = conv_peak(torch.device(device), bf16)
-    imgs = [tifffile.imread(p) for p in sorted(glob.glob(f"{args.strokes}/images/*.tif"))]
-    labs = [tifffile.imread(p) for p in sorted(glob.glob(f"{args.strokes}/strokes/*.tif"))]
-    evals = [(tifffile.imread(p), tifffile.imread(t)) for p, t in zip(
-        sorted(glob.glob(f"{args.strokes}/eval_images/*.tif")), sorted(glob.glob(f"{args.strokes}/eval_truth/*.tif")))]
+    imgs, labs, evals = read_prepared(args.strokes)
     if not imgs or len(evals) == 0:
-        sys.exit(f"no strokes under {args.strokes}; run benchmarks/isbi_strokes.py --out {args.strokes} first")
+        sys.exit(f"no strokes under {args.strokes}; run python -m benchmarks.isbi_strokes --out {args.strokes} first")
     print(json.dumps({"device": str(device), "bf16": bf16, "conv_peak_gflops": round(peak / 1e9, 1)}), flush=True)
     for name in args.presets.split(","):
         extra = {"patch_size": args.patch_size} if args.patch_size else {}

@@ -1,6 +1,6 @@
 """ilastik-style pixel-classification baseline for the ISBI 2012 benchmark.
 
-    python benchmarks/random_forest.py --strokes S --out DIR [--labels strokes|dense] [--max-depth N]
+    python -m benchmarks.random_forest --strokes S --out DIR [--labels strokes|dense] [--max-depth N]
 
 Per-pixel features from :func:`skimage.feature.multiscale_basic_features` (intensity, edges,
 texture at sigmas 1..16) and a scikit-learn random forest (100 trees, 2 jobs, seed 0) trained
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metrics import evaluate
+from benchmarks.metrics import evaluate
 
 
 def features(image: np.ndarray) -> np.ndarray:
@@ -50,20 +50,62 @@ def stroke_pixels(strokes_dir, label_files, target=lambda v: v, max_samples=None
     return x, y
 
 
+def stroke_classes(values: np.ndarray, mode: str) -> np.ndarray:
+    """The class a forest learns from stroke values: in instance mode 1 = background, 2 = object
+    (every value >= 2); in semantic mode the values themselves."""
+    return np.where(values >= 2, 2, 1) if mode == "instance" else values
+
+
+def fit_forest(pairs, mode: str, jobs: int):
+    """A forest of 100 trees (seed 0) on the annotated pixels of ``(features, strokes)`` pairs."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    xs, ys = [], []
+    for f, s in pairs:
+        m = s > 0
+        xs.append(f[m])
+        ys.append(stroke_classes(s[m], mode))
+    return RandomForestClassifier(100, n_jobs=jobs, random_state=0).fit(np.concatenate(xs), np.concatenate(ys))
+
+
+def forest_labels(rf, feats: np.ndarray, mode: str) -> np.ndarray:
+    """The forest's label image from an image's features; in instance mode its objects, cut as
+    ``napari-unet predict`` cuts them."""
+    lab = rf.predict(feats.reshape(-1, feats.shape[-1])).reshape(feats.shape[:2])
+    if mode == "instance":
+        from napari_unet.core.instances import objects_from_foreground
+
+        return objects_from_foreground(lab == 2)
+    return lab
+
+
+def parser(doc: str, prepared_by: str, labels_name: str) -> argparse.ArgumentParser:
+    """The command line shared by the forest baselines (``prepared_by``: the module that wrote ``--strokes``)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--strokes", required=True, type=Path, help=f"folder written by {prepared_by}.py")
+    ap.add_argument("--out", required=True, type=Path, help=f"where to write {labels_name}_labels.tif")
+    ap.add_argument("--labels", default="strokes", choices=["strokes", "dense"], help="training labels")
+    ap.add_argument("--max-samples", type=int, default=200_000, help="pixel subset for --labels dense")
+    return ap
+
+
+def training_files(args, prepared_by: str) -> list[Path]:
+    """The label TIFFs of ``--strokes``/``--labels``; exits with the command that writes them when there are none."""
+    label_files = sorted((args.strokes / args.labels).glob("*.tif"))
+    if not label_files:
+        sys.exit(f"no label TIFFs in {args.strokes / args.labels}; "
+                 f"run python -m benchmarks.{prepared_by} --out {args.strokes}")
+    return label_files
+
+
 def main(argv=None) -> int:
     from sklearn.ensemble import RandomForestClassifier
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--strokes", required=True, type=Path, help="folder written by isbi_strokes.py")
-    ap.add_argument("--out", required=True, type=Path, help="where to write NN_labels.tif")
-    ap.add_argument("--labels", default="strokes", choices=["strokes", "dense"], help="training labels")
-    ap.add_argument("--max-samples", type=int, default=200_000, help="pixel subset for --labels dense")
+    ap = parser(__doc__, "isbi_strokes", "NN")
     ap.add_argument("--max-depth", type=int, default=None, help="tree depth (default: fully grown)")
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args(argv)
-    label_files = sorted((args.strokes / args.labels).glob("*.tif"))
-    if not label_files:
-        sys.exit(f"no label TIFFs in {args.strokes / args.labels}; run benchmarks/isbi_strokes.py --out {args.strokes}")
+    label_files = training_files(args, "isbi_strokes")
 
     t0 = time.perf_counter()
     x, y = stroke_pixels(args.strokes, label_files, max_samples=args.max_samples if args.labels == "dense" else None)

@@ -29,8 +29,8 @@ read -r -a RARGS <<< "${RF_ARGS:-}"
 mkdir -p "$W"
 : > "$RES"
 rm -rf "$S"  # a new split must not mix with an older, larger one
-$PY benchmarks/dsb_strokes.py --out "$S" ${DATA:+--data "$DATA"} "${SARGS[@]}"
-$PY benchmarks/dsb_random_forest.py --strokes "$S" --out "$W/rf_strokes" "${RARGS[@]}" | tail -n 1 >> "$RES"
+$PY -m benchmarks.dsb_strokes --out "$S" ${DATA:+--data "$DATA"} "${SARGS[@]}"
+$PY -m benchmarks.dsb_random_forest --strokes "$S" --out "$W/rf_strokes" "${RARGS[@]}" | tail -n 1 >> "$RES"
 # U-Net runs, separated by ';': name|labels (strokes or dense)|extra 'napari-unet train' options
 VARIANTS=${VARIANTS:-"no-border-weights|strokes|--mode instance --no-border-weights;border-weights|strokes|--mode instance"}
 IFS=';' read -r -a RUNS <<< "$VARIANTS"
@@ -42,7 +42,7 @@ for run in "${RUNS[@]}"; do
   t=$((SECONDS - t0))
   rm -rf "$W/unet_$N"
   $UNET predict --model "$W/unet_$N.pt" --images "$S"/eval_images/*.tif --out-dir "$W/unet_$N"
-  $PY benchmarks/instance_metrics.py --pred "$W/unet_$N" --truth "$S/eval_truth" --name "U-Net ($N)" --seconds "$t" >> "$RES"
+  $PY -m benchmarks.instance_metrics --pred "$W/unet_$N" --truth "$S/eval_truth" --name "U-Net ($N)" --seconds "$t" >> "$RES"
 done
 echo
-$PY benchmarks/instance_metrics.py --table "$RES"
+$PY -m benchmarks.instance_metrics --table "$RES"

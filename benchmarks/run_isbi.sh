@@ -22,9 +22,9 @@ read -r -a EXTRA <<< "${TRAIN_ARGS:-}"
 
 mkdir -p "$W"
 : > "$RES"
-$PY benchmarks/isbi_strokes.py --out "$S" ${DATA:+--data "$DATA"}
+$PY -m benchmarks.isbi_strokes --out "$S" ${DATA:+--data "$DATA"}
 for L in strokes dense; do
-  $PY benchmarks/random_forest.py --strokes "$S" --labels "$L" --out "$W/rf_$L" | tail -n 1 >> "$RES"
+  $PY -m benchmarks.random_forest --strokes "$S" --labels "$L" --out "$W/rf_$L" | tail -n 1 >> "$RES"
 done
 # U-Net runs, separated by ';': name|labels (strokes or dense)|extra 'napari-unet train' options
 VARIANTS=${VARIANTS:-"strokes|strokes|;strokes-w21|strokes|--class-weights 2,1;dense|dense|"}
@@ -36,7 +36,7 @@ for run in "${RUNS[@]}"; do
   $UNET train --images "$S"/images/*.tif --labels "$S/$L"/*.tif --out "$W/unet_$N.pt" "${LEN[@]}" "${EXTRA[@]}" "${OPTS[@]}"
   t=$((SECONDS - t0))
   $UNET predict --model "$W/unet_$N.pt" --images "$S"/eval_images/*.tif --out-dir "$W/unet_$N"
-  $PY benchmarks/metrics.py --pred "$W/unet_$N" --truth "$S/eval_truth" --name "U-Net ($N)" --seconds "$t" >> "$RES"
+  $PY -m benchmarks.metrics --pred "$W/unet_$N" --truth "$S/eval_truth" --name "U-Net ($N)" --seconds "$t" >> "$RES"
 done
 echo
-$PY benchmarks/metrics.py --table "$RES"
+$PY -m benchmarks.metrics --table "$RES"

@@ -1,6 +1,6 @@
 """Training throughput against the machine's own 3x3-convolution peak, in one run.
 
-    python benchmarks/throughput.py [--device cpu] [--seconds 20] [--batch-size B] [--patch-size P]
+    python -m benchmarks.throughput [--device cpu] [--seconds 20] [--batch-size B] [--patch-size P]
 
 Measures (1) the peak FLOP/s of a 3x3 convolution (forward, channels_last, 64 -> 64
 channels, in bf16 autocast and in fp32) on this device, and (2) the training throughput of

@@ -1,6 +1,6 @@
 """Prediction speed of one implementation at several tile sizes, for interleaved comparisons.
 
-    PYTHONPATH=SRC python benchmarks/tile_speed.py --label NAME [--size 2048] [--tiles 256 512]
+    PYTHONPATH=SRC python -m benchmarks.tile_speed --label NAME [--size 2048] [--tiles 256 512]
         [--batch 4] [--rounds 1] [--device cpu] [--precision auto] [--model nuclei] [--tta]
 
 Imports napari_unet from PYTHONPATH, so two copies of the source (before and after a change)

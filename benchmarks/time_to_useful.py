@@ -1,6 +1,6 @@
 """Seconds of training until the model is useful, on the ISBI strokes (the number a user feels).
 
-    python benchmarks/time_to_useful.py --strokes bench-out/isbi/strokes [--steps 3800] [--every 200]
+    python -m benchmarks.time_to_useful --strokes bench-out/isbi/strokes [--steps 3800] [--every 200]
 
 Trains the default model on the simulated strokes for ``--steps`` steps (about 300 s on the
 2-core CPU) and, every ``--every`` steps, pauses the clock and scores the model on the 10
@@ -9,16 +9,13 @@ and interior IoU first come within 5 % of their final values.
 """
 
 import argparse
-import glob
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import tifffile
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks.datasets import read_prepared
 
 
 def main():
@@ -33,15 +30,12 @@ def main():
 
 def curve(strokes: Path, steps: int, every: int, device: str = "cpu", batch_size=None, patch_size=None) -> dict:
     """Train, scoring every ``every`` steps (clock paused); print each point; return the summary."""
-    from metrics import score
+    from benchmarks.metrics import score
     from napari_unet.core.config import PredictConfig, TrainConfig
     from napari_unet.predict.pipeline import predict_labels
     from napari_unet.core.train import train
 
-    imgs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes}/images/*.tif"))]
-    labs = [tifffile.imread(p) for p in sorted(glob.glob(f"{strokes}/strokes/*.tif"))]
-    evals = [(tifffile.imread(p), tifffile.imread(t)) for p, t in zip(
-        sorted(glob.glob(f"{strokes}/eval_images/*.tif")), sorted(glob.glob(f"{strokes}/eval_truth/*.tif")))]
+    imgs, labs, evals = read_prepared(strokes)
     extra = {k: v for k, v in (("batch_size", batch_size), ("patch_size", patch_size)) if v}
     gen = train(imgs, labs, TrainConfig(steps=steps, device=device, **extra))
     curve, paused = [], 0.0

@@ -1,8 +1,8 @@
 """Tiled prediction speed: napari-unet's engine against MONAI's sliding_window_inference.
 
     pip install monai   # benchmark-only dependency
-    python benchmarks/vs_monai.py [--size 2048] [--tile 256] [--overlap 0.25] [--our-tile N] [--device cpu]
-    python benchmarks/vs_monai.py --isbi bench-out/isbi/strokes --model bench-out/isbi/unet_strokes.pt
+    python -m benchmarks.vs_monai [--size 2048] [--tile 256] [--overlap 0.25] [--our-tile N] [--device cpu]
+    python -m benchmarks.vs_monai --isbi bench-out/isbi/strokes --model bench-out/isbi/unet_strokes.pt
 
 MONAI tiles with ``--tile`` and ``--overlap`` and blends with a Gaussian (sigma = tile/8); the
 engine predicts exactly (output tiles of ``--our-tile``, default: the engine's default, each
@@ -60,7 +60,8 @@ def runners(model, tile, overlap, batch, device, our_tile=None):
     from napari_unet.core.data import apply_normalization, percentiles, to_zcyx
     from napari_unet.core.device import autocast, use_bf16
     from napari_unet.core.model import inference_copy
-    from napari_unet.predict.pipeline import _best_values, predict_labels
+    from napari_unet.predict.finish import best_values
+    from napari_unet.predict.pipeline import predict_labels
 
     name, device = device, torch.device(device)
     cfg = PredictConfig(tile_size=our_tile or PredictConfig.tile_size, device=name)  # the engine's batch of tiles
@@ -79,7 +80,7 @@ def runners(model, tile, overlap, batch, device, our_tile=None):
                 x.to(dtype), tile, batch, lambda t: torch.softmax(network(t).float(), 1),
                 overlap=overlap, mode="gaussian", sigma_scale=0.125, padding_mode="reflect",
             )
-        return _best_values(probs[0], model.class_values, torch.int64).cpu().numpy()  # the engine's fast argmax
+        return best_values(probs[0], model.class_values, torch.int64).cpu().numpy()  # the engine's fast argmax
 
     def theirs(image):
         return monai(image, net, torch.float32)
@@ -93,7 +94,7 @@ def runners(model, tile, overlap, batch, device, our_tile=None):
 def isbi_quality(model_path, isbi_dir, tile=256, overlap=0.25, batch=4, device="cpu", our_tile=None) -> dict:
     """Mean ISBI metrics of the engine's and MONAI's labels on the evaluation slices, same weights."""
     import tifffile
-    from metrics import METRICS, score
+    from benchmarks.metrics import METRICS, score
 
     from napari_unet.models.load import load_model
 
