@@ -144,6 +144,7 @@ def test_shrunk_nuclei_on_a_two_worker_cluster_equal_in_memory(shrunk, cluster, 
 def test_regions_of_shrunk_nuclei_equal_the_whole_image(shrunk, box):
     """A region's probabilities are exact; its objects are split on the region plus a margin, so
     they are the whole image's objects, numbered from 1 (docs/benchmarks.md: agreement)."""
+    from benchmarks.front_doors import same_objects
     from napari_unet.predict.region import predict_region
 
     nuclei, image, memory = shrunk
@@ -152,15 +153,3 @@ def test_regions_of_shrunk_nuclei_equal_the_whole_image(shrunk, box):
     np.testing.assert_array_equal(region.probabilities[0], memory.probabilities[0, :, y0:y1, x0:x1])
     assert same_objects(region.labels, memory.labels[y0:y1, x0:x1]) == 1.0
 
-
-def same_objects(a: np.ndarray, b: np.ndarray) -> float:
-    """Share of pixels labelled alike by two object labellings, matching each object of ``a`` to the
-    object of ``b`` it overlaps most (1.0: the same objects, perhaps numbered otherwise)."""
-    pairs, counts = np.unique(np.stack([a.ravel(), b.ravel()]), axis=1, return_counts=True)
-    best = {}
-    for (u, v), n in zip(pairs.T, counts):
-        if n > best.get(u, (0, None))[0]:
-            best[u] = (n, v)
-    mapped = np.vectorize(lambda u: best[u][1])(a)
-    used = [v for _, v in best.values()]
-    return float((mapped == b).mean()) if len(used) == len(set(used)) else 0.0

@@ -25,7 +25,7 @@ from napari_unet.core.lines import line_classes
 from napari_unet.predict.finish import object_sizes
 from napari_unet.predict.pipeline import label_dtype
 from napari_unet.predict.rescale import applies, factor_for, shrunk_size
-from napari_unet.predict.tiling import context_margins, core_tile, reflect_index, take
+from napari_unet.predict.tiling import TilePlan, core_tile, take
 
 
 def require_distributed():
@@ -176,21 +176,20 @@ def _tiles(model, raw, img, norm, config, ltype, probabilities, lines):
 
     z, _, h, w = img.shape
     k = model.config.n_classes
-    th, tw = core_tile(config, model.config.multiple, (h, w))
-    before, after = context_margins(model.config, config.tta)
+    plan = TilePlan.of(config, model.config, (h, w))
     # one task makes the model; each worker fetches its result once and all its tiles share it
     shared = dask.delayed(model_from_bytes, pure=True)(model_to_bytes(model))
     direct = _zarr_planes(raw, img)  # a zarr array of planes: each task reads its own window from it
     grid, probs, line_probs = [], [], []
     for zi in range(z):
         label_rows, prob_rows, line_rows = [], [], []
-        for y in range(0, h, th):
-            rows = reflect_index(np.arange(y - before, y + th + after), h)
+        for y in plan.ys:
+            rows = plan.rows(y)
             band = take(img[zi], rows, axis=1) if direct is None else None
             label_row, prob_row, line_row = [], [], []
-            for x in range(0, w, tw):
-                n, m = min(th, h - y), min(tw, w - x)
-                cols = reflect_index(np.arange(x - before, x + tw + after), w)
+            for x in plan.xs:
+                n, m = plan.extent(y, x)
+                cols = plan.cols(x)
                 window = take(band, cols, axis=2) if direct is None else (direct, zi, rows, cols)
                 tile = dask.delayed(_predict_tile, pure=True, nout=3)(shared, window, norm, config, (n, m), ltype,
                                                                        probabilities, lines)

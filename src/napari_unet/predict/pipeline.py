@@ -22,7 +22,7 @@ from napari_unet.predict.margin import class_odds
 from napari_unet.predict.rescale import applies, rescaled
 from napari_unet.predict.results import PredictProgress, PredictResult
 from napari_unet.predict.rows import RowSink, RowSource
-from napari_unet.predict.tiling import context_margins, core_tile, reflect_index, take
+from napari_unet.predict.tiling import TilePlan, context_margins, take
 
 
 def predict(
@@ -170,14 +170,12 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out, close=(
     be a shrunk copy (``scale``) of an image of ``size``: the labels and probabilities come at ``size``."""
     z, _, h, w = img.shape
     k = model.config.n_classes
-    th, tw = core_tile(config, model.config.multiple, (h, w))
-    ys, xs = range(0, h, th), range(0, w, tw)
-    total = len(ys) * len(xs) * len(zs)
+    plan = TilePlan.of(config, model.config, (h, w))
+    total = len(plan) * len(zs)
     out_h, out_w = size or (h, w)
     labels = out if out is not None else np.zeros((z, out_h, out_w), dtype=label_dtype(model))
     planar = labels.ndim == 2  # a (Y, X) output for a single-plane image
     tiles = TilePredictor(model, norm, config, device, labels.dtype)
-    pad, after = tiles.before, tiles.after
     if probabilities is True:
         probs_out = np.zeros((z, k, out_h, out_w), dtype=np.float32)
     else:
@@ -190,19 +188,19 @@ def _loop(model, raw, img, norm, zs, config, device, probabilities, out, close=(
         sinks = [] if held else [RowSink(labels, () if planar else (zi,), h)]
         if probs_out is not None and not enlarged:
             sinks.append(RowSink(probs_out, (zi, slice(None)), h))
-        source = RowSource(img, zi, th + pad + after)
-        for y in ys:
-            rows = reflect_index(np.arange(y - pad, y + th + after), h)
+        source = RowSource(img, zi, len(plan.rows(0)))
+        for y in plan.ys:
+            rows = plan.rows(y)
             band = take(source.get(rows.min(), rows.max() + 1), rows - rows.min(), axis=1)
-            n = min(th, h - y)  # rows of this tile row inside the image
+            n, _ = plan.extent(y, 0)  # rows of this tile row inside the image
             best = np.empty((n, w), tiles.out_numpy)
             probs = np.empty((k, n, w), np.float32) if probs_out is not None and not enlarged else None
-            for b0 in range(0, len(xs), config.batch_size):
-                row = xs[b0 : b0 + config.batch_size]
-                windows = [take(band, reflect_index(np.arange(xx - pad, xx + tw + after), w), axis=2) for xx in row]
-                p = tiles.probabilities(np.stack(windows), n, tw)
+            for b0 in range(0, len(plan.xs), config.batch_size):
+                row = plan.xs[b0 : b0 + config.batch_size]
+                windows = [take(band, plan.cols(xx), axis=2) for xx in row]
+                p = tiles.probabilities(np.stack(windows), n, plan.tile[1])
                 for xx, pt in zip(row, p):
-                    m = min(tw, w - xx)
+                    _, m = plan.extent(y, xx)
                     if not enlarged:
                         best[:, xx : xx + m] = tiles.labels(pt[:, :, :m])
                     if probs is not None:

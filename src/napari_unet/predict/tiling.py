@@ -9,6 +9,7 @@ Used by :mod:`napari_unet.predict.pipeline` and :mod:`napari_unet.predict.distri
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -71,3 +72,41 @@ def take(a, index: np.ndarray, axis: int):
         key[axis] = slice(int(index[0]), int(index[-1]) + 1)
         return a[tuple(key)]
     return np.take(a, index, axis=axis)
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """The output tiles of a ``shape`` image and the input window of each: the walk every front
+    door of prediction takes (in memory, streamed, on a dask cluster)."""
+
+    shape: tuple[int, int]
+    tile: tuple[int, int]
+    before: int  # context rows/columns before a tile
+    after: int  # and after it
+
+    @classmethod
+    def of(cls, config: PredictConfig, model_config, shape: tuple[int, int]) -> TilePlan:
+        before, after = context_margins(model_config, config.tta)
+        return cls(tuple(shape), core_tile(config, model_config.multiple, shape), before, after)
+
+    @property
+    def ys(self) -> range:
+        return range(0, self.shape[0], self.tile[0])
+
+    @property
+    def xs(self) -> range:
+        return range(0, self.shape[1], self.tile[1])
+
+    def __len__(self) -> int:
+        return len(self.ys) * len(self.xs)
+
+    def rows(self, y: int) -> np.ndarray:
+        """Input rows of the window of the tile row at ``y``, mirrored at the border."""
+        return reflect_index(np.arange(y - self.before, y + self.tile[0] + self.after), self.shape[0])
+
+    def cols(self, x: int) -> np.ndarray:
+        return reflect_index(np.arange(x - self.before, x + self.tile[1] + self.after), self.shape[1])
+
+    def extent(self, y: int, x: int) -> tuple[int, int]:
+        """Rows and columns of the tile at ``(y, x)`` inside the image."""
+        return min(self.tile[0], self.shape[0] - y), min(self.tile[1], self.shape[1] - x)
