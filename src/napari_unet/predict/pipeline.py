@@ -134,7 +134,7 @@ def predict_region(model, image, box: tuple[int, int, int, int], config: Predict
 def _rescales(model, raw, config: PredictConfig, whole: bool) -> bool:
     """Whether to predict at the model's object size (:mod:`napari_unet.predict.rescale`): instance
     models that record it, whole images in memory (not streamed to ``out``, not a region)."""
-    return (config.rescale and model.mode == "instance" and bool(model.info.get("object_diameter"))
+    return (config.rescale and model.mode == "instance" and bool(model.info.object_diameter)
             and isinstance(raw, np.ndarray) and whole)
 
 

@@ -3,7 +3,7 @@
 A network that learned nuclei of about 13 pixels copes with nuclei up to about 2.5 times that
 size, and finds larger ones less well (on the DSB dev images, F1 0.90 at 33 px, 0.83 at
 47 px; docs/benchmarks.md). An instance model therefore records the median diameter of the objects
-it was trained on (``info["object_diameter"]``); prediction measures the objects in the image
+it was trained on (``info.object_diameter``); prediction measures the objects in the image
 (a first pass, or a diameter the user gives) and, where they are much larger, shrinks the image
 so they come out near the model's size, predicts, and resizes the class probabilities back
 before the objects are split. Cellpose rescales to its own object size the same way.
@@ -60,7 +60,7 @@ def rescaled(loop, model, raw, img, zs, config, probabilities):
     else:  # the first pass measures the objects; until it ends, count the second as its equal
         first, done = yield from _relay(loop(img, probabilities), 0, 2)
         diameter = object_diameter(first.labels.reshape(z, h, w)[zs])
-    f = size_factor(float(model.info["object_diameter"]), diameter)
+    f = size_factor(float(model.info.object_diameter), diameter)
     if f == 1.0:
         if first is None:
             return (yield from loop(img, probabilities))

@@ -202,7 +202,7 @@ def describe_model(model) -> str:
     if model is None:
         return "Model: none yet"
     c = model.config
-    name = f" {model.info['name']!r}" if model.info.get("name") else ""
+    name = f" {model.info.name!r}" if model.info.name else ""
     return (f"Model{name} ({model.mode}): {c.in_channels} channel(s), classes {list(model.class_values)}, "
             f"depth {c.depth}, width {c.base_channels}, {model.steps_trained} steps trained")
 
