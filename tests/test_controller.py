@@ -6,7 +6,7 @@ import numpy as np
 
 from napari_unet.widget.controller import Controller, changed_region, check_strokes, describe_end
 from napari_unet.core.config import UserInputError
-from napari_unet.trainer.client import Died, Finished
+from napari_unet.trainer.protocol import Died, Finished
 
 
 def _poll_until(controller, done, timeout=300):

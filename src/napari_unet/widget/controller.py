@@ -98,7 +98,7 @@ class Controller:
 
     def poll(self) -> list:
         """The trainer's new events; on its last one the model is taken over and the state is idle."""
-        from napari_unet.trainer.client import TERMINAL, Snapshot
+        from napari_unet.trainer.protocol import TERMINAL, Snapshot
 
         if self.trainer is None:
             return []
@@ -209,7 +209,7 @@ def describe_model(model) -> str:
 
 def describe_end(event, model) -> Status:
     """The status line after the trainer's last event."""
-    from napari_unet.trainer.client import Died, Failed, Finished
+    from napari_unet.trainer.protocol import Died, Failed, Finished
 
     if isinstance(event, Finished):
         if event.stopped:
