@@ -54,7 +54,7 @@ def test_package_contents_describe_the_model(package, trained):
             "weights_torchscript.pt", "unet.py"} <= names
     assert "## Validation" in readme and "Ronneberger" in readme and "painted pixels" in readme
     for value, count in trained.history.painted_pixels.items():
-        assert f"| {value} | {trained.class_name(int(value))} | {count} |" in readme
+        assert f"| {value} | {trained.class_name(value)} | {count} |" in readme
     assert "A. Biologist" in rdf and "scale_range" in rdf and "step: 4" in rdf and "softmax" in rdf
 
 

@@ -67,7 +67,7 @@ def test_fine_tuning_continues_the_same_model(sample, tiny_model_config, tiny_tr
     assert second.model is first.model
     assert second.model.steps_trained == 60
     assert second.model.history.runs == 2
-    painted = {str(v): int(np.count_nonzero(sample.strokes == v)) for v in second.model.class_values}
+    painted = {v: int(np.count_nonzero(sample.strokes == v)) for v in second.model.class_values}
     assert second.model.history.painted_pixels == painted
 
 
