@@ -261,7 +261,7 @@ class UNetLoop:
         if self.trainer is None:  # started on the first strokes, as Live is (its start-up is not counted)
             self.trainer = Trainer(self.images, [s.copy() for s in strokes], self.config, model=self.base,
                                    snapshot_every=1e9).start()
-            self._wait(lambda e: type(e).__name__ == "Progress")
+            self._wait(lambda e: type(e).__name__ == "TrainEvent")
         else:
             self.trainer.resume()
         t0 = time.perf_counter()

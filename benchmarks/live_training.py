@@ -41,7 +41,7 @@ def cli_rate(image: Path, strokes: Path, budget: float) -> float:
 
 
 def widget_rate(viewer, w, budget: float) -> float:
-    from napari_unet.trainer.client import Finished
+    from napari_unet.trainer.protocol import Finished
 
     w.forget_model()
     w.steps.setValue(0)

@@ -78,7 +78,7 @@ def sweep(a) -> None:
 
     for seed in a.seeds:
         model = load_model(a.models / f"{a.task}_{a.split}_{seed}.pt")
-        model.history["sparse"] = True  # trained on strokes (files from before the flag lack it)
+        model.history.sparse = True  # trained on strokes (files from before the flag lack it)
         *_, images, truths, _ = TASKS[a.task](a.split, seed, "middle")
         rec = {"task": a.task, "split": a.split, "seed": seed}
         for b in a.shifts:

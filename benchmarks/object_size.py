@@ -68,10 +68,10 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     set_threads(a.threads)
     model = load_model(a.model)
-    if not model.info.get("object_diameter"):
+    if not model.info.object_diameter:
         raise SystemExit(f"{a.model} records no object size")
     rules = a.rule or ["off", "largest:1.5"]
-    print(f"model object diameter {model.info['object_diameter']} px; rules {rules}")
+    print(f"model object diameter {model.info.object_diameter} px; rules {rules}")
     _, names = dsb_shifted("dev")
     data = [dsb_image(DATA / "dsb2018", n) for n in names]
     engine_rule = rescale.size_factor

@@ -122,6 +122,8 @@ RECIPES = {
 
 
 def train_one(name: str, twin: bool, args) -> dict:
+    from dataclasses import replace
+
     from napari_unet.core.config import AugmentConfig, ModelConfig, TrainConfig
     from napari_unet.models.checkpoint import save_model
     from napari_unet.models.choice import fingerprint
@@ -141,15 +143,16 @@ def train_one(name: str, twin: bool, args) -> dict:
     seconds = time.perf_counter() - t0
     model = result.model
     full = name + ("-twin" if twin else "")
-    model.info.update({  # after what training recorded (instance mode: the objects' median diameter)
-        "name": full, "base": name, "description": recipe["description"], "class_names": recipe["class_names"],
-        "training_data": source, "licence": recipe["licence"], "citation": recipe["citation"],
-        "method_citation": UNET_CITATION, **{k: recipe[k] for k in ("line_classes",) if k in recipe},
-        "recipe": f"python scripts/train_base_models.py --data DATA --only {name}{' --twins-only' if twin else ''} "
-                  f"--steps-scale {args.steps_scale:g} --scale-range {args.scale_range:g} --device {args.device} "
-                  f"--seed {args.seed}",
-    })
-    model.info["fingerprint"] = fingerprint(images)  # what napari_unet.models.choice compares images with
+    model.info = replace(  # after what training recorded (instance mode: the objects' median diameter)
+        model.info, name=full, base=name, description=recipe["description"],
+        class_names={int(v): n for v, n in recipe["class_names"].items()},
+        training_data=source, licence=recipe["licence"], citation=recipe["citation"], method_citation=UNET_CITATION,
+        line_classes=recipe.get("line_classes", model.info.line_classes),
+        recipe=f"python scripts/train_base_models.py --data DATA --only {name}{' --twins-only' if twin else ''} "
+               f"--steps-scale {args.steps_scale:g} --scale-range {args.scale_range:g} --device {args.device} "
+               f"--seed {args.seed}",
+        fingerprint=fingerprint(images),  # what napari_unet.models.choice compares images with
+    )
     path = save_model(model, args.out / f"{full}.pt", half=True)
     record = {"name": full, "steps": result.steps, "seconds": round(seconds, 1), "loss": round(result.loss, 4),
               "images": len(images), "device": args.device, "seed": args.seed, "bytes": path.stat().st_size}
@@ -163,13 +166,16 @@ def add_fingerprint(name: str, twin: bool, args) -> None:
     everything else in the file unchanged)."""
     import torch
 
+    from napari_unet.core.record import ModelInfo
     from napari_unet.models.choice import fingerprint
 
     full = name + ("-twin" if twin else "")
     path = args.out / f"{full}.pt"
     images = RECIPES[name]["load"](args.data, twin)[0]
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    payload["info"]["fingerprint"] = fingerprint(images)
+    info = ModelInfo.from_dict(payload["info"])
+    info.fingerprint = fingerprint(images)
+    payload["info"] = info.to_dict()
     torch.save(payload, path.with_name(path.name + ".partial"))
     path.with_name(path.name + ".partial").replace(path)
     print(json.dumps({"name": full, "fingerprint_images": len(images)}), flush=True)

@@ -53,8 +53,8 @@ def test_package_contents_describe_the_model(package, trained):
     assert {"rdf.yaml", "README.md", "cover.png", "test_input.npy", "test_output.npy", "weights.pt",
             "weights_torchscript.pt", "unet.py"} <= names
     assert "## Validation" in readme and "Ronneberger" in readme and "painted pixels" in readme
-    for value, count in trained.history["painted_pixels"].items():
-        assert f"| {value} | {trained.class_name(int(value))} | {count} |" in readme
+    for value, count in trained.history.painted_pixels.items():
+        assert f"| {value} | {trained.class_name(value)} | {count} |" in readme
     assert "A. Biologist" in rdf and "scale_range" in rdf and "step: 4" in rdf and "softmax" in rdf
 
 
@@ -154,7 +154,7 @@ def test_shipped_base_models_export_and_pass(name, tmp_path, offline):
 
     result = export_bioimageio(load_model(name), tmp_path / f"{name}.zip")
     assert set(result.validation.values()) == {"passed"}
-    assert load_model(result.path).info["name"] == name
+    assert load_model(result.path).info.name == name
 
 
 def test_what_cannot_be_expressed_is_refused_and_nothing_is_written(trained, tmp_path):

@@ -78,7 +78,7 @@ def test_edge_term_setting_is_checked_and_stored_with_the_model(tmp_path, sample
     cfg = TrainConfig(steps=3, batch_size=2, patch_size=32, device="cpu", edge_weight=2.5, edge_warmup=1)
     model = fit(sample.image, sample.strokes, cfg, model_config=tiny_model_config).model
     save_model(model, tmp_path / "m.pt")
-    stored = load_model(tmp_path / "m.pt").history["train_config"]
+    stored = load_model(tmp_path / "m.pt").history.train_config
     assert stored["edge_weight"] == 2.5 and stored["edge_warmup"] == 1
 
 
@@ -166,10 +166,10 @@ def test_edge_term_stays_off_when_a_class_is_painted_as_thin_lines(tiny_model_co
     monkeypatch.setattr(losses, "edge_potts_loss", lambda *a, **k: calls.append(1) or real(*a, **k))
     cfg = TrainConfig(steps=2, batch_size=2, patch_size=32, device="cpu", edge_warmup=0)
     model = fit(s.image, strokes, cfg, model_config=tiny_model_config).model
-    assert model.history["thin_classes"] == [2] and not calls
+    assert model.history.thin_classes == [2] and not calls
     strokes[39:42, 5:60] = 2  # the same class painted 3 px wide: the term acts
     model = fit(s.image, strokes, cfg, model_config=tiny_model_config).model
-    assert model.history["thin_classes"] == [] and len(calls) == 2
+    assert model.history.thin_classes == [] and len(calls) == 2
 
 
 def _cells_in_membranes(size=192, cells=30, width=2.5, seed=0):
@@ -227,7 +227,7 @@ def test_a_class_predicted_as_lines_after_the_warm_up_turns_the_edge_term_off(ti
     cfg = TrainConfig(steps=6, batch_size=2, patch_size=32, device="cpu", edge_warmup=2)
     model = fit(image, strokes, cfg, model_config=tiny_model_config).model
     assert judged == [1]  # once, at step 2, on the one training slice
-    assert not calls and model.history["thin_classes"] == [1] and model.info["line_classes"] == [1]
+    assert not calls and model.history.thin_classes == [1] and model.info.line_classes == [1]
     monkeypatch.setattr(lines, "lines_in_prediction", lambda maps, n, *a: ())
     model = fit(image, strokes, cfg, model_config=tiny_model_config).model
-    assert len(calls) == 3 and model.history["thin_classes"] == [] and "line_classes" not in model.info
+    assert len(calls) == 3 and model.history.thin_classes == [] and not model.info.line_classes

@@ -265,7 +265,7 @@ def test_edge_weight_and_tta_options(files, tmp_path, capsys, trained, sample):
     model = tmp_path / "m.pt"
     assert main(["train", "--images", str(img), "--labels", str(lab), "--out", str(model), *FAST,
                  "--edge-weight", "0", "--base-share", "0.25"]) == 0
-    stored = load_model(model).history["train_config"]
+    stored = load_model(model).history.train_config
     assert stored["edge_weight"] == 0.0 and stored["base_share"] == 0.25
     for flag, out in (([], "plain"), (["--tta"], "tta")):
         assert main(["predict", "--model", str(save_model(trained, tmp_path / "cells.pt")), "--images", str(img),
@@ -419,7 +419,7 @@ def test_training_options_reach_the_engine(files, tmp_path, capsys):
     assert main(_train_args(files, "--time-budget", "1", "--seed", "3", "--learning-rate", "0.005",
                             "--batch-size", "2", "--keep-weight", "2", "--out", str(model))) == 0
     seconds = float(re.search(r"trained \d+ steps in ([0-9.]+) s", capsys.readouterr().out).group(1))
-    stored = load_model(model).history["train_config"]
+    stored = load_model(model).history.train_config
     assert stored["time_budget"] == 1.0 and stored["steps"] is None and seconds >= 1.0
     assert (stored["seed"], stored["learning_rate"], stored["batch_size"], stored["keep_weight"]) == (3, 0.005, 2, 2.0)
 
@@ -450,8 +450,8 @@ def test_instance_options_reach_the_engine(sample, tmp_path):
     for name, flag in (("plain", []), ("borderless", ["--no-border-weights"])):
         assert main(_train_args(files, "--mode", "instance", "--steps", "2", *flag,
                                 "--out", str(tmp_path / f"{name}.pt"))) == 0
-    assert load_model(tmp_path / "plain.pt").history["train_config"]["border_w0"] == 10.0
-    assert load_model(tmp_path / "borderless.pt").history["train_config"]["border_w0"] == 0.0
+    assert load_model(tmp_path / "plain.pt").history.train_config["border_w0"] == 10.0
+    assert load_model(tmp_path / "borderless.pt").history.train_config["border_w0"] == 0.0
     probs = {}
     for margin in ("0", "1"):
         assert main(["predict", "--model", str(tmp_path / "plain.pt"), "--images", str(files[0]), "--out-dir",

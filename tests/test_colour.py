@@ -38,11 +38,11 @@ def test_the_hematoxylin_channel_on_request_and_as_the_model_records_it(trained,
     cfg = PredictConfig(device="cpu", colour_to_grey="hematoxylin")
     want = predict_labels(trained, hema, PredictConfig(device="cpu")).labels
     assert np.array_equal(predict_labels(trained, rgb, cfg).labels, want)
-    trained.info["colour_to_grey"] = "hematoxylin"
+    trained.info.colour_to_grey = "hematoxylin"
     try:
         assert np.array_equal(predict_labels(trained, rgb, PredictConfig(device="cpu")).labels, want)
     finally:
-        del trained.info["colour_to_grey"]
+        trained.info.colour_to_grey = None
     with pytest.raises(UserInputError, match="colour_to_grey must be one of luminance, hematoxylin"):
         PredictConfig(colour_to_grey="red")
 
@@ -71,9 +71,9 @@ def test_fine_tuning_a_grey_model_on_a_colour_image_converts_it_and_records_how(
     rgb = _rgb(sample.image)
     cfg = TrainConfig(steps=2, batch_size=2, patch_size=32, device="cpu", learning_rate=1e-6)
     tuned = fit([rgb, sample.image], [sample.strokes, sample.strokes], cfg, model=trained).model
-    assert tuned.config.in_channels == 1 and tuned.info["colour_to_grey"] == "luminance"
+    assert tuned.config.in_channels == 1 and tuned.info.colour_to_grey == "luminance"
     cfg = TrainConfig(steps=2, batch_size=2, patch_size=32, device="cpu", colour_to_grey="hematoxylin")
-    assert fit(rgb, sample.strokes, cfg, model=trained).model.info["colour_to_grey"] == "hematoxylin"
+    assert fit(rgb, sample.strokes, cfg, model=trained).model.info.colour_to_grey == "hematoxylin"
     with pytest.raises(UserInputError, match="trained on 1 channel"):  # two channels are not colour
         fit(np.stack([sample.image] * 2, axis=-1)[None], sample.strokes[None], cfg, model=trained)
 
@@ -99,4 +99,4 @@ def test_the_cli_predicts_and_fine_tunes_the_nuclei_model_on_a_colour_image_with
                  str(tmp_path / "he_strokes.tif"), "--out", str(tmp_path / "m.pt"), "--steps", "1",
                  "--batch-size", "1", "--patch-size", "64", "--device", "cpu", "--colour-to-grey", "hematoxylin"]) == 0
     assert "hematoxylin channel" in capsys.readouterr().err
-    assert load_model(tmp_path / "m.pt").info["colour_to_grey"] == "hematoxylin"
+    assert load_model(tmp_path / "m.pt").info.colour_to_grey == "hematoxylin"

@@ -6,7 +6,7 @@ import numpy as np
 
 from napari_unet.widget.controller import Controller, changed_region, check_strokes, describe_end
 from napari_unet.core.config import UserInputError
-from napari_unet.trainer.client import Died, Finished
+from napari_unet.trainer.protocol import Died, Finished
 
 
 def _poll_until(controller, done, timeout=300):
@@ -111,7 +111,7 @@ def test_a_new_session_keeps_the_last_sessions_autosave_until_restored(sample, t
     session = Controller(recovery=recovery_file)
     assert session.restore_path() == recovery_file
     other = load_model(recovery_file)
-    other.history["steps"] = 3
+    other.history.steps = 3
     session.autosave(other)
     assert session.restore_path() == previous(recovery_file)
     assert load_model(session.restore_path()).steps_trained == tiny_train_config.steps

@@ -75,7 +75,8 @@ def test_prediction_on_cuda_equals_the_cpu(trained, sample):
 
 
 def test_the_gpu_memory_of_a_trainer_child_comes_back_when_it_ends(sample, tiny_model_config):
-    from napari_unet.trainer.client import Finished, Trainer
+    from napari_unet.trainer.client import Trainer
+    from napari_unet.trainer.protocol import Finished
 
     free_before = torch.cuda.mem_get_info()[0]  # after this process's own CUDA context
     config = TrainConfig(time_budget=600, batch_size=8, patch_size=128, device="cuda")

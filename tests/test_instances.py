@@ -160,7 +160,7 @@ def test_touching_cells_come_out_as_separate_objects(tmp_path):
     model = load_model(save_model(model, tmp_path / "m.pt"))
     assert model.mode == "instance"
     areas = np.bincount(inst[strokes >= 2])[1:]  # what the painted objects cover: specks are under half the small ones
-    assert model.info["small_object_area"] == round(float(np.percentile(areas[areas > 0], 10)), 1)
+    assert model.info.small_object_area == round(float(np.percentile(areas[areas > 0], 10)), 1)
     labels = predict_labels(model, img, PredictConfig(tile_size=96, device="cpu")).labels
     assert labels.dtype == np.int32 and labels.shape == img.shape
     for a, b in centres:

@@ -15,7 +15,7 @@ def test_model_file_round_trip(trained, sample, tmp_path):
     assert loaded.class_values == trained.class_values
     assert loaded.config == trained.config
     assert loaded.norm == trained.norm
-    assert loaded.history["steps"] == trained.history["steps"] == 300
+    assert loaded.history.steps == trained.history.steps == 300
     cfg = PredictConfig(tile_size=64, device="cpu")
     np.testing.assert_array_equal(predict_labels(loaded, sample.image, cfg).labels,
                                   predict_labels(trained, sample.image, cfg).labels)

@@ -55,9 +55,9 @@ def test_training_records_the_classes_painted_as_thin_lines(tiny_model_config, t
     strokes[10:15, 4:60] = strokes[45:50, 4:60] = 2  # interiors: thick strokes
     cfg = dataclasses.replace(tiny_train_config, steps=1)
     model = fit(image, strokes, cfg, model_config=tiny_model_config).model
-    assert model.info["line_classes"] == [1] and line_classes(model) == (1,)
+    assert model.info.line_classes == [1] and line_classes(model) == (1,)
     strokes[31:34, 4:60] = 1  # now painted 3 px wide
-    assert "line_classes" not in fit(image, strokes, cfg, model_config=tiny_model_config).model.info
+    assert not fit(image, strokes, cfg, model_config=tiny_model_config).model.info.line_classes
 
 
 def two_cells_image():
@@ -74,8 +74,8 @@ def test_prediction_closes_line_classes_into_memory_an_output_array_and_a_region
     ``close_lines=False`` leaves them open."""
     image = two_cells_image()
     model = copy.deepcopy(trained)
-    model.info["line_classes"] = [1]
-    model.history["sparse"] = False  # no object margin here (tests/test_margin.py): the closing alone
+    model.info.line_classes = [1]
+    model.history.sparse = False  # no object margin here (tests/test_margin.py): the closing alone
     plain = predict_labels(model, image, PredictConfig(close_lines=False, **CPU), probabilities=True)
     assert cells(plain.labels) == 1
     closed = predict_labels(model, image, PredictConfig(**CPU))
@@ -100,7 +100,7 @@ def test_cli_closes_lines_unless_told_not_to(trained, image_is_probability, tmp_
     image = two_cells_image()
     tifffile.imwrite(tmp_path / "em.tif", image)
     model = copy.deepcopy(trained)
-    model.info["line_classes"] = [1]
+    model.info.line_classes = [1]
     save_model(model, tmp_path / "m.pt")
     for flag, n_cells in (([], 2), (["--open-lines"], 1)):
         out = tmp_path / f"out{len(flag)}"

@@ -20,8 +20,8 @@ def ramp():
 
 def line_model(trained, sparse: bool):
     model = copy.deepcopy(trained)
-    model.info["line_classes"] = [1]
-    model.history["sparse"] = sparse
+    model.info.line_classes = [1]
+    model.history.sparse = sparse
     return model
 
 
@@ -74,16 +74,16 @@ def test_training_records_whether_it_saw_strokes_or_dense_labels(tiny_model_conf
     strokes = np.zeros((32, 32), np.uint8)
     strokes[4:8, 4:28], strokes[20:24, 4:28] = 1, 2
     cfg = dataclasses.replace(tiny_train_config, steps=1, patch_size=32)
-    assert fit(image, strokes, cfg, model_config=tiny_model_config).model.history["sparse"] is True
+    assert fit(image, strokes, cfg, model_config=tiny_model_config).model.history.sparse is True
     dense = np.where(np.arange(32)[:, None] < 16, 1, 2).repeat(32, axis=1).astype(np.uint8)
-    assert fit(image, dense, cfg, model_config=tiny_model_config).model.history["sparse"] is False
+    assert fit(image, dense, cfg, model_config=tiny_model_config).model.history.sparse is False
 
 
 def test_a_nucleus_ends_where_the_network_is_sure_enough(trained, image_is_probability):
     """In instance mode the margin applies to the object class (value 2): here P(background)
     rises from 0 at a nucleus's centre to 1 at 20 px, so it ends at 10 px without the margin."""
     model = copy.deepcopy(trained)
-    model.mode, model.history["sparse"] = "instance", True
+    model.mode, model.history.sparse = "instance", True
     yy, xx = np.mgrid[:64, :64]
     image = np.clip(np.hypot(yy - 32, xx - 32) / 20, 0, 1).astype(np.float32)
     radius = {}
@@ -107,10 +107,10 @@ def test_a_package_readme_says_where_napari_unets_objects_start(trained, sample)
     from napari_unet.bioimageio.readme import readme
 
     model = copy.deepcopy(trained)
-    model.mode, model.history["sparse"] = "instance", False  # as if trained on dense labels
+    model.mode, model.history.sparse = "instance", False  # as if trained on dense labels
     x = sample.image[None, None, :64, :64].astype(np.float32)
     settings = ExportSettings(name="nuclei", description="Nuclei", authors=["A. Biologist"])
     assert "0.62" not in readme(model, settings, x, None) and "at 0.50" in readme(model, settings, x, None)
-    model.history["sparse"] = True
+    model.history.sparse = True
     text = readme(model, settings, x, None)
     assert "exp(-0.5)" in text and "Threshold the object probability at 0.62" in text

@@ -7,6 +7,7 @@ import pytest
 from napari_unet.core.samples import make_sample
 from napari_unet.core.config import ModelConfig
 from napari_unet.core.model import SegmentationModel
+from napari_unet.core.record import ModelInfo
 from napari_unet.models.choice import FITS, fingerprint, rank, suggest
 
 
@@ -25,7 +26,7 @@ def membranes(seed: int, size: int = 256) -> np.ndarray:
 
 def tiny(images, channels: int = 1, name: str = "") -> SegmentationModel:
     model = SegmentationModel(ModelConfig(in_channels=channels, depth=2, base_channels=4), (1, 2), mode="semantic")
-    model.info.update(name=name, fingerprint=fingerprint(images))
+    model.info = ModelInfo(name=name, fingerprint=fingerprint(images))
     return model
 
 
@@ -71,7 +72,7 @@ def test_a_fine_tuned_base_model_no_longer_carries_its_fingerprint(models, sampl
 
     base = tiny([make_sample(seed=s).image for s in range(3)], name="blobs")
     tuned = fit([sample.image], [sample.strokes], TrainConfig(steps=2, batch_size=2, patch_size=64), model=base).model
-    assert tuned.info["fine_tuned_from"] == "blobs" and "fingerprint" not in tuned.info
+    assert tuned.info.fine_tuned_from == "blobs" and tuned.info.fingerprint is None
 
 
 def test_every_shipped_base_model_has_a_fingerprint_and_the_sample_gets_nuclei():
@@ -80,7 +81,7 @@ def test_every_shipped_base_model_has_a_fingerprint_and_the_sample_gets_nuclei()
 
     shipped = {e.name: load_model(e.path) for e in available() if e.shipped}
     for name, model in shipped.items():
-        assert len(model.info["fingerprint"]["descriptors"]) >= 20, name
+        assert len(model.info.fingerprint["descriptors"]) >= 20, name
     # the package's sample (fluorescent cells) looks like the nuclei model's images, not like EM
     fit = suggest(make_sample(256, seed=0).image)
     assert fit is not None and fit.name == "nuclei"

@@ -15,9 +15,9 @@ from napari_unet.models.named import SHIPPED, available, resolve, save_named, sh
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name, mode, classes", [("nuclei", "instance", {"1": "background", "2": "nucleus"}),
-                                                 ("em-membranes", "semantic", {"1": "membrane", "2": "cell interior"}),
-                                                 ("cells", "instance", {"1": "background", "2": "cell"})])
+@pytest.mark.parametrize("name, mode, classes", [("nuclei", "instance", {1: "background", 2: "nucleus"}),
+                                                 ("em-membranes", "semantic", {1: "membrane", 2: "cell interior"}),
+                                                 ("cells", "instance", {1: "background", 2: "cell"})])
 def test_base_models_ship_with_classes_licence_and_record(name, mode, classes):
     import torch
 
@@ -26,9 +26,9 @@ def test_base_models_ship_with_classes_licence_and_record(name, mode, classes):
     raw = torch.load(path, weights_only=True)  # plain containers only
     assert {v.dtype for v in raw["state_dict"].values() if v.is_floating_point()} == {torch.float16}
     model = load_model(name)
-    assert model.mode == mode and model.info["class_names"] == classes and model.class_values == (1, 2)
-    assert model.info["licence"] and model.info["citation"] and model.info["training_data"]
-    assert model.steps_trained >= 1000 and model.history["train_config"]["augment"]["scale_range"] > 0.1
+    assert model.mode == mode and model.info.class_names == classes and model.class_values == (1, 2)
+    assert model.info.licence and model.info.citation and model.info.training_data
+    assert model.steps_trained >= 1000 and model.history.train_config["augment"]["scale_range"] > 0.1
     assert next(model.net.parameters()).dtype == torch.float32
 
 
@@ -124,7 +124,7 @@ def test_the_wheel_carries_the_base_models_and_they_load_from_the_installed_pack
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
                    check=True)
     code = ("import napari_unet.models.named as n; from napari_unet.models.load import load_model; "
-            "print(n.shipped_dir()); print(load_model('em-membranes').info['name'])")
+            "print(n.shipped_dir()); print(load_model('em-membranes').info.name)")
     out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(site), "PATH": "/usr/bin"},
                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0].startswith(str(site)) and out[1] == "em-membranes"
@@ -143,8 +143,8 @@ def test_the_base_model_recipe_is_bit_for_bit_reproducible_on_a_cpu(tmp_path):
                                        "--steps-scale", "0.001", "--device", "cpu"]) == 0
     first, second = (tmp_path / run / "em-membranes.pt" for run in ("a", "b"))
     assert first.read_bytes() == second.read_bytes()
-    assert load_model(first).info["class_names"] == {"1": "membrane", "2": "cell interior"}
-    assert load_model(first).info["line_classes"] == load_model("em-membranes").info["line_classes"] == [1]
+    assert load_model(first).info.class_names == {1: "membrane", 2: "cell interior"}
+    assert load_model(first).info.line_classes == load_model("em-membranes").info.line_classes == [1]
 
 
 def test_cli_fine_tunes_a_base_model_and_refuses_a_class_it_does_not_know(sample, tmp_path, capsys):
@@ -160,7 +160,7 @@ def test_cli_fine_tunes_a_base_model_and_refuses_a_class_it_does_not_know(sample
     assert main([*args, "--out", str(tmp_path / "tuned.pt")]) == 0
     tuned = load_model(tmp_path / "tuned.pt")
     assert tuned.steps_trained == load_model("em-membranes").steps_trained + 2
-    assert tuned.info["fine_tuned_from"] == "em-membranes" and tuned.class_name(1) == "membrane"
+    assert tuned.info.fine_tuned_from == "em-membranes" and tuned.class_name(1) == "membrane"
     strokes[:4, :4] = 3
     tifffile.imwrite(tmp_path / "strokes.tif", strokes)
     assert main([*args, "--out", str(tmp_path / "other.pt")]) == 2
@@ -209,6 +209,6 @@ def test_cli_predicts_and_fine_tunes_from_the_cells_base_model(sample, tmp_path)
                  "--steps", "1", "--patch-size", "64", "--device", "cpu", "--init", "cells",
                  "--out", str(tmp_path / "tuned.pt")]) == 0
     tuned = load_model(tmp_path / "tuned.pt")
-    assert tuned.info["fine_tuned_from"] == "cells" and tuned.mode == "instance"
+    assert tuned.info.fine_tuned_from == "cells" and tuned.mode == "instance"
     same, change = prediction_change(load_model("cells"), tuned, sample.image)
     assert same > 0.95 and change < 0.02, (same, change)

@@ -53,7 +53,7 @@ def test_em_membranes_from_strokes_on_unseen_slices():
     truths = [np.where(_read(root / "labels" / f"{i:02d}.png") > 127, 2, 1).astype(np.uint8) for i in range(4)]
     strokes = [simulate_strokes(t, fraction=0.02, seed=i) for i, t in enumerate(truths)]
     model = fit(images, strokes, TrainConfig(steps=300, seed=0, device="cpu")).model
-    assert model.history["thin_classes"] == [1]  # membranes are painted as lines
+    assert model.history.thin_classes == [1]  # membranes are painted as lines
     raw = _read(root / "images" / "25.png").astype(np.float64)
     interior = _read(root / "labels" / "25.png") > 127
     result = predict_labels(model, raw, PredictConfig(device="cpu"), probabilities=True)

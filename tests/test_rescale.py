@@ -50,7 +50,7 @@ def test_large_nuclei_are_predicted_on_a_shrunken_copy_and_come_back_at_full_siz
     """A given diameter: the image is shrunk, predicted as any image, and the probabilities are
     resized back before the objects are split."""
     image, _ = big_nuclei()
-    d = 3 * LARGEST * nuclei.info["object_diameter"]
+    d = 3 * LARGEST * nuclei.info.object_diameter
     result = predict_labels(nuclei, image, PredictConfig(diameter=d, **CPU), probabilities=True)
     assert result.scale == pytest.approx(1 / 3)
     assert result.labels.shape == image.shape and result.probabilities.shape == (1, 2, *image.shape)
@@ -65,7 +65,7 @@ def test_large_nuclei_are_predicted_on_a_shrunken_copy_and_come_back_at_full_siz
     import torch
 
     classes = instance_classes(torch.from_numpy(back), nuclei.class_values, 0.9).numpy()
-    np.testing.assert_array_equal(result.labels, objects_from_classes(classes, sizes={"diameter": 3 * nuclei.info["object_diameter"]}))
+    np.testing.assert_array_equal(result.labels, objects_from_classes(classes, sizes={"diameter": 3 * nuclei.info.object_diameter}))
 
     off = predict_labels(nuclei, image, PredictConfig(rescale=False, **CPU))
     assert off.scale == 1.0 and not np.array_equal(off.labels, result.labels)
@@ -98,7 +98,7 @@ def test_auto_measures_the_objects_of_a_first_pass(nuclei):
             result = end.value
             break
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert result.scale == pytest.approx(size_factor(nuclei.info["object_diameter"], measured)) and result.scale < 1
+    assert result.scale == pytest.approx(size_factor(nuclei.info.object_diameter, measured)) and result.scale < 1
     given = predict_labels(nuclei, image, PredictConfig(diameter=measured, **CPU))
     np.testing.assert_array_equal(result.labels, given.labels)
 
@@ -141,7 +141,7 @@ def test_progress_ends_at_one_when_nothing_needs_shrinking(nuclei, sample):
 def test_one_slice_of_a_stack_is_shrunk_like_the_image_alone(nuclei):
     image, _ = big_nuclei()
     stack = np.stack([image[::-1], image])
-    cfg = PredictConfig(diameter=3 * LARGEST * nuclei.info["object_diameter"], **CPU)
+    cfg = PredictConfig(diameter=3 * LARGEST * nuclei.info.object_diameter, **CPU)
     result = predict_labels(nuclei, stack, cfg, z_slices=[1], probabilities=True)
     alone = predict_labels(nuclei, image, cfg, probabilities=True)
     assert result.scale == alone.scale < 1 and not result.labels[0].any()
@@ -159,8 +159,8 @@ def test_training_on_whole_nuclei_records_their_size(tiny_model_config, tiny_tra
     strokes = simulate_instance_strokes(s.instances, object_fraction=0.5, seed=0)
     model = fit(s.image, strokes, replace(tiny_train_config, steps=2, mode="instance"),
                 model_config=tiny_model_config).model
-    assert model.info["object_diameter"] == pytest.approx(object_diameter(np.where(strokes >= 2, strokes, 0)), abs=0.01)
-    assert 10 < model.info["object_diameter"] < 30  # the sample's ellipses have semi-axes of 6 to 14 px
+    assert model.info.object_diameter == pytest.approx(object_diameter(np.where(strokes >= 2, strokes, 0)), abs=0.01)
+    assert 10 < model.info.object_diameter < 30  # the sample's ellipses have semi-axes of 6 to 14 px
 
 
 def test_a_bad_diameter_is_refused_with_what_to_give(capsys):

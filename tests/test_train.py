@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from napari_unet.core.config import TrainConfig, UserInputError
+from napari_unet.core.record import ModelInfo
 from napari_unet.core.train import fit, train
 
 
@@ -65,9 +66,9 @@ def test_fine_tuning_continues_the_same_model(sample, tiny_model_config, tiny_tr
     second = fit(sample.image, sample.strokes, tiny_train_config, model=first.model)
     assert second.model is first.model
     assert second.model.steps_trained == 60
-    assert second.model.history["runs"] == 2
-    painted = {str(v): int(np.count_nonzero(sample.strokes == v)) for v in second.model.class_values}
-    assert second.model.history["painted_pixels"] == painted
+    assert second.model.history.runs == 2
+    painted = {v: int(np.count_nonzero(sample.strokes == v)) for v in second.model.class_values}
+    assert second.model.history.painted_pixels == painted
 
 
 def test_one_step_of_fine_tuning_predicts_like_its_starting_model(sample, trained):
@@ -187,7 +188,7 @@ def test_fine_tuning_a_base_model_ends_with_its_weights_mixed_in(sample, trained
         return {k: v.clone() for k, v in model.net.state_dict().items() if v.is_floating_point()}
 
     base = copy.deepcopy(trained)
-    base.info = {"name": "base", "class_names": {"1": "background", "2": "cells"}}
+    base.info = ModelInfo(name="base", class_names={1: "background", 2: "cells"})
     start = weights(base)
     result = {}
     for share in (0.0, 0.25):
@@ -197,7 +198,7 @@ def test_fine_tuning_a_base_model_ends_with_its_weights_mixed_in(sample, trained
     assert any(not torch.equal(tuned[k], start[k]) for k in tuned)
     for k in tuned:
         torch.testing.assert_close(mixed[k], 0.75 * tuned[k] + 0.25 * start[k], rtol=1e-5, atol=1e-6)
-    assert result[0.25].history["train_config"]["base_share"] == 0.25
+    assert result[0.25].history.train_config["base_share"] == 0.25
     for bad in (-0.1, 1.0):
         with pytest.raises(UserInputError, match="base share"):
             TrainConfig(base_share=bad)
@@ -216,7 +217,7 @@ def test_fine_tuning_a_base_model_keeps_its_prediction_where_nothing_is_painted(
     from napari_unet.predict.pipeline import predict_labels
 
     base = copy.deepcopy(trained)
-    base.info = {"name": "base", "class_names": {"1": "background", "2": "cells"}, "line_classes": [2]}
+    base.info = ModelInfo(name="base", class_names={1: "background", 2: "cells"}, line_classes=[2])
     before = predict_labels(base, sample.image, probabilities=True).probabilities
     strokes = np.zeros_like(sample.strokes)
     strokes[:32, :32] = sample.strokes[:32, :32]
@@ -229,16 +230,15 @@ def test_fine_tuning_a_base_model_keeps_its_prediction_where_nothing_is_painted(
         tuned = fit(sample.image, strokes, cfg, model=copy.deepcopy(base)).model
         after = predict_labels(tuned, sample.image, probabilities=True).probabilities
         change[weight] = float(np.abs(after - before)[..., 48:, 48:].mean())
-        assert tuned.info["fine_tuned_from"] == "base"
+        assert tuned.info.fine_tuned_from == "base"
     assert change[3.0] < 0.7 * change[0.0]
     assert change[None] < 0.85 * change[0.0]  # on by default when fine-tuning a base model of lines
     from napari_unet.core.loop import keep_weight
 
     assert keep_weight(TrainConfig(), base) == 1.0 and keep_weight(TrainConfig(keep_weight=0), base) == 0.0
     blobs = copy.deepcopy(base)
-    del blobs.info["line_classes"]
+    blobs.info.line_classes = []
     assert keep_weight(TrainConfig(), blobs) == 0.0 and keep_weight(TrainConfig(keep_weight=2), blobs) == 2.0
     fresh = copy.deepcopy(base)
-    fresh.info.pop("name", None)
-    fresh.info.pop("fine_tuned_from", None)
+    fresh.info.name = fresh.info.fine_tuned_from = None
     assert keep_weight(TrainConfig(), fresh) == 0.0  # a model trained from scratch has nothing to keep

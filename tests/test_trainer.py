@@ -7,7 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from napari_unet.trainer.client import Died, Failed, Finished, Notice, Progress, RegionPrediction, Snapshot, Trainer
+from napari_unet.core.events import TrainEvent
+from napari_unet.trainer.client import Trainer
+from napari_unet.trainer.protocol import Died, Failed, Finished, Notice, RegionPrediction, Snapshot
 
 
 def _drain(gen):
@@ -37,8 +39,9 @@ def test_child_training_predicts_like_training_in_process(sample, tiny_model_con
         end = trainer.wait(timeout=120, on_event=events.append)
         pid = trainer.pid
     assert isinstance(end, Finished) and end.steps == tiny_train_config.steps and not end.stopped
-    steps = [e.step for e in events if isinstance(e, Progress)]
-    assert steps == list(range(1, tiny_train_config.steps + 1))
+    progress = [e for e in events if isinstance(e, TrainEvent)]
+    assert [e.step for e in progress] == list(range(1, tiny_train_config.steps + 1))
+    assert all(e.model is None and e.learning_rate > 0 for e in progress)  # the same event as in process, no model
     child = trainer.model
     assert child.steps_trained == local.steps_trained == tiny_train_config.steps
     a = _drain(predict(local, sample.image)).labels
@@ -318,3 +321,26 @@ def test_live_from_a_base_model_shows_the_model_that_stopping_now_gives(sample):
         assert torch.equal(v, final[k]), k
     np.testing.assert_array_equal(preview.labels, predict_region(trainer.model, sample.image, (0, 256, 0, 256),
                                                                  predict).labels)
+
+
+def test_every_message_survives_the_pipe():
+    """Commands and messages are module-level dataclasses: they pickle whole, as a spawned
+    child's pipe sends them."""
+    import dataclasses
+    import pickle
+
+    from napari_unet.trainer import protocol
+
+    classes = [c for c in vars(protocol).values() if isinstance(c, type) and dataclasses.is_dataclass(c)
+               and c.__module__ == protocol.__name__]
+    assert len(classes) >= 14
+    event = TrainEvent(3, 10, 0.5, 1.0, 3.0, 1e4, 0.3, 1e-3)
+    assert event.model is None and 2.3 < event.eta < 2.4
+    box = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    for message in (event, protocol.Start(["a.npy"], ["b.npy"], {"steps": 1}, None, b"model", 5.0), protocol.Stop(),
+                    protocol.PredictRegion(1, 0, 2, (0, 8, 0, 8), {"tile_size": 64}, True), protocol.Weights(b"x", 4),
+                    protocol.RegionPrediction(1, 0, 2, (0, 2, 0, 3), box, 4), protocol.Failed("no strokes", True)):
+        again = pickle.loads(pickle.dumps(message))
+        assert type(again) is type(message)
+        assert all(np.array_equal(getattr(again, f.name), getattr(message, f.name)) if isinstance(getattr(message, f.name), np.ndarray)
+                   else getattr(again, f.name) == getattr(message, f.name) for f in dataclasses.fields(message))

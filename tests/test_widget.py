@@ -95,7 +95,7 @@ def test_demo_opens_its_result_in_napari(monkeypatch, trained, sample, qtbot):
 def test_the_keys_train_stop_predict_show_and_go_live(qtbot, widget, viewer):
     """Alt-T trains, Alt-S stops, Alt-R predicts, Alt-O hides and shows the prediction, Alt-G
     switches live training on and off: pressed on the canvas, through napari's keymap."""
-    from napari_unet.trainer.client import Finished
+    from napari_unet.trainer.protocol import Finished
 
     widget.steps.setValue(100_000)
     press(viewer, "t")

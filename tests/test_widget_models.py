@@ -102,7 +102,7 @@ def test_start_from_nuclei_on_a_colour_image_converts_it_and_says_so(qtbot, view
     trainer = w.start_training()
     assert trainer is not None and "converted to grey by luminance" in w.status.text()
     qtbot.waitUntil(lambda: not w.controller.busy, timeout=TIMEOUT)
-    assert w.model.steps_trained == base_steps + 2 and w.model.info["colour_to_grey"] == "luminance"
+    assert w.model.steps_trained == base_steps + 2 and w.model.info.colour_to_grey == "luminance"
 
 
 def test_the_base_model_that_fits_the_image_is_offered_and_starts_with_one_click(qtbot, widget, viewer):
@@ -112,7 +112,7 @@ def test_the_base_model_that_fits_the_image_is_offered_and_starts_with_one_click
     qtbot.waitUntil(button.isVisible, timeout=TIMEOUT)
     assert button.text() == "Start from nuclei: it fits this image" and widget.model is None
     button.click()
-    assert widget.model.info["name"] == "nuclei" and widget.start_from.currentData() == "nuclei"
+    assert widget.model.info.name == "nuclei" and widget.start_from.currentData() == "nuclei"
     assert not button.isVisible() and "Started from the suggested base model" in widget.status.text()
     widget.forget_model()  # back to scratch: offered again
     qtbot.waitUntil(button.isVisible, timeout=TIMEOUT)

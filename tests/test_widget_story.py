@@ -86,7 +86,7 @@ def test_start_from_the_nuclei_base_model_predict_paint_and_train_more(qtbot, vi
     assert entries == ["scratch", "nuclei (base model)", "em-membranes (base model)", "cells (base model)", "file…"]
     w.start_from.setCurrentIndex(1)
     w.start_from.activated.emit(1)  # what choosing it with the mouse does
-    assert w.model.info["name"] == "nuclei" and w.model.mode == "instance"
+    assert w.model.info.name == "nuclei" and w.model.mode == "instance"
     assert w.mode.currentText() == "instance" and not w.mode.isEnabled()
     assert "nuclei" in w.model_info.text() and w.predict_btn.isEnabled()
     assert "Paint for <b>nuclei</b>" in w.hint.text() and "one whole nucleus each" in w.hint.text()
@@ -104,7 +104,7 @@ def test_start_from_the_nuclei_base_model_predict_paint_and_train_more(qtbot, vi
     assert w.train_btn.text() == "Train more"
     train(qtbot, w)
     assert w.model.steps_trained == base_steps + 3
-    assert w.model.info["fine_tuned_from"] == "nuclei" and "name" not in w.model.info
+    assert w.model.info.fine_tuned_from == "nuclei" and w.model.info.name is None
     # three steps carry on from the nuclei weights: the prediction is still theirs
     kept = iou(predict(qtbot, w).data > 0, zero_shot > 0)
     assert kept >= 0.9, kept  # 0.95 when written

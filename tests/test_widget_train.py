@@ -127,7 +127,7 @@ def test_a_killed_trainer_is_reported_and_nothing_is_lost(qtbot, widget, viewer,
 def test_the_training_time_ends_training_by_itself(qtbot, widget):
     """With Steps 'by time', the Training time is the budget: training ends by itself once it
     is spent (the budget counts training time; the step under way when it runs out finishes)."""
-    from napari_unet.trainer.client import Finished
+    from napari_unet.trainer.protocol import Finished
 
     widget.steps.setValue(0)
     widget.time_budget.setValue(5)

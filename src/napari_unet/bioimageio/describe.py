@@ -75,16 +75,10 @@ def describe(model, files: dict[str, Path], settings, x: np.ndarray):
         version="0.1.0",
         config=bmz.Config(**{
             "bioimageio": bmz.BioimageioConfig(architecture_type="U-Net"),
-            CONFIG_KEY: {**_without_fingerprint(model_payload(model)), "exported_by": f"napari-unet {__version__}"},
+            # no fingerprint: hundreds of numbers that only models.choice reads, from shipped models
+            CONFIG_KEY: {**model_payload(model, fingerprint=False), "exported_by": f"napari-unet {__version__}"},
         }),
     )
-
-
-def _without_fingerprint(payload: dict) -> dict:
-    """The payload without a base model's fingerprint (hundreds of numbers that only
-    :mod:`napari_unet.models.choice` reads, and only from shipped models)."""
-    info = {k: v for k, v in payload["info"].items() if k != "fingerprint"}
-    return {**payload, "info": info}
 
 
 def _channel(model, value: int) -> str:
@@ -101,5 +95,5 @@ def _data_citations(model) -> list:
 
     from napari_unet.bioimageio.common import KNOWN_DOIS
 
-    text = model.info.get("citation", "")
+    text = model.info.citation or ""
     return [bmz.CiteEntry(text=f"{who} (training data)", doi=bmz.Doi(doi)) for who, doi in KNOWN_DOIS.items() if who in text]

@@ -170,8 +170,8 @@ def export_bioimageio(model, path: str | os.PathLike, image=None, settings: Expo
     if path.suffix.lower() != ".zip":
         raise UserInputError(f"a bioimage.io package is a .zip file; got {path.name!r}, use e.g. {path.stem}.zip.")
     check_exportable(model)
-    settings = replace(settings, name=settings.name or model.info.get("name") or "napari-unet model",
-                       description=settings.description or model.info.get("description") or default_description(model))
+    settings = replace(settings, name=settings.name or model.info.name or "napari-unet model",
+                       description=settings.description or model.info.description or default_description(model))
     x = sample_input(model, image)
     y = reference_output(model, x)
     from napari_unet.bioimageio.readme import write_readme

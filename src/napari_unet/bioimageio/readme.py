@@ -71,12 +71,12 @@ def readme(model, settings, x: np.ndarray, validation: dict | None) -> str:
     from napari_unet.bioimageio.common import INPUT, OUTPUT, UNET_CITATION, halo, min_size
 
     h = model.history
-    tc = h.get("train_config", {})
+    tc = h.train_config
     lines = [f"# {settings.name}", "", settings.description, ""]
     lines += ["## Classes", "", "| output channel | label value | class | painted pixels |", "|---|---|---|---|"]
-    painted = h.get("painted_pixels", {})
+    painted = h.painted_pixels
     for i, v in enumerate(model.class_values):
-        lines.append(f"| {i} | {v} | {model.class_name(v)} | {painted.get(str(v), 'not recorded')} |")
+        lines.append(f"| {i} | {v} | {model.class_name(v)} | {painted.get(v, 'not recorded')} |")
     m = model.config.multiple
     lines += ["", "## Input and output", "",
               f"- Input `{INPUT}`: (batch, channel, y, x), {model.config.in_channels} channel(s), float32, any "
@@ -97,20 +97,21 @@ def readme(model, settings, x: np.ndarray, validation: dict | None) -> str:
                   f"Threshold the object probability at {_threshold(model):.2f} and label connected components (or "
                   "load the package into napari-unet) to get one label per object."]
     lines += ["", "## Training record", "",
-              f"- Steps: {h.get('steps', 0)} in {h.get('runs', 0)} run(s); last loss {_num(h.get('loss'))}.",
+              f"- Steps: {h.steps} in {h.runs} run(s); last loss {_num(h.loss)}.",
               f"- Architecture: depth {model.config.depth}, {model.config.base_channels} base channels, "
               f"batch norm {'on' if model.config.batch_norm else 'off'}.",
               f"- Patch {tc.get('patch_size', '?')}, batch {tc.get('batch_size', '?')}, learning rate "
               f"{tc.get('learning_rate', '?')}, seed {tc.get('seed', '?')}, elastic deformation "
               f"σ {tc.get('augment', {}).get('elastic_sigma', '?')} px."]
-    for key, label in (("training_data", "Training data"), ("licence", "Data licence"),
-                       ("fine_tuned_from", "Fine-tuned from the base model"), ("base", "Base model"),
-                       ("recipe", "Recipe")):
-        if model.info.get(key):
-            lines.append(f"- {label}: {model.info[key]}")
+    info = model.info
+    for value, label in ((info.training_data, "Training data"), (info.licence, "Data licence"),
+                         (info.fine_tuned_from, "Fine-tuned from the base model"), (info.base, "Base model"),
+                         (info.recipe, "Recipe")):
+        if value:
+            lines.append(f"- {label}: {value}")
     lines += ["", "## Citation", "", f"- {UNET_CITATION[0]}, doi:{UNET_CITATION[1]}"]
-    if model.info.get("citation"):
-        lines.append(f"- Training data: {model.info['citation']}")
+    if info.citation:
+        lines.append(f"- Training data: {info.citation}")
     lines += ["", "## Validation", "",
               f"The test output is napari-unet {__version__}'s normalisation and network applied to the test input "
               f"as it is ({x.shape[-2]}x{x.shape[-1]} pixels, float32, CPU). napari-unet's own prediction of an "

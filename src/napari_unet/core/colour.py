@@ -5,7 +5,7 @@ given an RGB(A) image predicts and fine-tunes on it converted to grey, instead o
 by luminance, 0.299 R + 0.587 G + 0.114 B, the way the ``nuclei`` recipe converted its colour
 images, or, when asked (``colour_to_grey="hematoxylin"``), by the hematoxylin channel of a colour
 deconvolution (:func:`skimage.color.rgb2hed`), which stains nuclei in H&E tissue. A model
-fine-tuned on converted images records how (``info["colour_to_grey"]``), and later predictions
+fine-tuned on converted images records how (``info.colour_to_grey``), and later predictions
 convert the same way. The CLI and the widget say so in one line (:func:`notice`).
 
 Luminance is the default because it measured better on the 20 colour (H&E) images of DSB2018:
@@ -25,7 +25,7 @@ def conversion(model, channels: int, method: str | None = None) -> str | None:
     ``method`` overrides what the model records (luminance if nothing)."""
     if model is None or model.config.in_channels != 1 or channels not in (3, 4):
         return None
-    return method or str(model.info.get("colour_to_grey", "luminance"))
+    return method or str(model.info.colour_to_grey or "luminance")
 
 
 def to_grey(zcyx, method: str):
@@ -55,7 +55,7 @@ def notice(model, image_channels: int, method: str | None = None) -> str | None:
     how = conversion(model, image_channels, method)
     if how is None:
         return None
-    name = model.info.get("name") or model.info.get("fine_tuned_from")
+    name = model.info.lineage
     whose = f"the model {name!r} was" if name else "the model was"
     rule = "luminance, 0.299 R + 0.587 G + 0.114 B" if how == "luminance" else "its hematoxylin channel (rgb2hed)"
     return f"{whose} trained on grey images: the colour image is converted to grey by {rule}."

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 @dataclass
 class TrainEvent:
-    """Progress after one optimizer step."""
+    """Progress after one optimizer step. In process (:func:`napari_unet.core.train.train`) it
+    carries the model being trained; from the trainer's child process it comes without it (the
+    weights travel separately, :mod:`napari_unet.trainer.protocol`)."""
 
     step: int
     total_steps: int | None
@@ -17,7 +19,7 @@ class TrainEvent:
     pixels_per_s: float
     progress: float
     learning_rate: float
-    model: object  # SegmentationModel
+    model: object | None = None  # SegmentationModel
 
     @property
     def eta(self) -> float:

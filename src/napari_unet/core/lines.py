@@ -2,7 +2,7 @@
 
 Strokes along the middle of a membrane teach a network where membranes are, but where one is
 faint the predicted line breaks, and the cells on either side merge: a one-pixel gap costs a
-whole cell. So a semantic model records its line classes (``info["line_classes"]``): those
+whole cell. So a semantic model records its line classes (``info.line_classes``): those
 painted as one- or two-pixel lines, and those the network predicts as a network of thin lines
 after its warm-up, whatever the brush (:func:`lines_in_prediction`); prediction closes them.
 The regions where the line class is unlikely (probability below ``PredictConfig.line_seed``,
@@ -26,7 +26,7 @@ SPECK = 50  # px: predicted specks and pinholes below this size are ignored when
 def line_classes(model) -> tuple[int, ...]:
     """Class values ``model`` draws as closed lines: semantic models whose strokes painted them
     as thin lines, or that declare them (a membrane base model)."""
-    declared = set(model.info.get("line_classes", ())) if model.mode == "semantic" else set()
+    declared = set(model.info.line_classes) if model.mode == "semantic" else set()
     return tuple(v for v in model.class_values if v in declared)
 
 
@@ -111,7 +111,7 @@ def judge_lines(model, net, probe, device, known: tuple[int, ...] = ()) -> tuple
     """After the warm-up on strokes alone, the classes (indices) the network predicts as lines on
     the ``probe`` images (:func:`lines_in_prediction`), with those ``known`` before: from then on
     the edge term, which would erase their faint stretches, stays off, and prediction closes
-    them (recorded in ``model.info["line_classes"]``). The network runs in inference mode, so
+    them (recorded in ``model.info.line_classes``). The network runs in inference mode, so
     BatchNorm's statistics and the random state stay as they are."""
     import torch
 
@@ -126,7 +126,7 @@ def judge_lines(model, net, probe, device, known: tuple[int, ...] = ()) -> tuple
     lines = tuple(sorted(set(known) | set(lines_in_prediction(maps, model.config.n_classes))))
     if lines:
         values = {int(model.class_values[k]) for k in lines}
-        model.info["line_classes"] = sorted(values.union(model.info.get("line_classes", ())))
+        model.info.line_classes = sorted(values.union(model.info.line_classes))
     return lines
 
 

@@ -110,12 +110,12 @@ def keep_weight(config: TrainConfig, model) -> float:
         return 0.0
     if config.keep_weight is not None:
         return float(config.keep_weight)
-    return 1.0 if model.info.get("line_classes") else 0.0
+    return 1.0 if model.info.line_classes else 0.0
 
 
 def from_base_model(model) -> bool:
     """Whether training starts from a base (named) model, or one fine-tuned from it."""
-    return bool(model.info.get("name") or model.info.get("fine_tuned_from"))
+    return bool(model.info.lineage)
 
 
 def _frozen_copy(net):
@@ -172,18 +172,16 @@ def make_optimizer(net, config: TrainConfig, device):
 def _record(model, config: TrainConfig, step: int, loss: float, data: TrainingData) -> None:
     h = model.history
     if step == 1:
-        h["runs"] = int(h.get("runs", 0)) + 1
-        h["start_steps"] = int(h.get("steps", 0))
-        if model.info.get("name"):  # a named (base) model, now fine-tuned: no longer the model of that name
-            model.info["fine_tuned_from"] = model.info.pop("name")
-            model.info.pop("fingerprint", None)  # of the base model's features, not of these weights
-    h["steps"] = h["start_steps"] + step
-    h["loss"] = loss
-    h["train_config"] = config.to_dict()
-    h["thin_classes"] = [int(model.class_values[k]) for k in data.lines]  # the edge term was off for them
-    h["sparse"] = data.sparse  # trained on strokes: prediction keeps the object margin
+        h.runs += 1
+        h.start_steps = h.steps
+        model.info.start_fine_tuning()  # a named (base) model, now fine-tuned: no longer the model of that name
+    h.steps = h.start_steps + step
+    h.loss = loss
+    h.train_config = config.to_dict()
+    h.thin_classes = [int(model.class_values[k]) for k in data.lines]  # the edge term was off for them
+    h.sparse = data.sparse  # trained on strokes: prediction keeps the object margin
     # annotated pixels per class value (instance mode: of the derived background/object targets)
-    h["painted_pixels"] = {str(v): n for v, n in zip(model.class_values, data.sampler.counts())}
+    h.painted_pixels = {int(v): n for v, n in zip(model.class_values, data.sampler.counts())}
 
 
 @dataclass

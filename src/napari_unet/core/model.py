@@ -9,6 +9,7 @@ from torch import nn
 
 from napari_unet.core import unet
 from napari_unet.core.config import ModelConfig
+from napari_unet.core.record import ModelInfo, TrainingHistory
 
 
 class UNet(unet.UNet):
@@ -146,14 +147,17 @@ class SegmentationModel:
     mode
         ``"semantic"`` (one label value per class).
     history
-        Training record: total steps, last loss, the training settings used.
+        How it was trained (:class:`~napari_unet.core.record.TrainingHistory`): steps, last
+        loss, the training settings used.
     info
-        What the model is: its name, class names (``{"1": "background", ...}``, keyed by label
-        value), training data, licence and citation (empty for a model trained from scratch).
+        What it is (:class:`~napari_unet.core.record.ModelInfo`): its name, class names,
+        training data, licence and citation, what training measured (empty for a new model).
     """
 
-    def __init__(self, config: ModelConfig, class_values, norm=None, mode: str = "semantic", history=None,
-                 info=None):
+    def __init__(self, config: ModelConfig, class_values, norm=None, mode: str = "semantic",
+                 history: TrainingHistory | dict | None = None, info: ModelInfo | dict | None = None):
+        from dataclasses import replace
+
         from napari_unet.core.config import NormConfig
 
         if len(class_values) != config.n_classes:
@@ -162,14 +166,14 @@ class SegmentationModel:
         self.class_values = tuple(int(v) for v in class_values)
         self.norm = norm if norm is not None else NormConfig()
         self.mode = mode
-        self.history = dict(history or {"steps": 0})
-        self.info = dict(info or {})
+        self.history = replace(history) if isinstance(history, TrainingHistory) else TrainingHistory.from_dict(history)
+        self.info = replace(info) if isinstance(info, ModelInfo) else ModelInfo.from_dict(info)
         self.net = UNet(config)
 
     def class_name(self, value: int) -> str:
         """The name of the class painted with ``value`` ("class 3" when the model names none)."""
         default = {1: "background", 2: "object"}.get(int(value)) if self.mode == "instance" else None
-        return str(self.info.get("class_names", {}).get(str(int(value)), default or f"class {int(value)}"))
+        return str(self.info.class_names.get(int(value), default or f"class {int(value)}"))
 
     def paint_items(self) -> list[tuple[int, str]]:
         """What to paint, one ``(label value, text)`` per class: ``(1, "1 = membrane")``, or in
@@ -185,7 +189,7 @@ class SegmentationModel:
 
     @property
     def steps_trained(self) -> int:
-        return int(self.history.get("steps", 0))
+        return int(self.history.steps)
 
     def __repr__(self) -> str:
         c = self.config

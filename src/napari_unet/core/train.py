@@ -70,7 +70,7 @@ def prepare_model(
 
 
 def _model_name(model) -> str:
-    name = model.info.get("name")
+    name = model.info.name
     return f"the model {name!r}" if name else "the model"
 
 
@@ -145,10 +145,10 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
     model, class_values = prepare_model(imgs, labs, model, model_config)
     model.mode = mode
     if any(grey):  # predictions convert colour images the same way
-        model.info["colour_to_grey"] = next(how for how in grey if how)
+        model.info.colour_to_grey = next(how for how in grey if how)
     if painted_diameter is not None:  # what prediction rescales objects to (napari_unet.predict.rescale)
-        model.info["object_diameter"] = round(painted_diameter, 2)
-        model.info["small_object_area"] = round(float(np.percentile(painted_areas, 10)), 1)  # specks: napari_unet.core.instances
+        model.info.object_diameter = round(painted_diameter, 2)
+        model.info.small_object_area = round(float(np.percentile(painted_areas, 10)), 1)  # specks: napari_unet.core.instances
     slices = annotated_slices(imgs, labs, class_values, model.norm, balance=config.class_balance,
                               extra_weights=config.class_weights, pixel_weights=border)
     rng = np.random.default_rng(config.seed if seed is None else seed)
@@ -157,7 +157,7 @@ def prepare(images, labels, config: TrainConfig, model=None, model_config: Model
     thin = thin_classes(slices, len(class_values))
     if mode == "semantic" and thin:  # prediction closes these lines (napari_unet.core.lines)
         painted = {int(class_values[k]) for k in thin}
-        model.info["line_classes"] = sorted(painted.union(model.info.get("line_classes", ())))
+        model.info.line_classes = sorted(painted.union(model.info.line_classes))
     # a Potts term shortens boundaries, so it erases thin structures where their contrast is
     # faint: with a class painted only as thin lines (membranes) the edge term stays off
     annotated = sum(int((s.target >= 0).sum()) for s in slices) / sum(s.target.size for s in slices)

@@ -1,8 +1,8 @@
 """Model files and image files.
 
 A model file is a :func:`torch.save` of plain containers (dicts, lists, numbers, strings,
-tensors): the weights, the architecture, the normalisation, the class values, the mode and
-the training record. It is read with ``torch.load(weights_only=True)``, which refuses any
+tensors): the weights, the architecture, the normalisation, the class values, the mode, what the model
+is and how it was trained (:mod:`napari_unet.core.record`). It is read with ``torch.load(weights_only=True)``, which refuses any
 file that would run pickled code.
 """
 
@@ -61,8 +61,12 @@ def model_to_bytes(model, half: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def model_payload(model) -> dict:
-    """Everything in a model file but the weights, as plain containers."""
+def model_payload(model, fingerprint: bool = True) -> dict:
+    """Everything in a model file but the weights, as plain containers; without the model's
+    fingerprint (:mod:`napari_unet.models.choice`) unless ``fingerprint``."""
+    from dataclasses import replace
+
+    info = model.info if fingerprint else replace(model.info, fingerprint=None)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -70,8 +74,8 @@ def model_payload(model) -> dict:
         "class_values": list(model.class_values),
         "normalization": model.norm.to_dict(),
         "mode": model.mode,
-        "history": _plain(model.history),
-        "info": _plain(model.info),
+        "history": _plain(model.history.to_dict()),
+        "info": _plain(info.to_dict()),
     }
 
 
@@ -107,6 +111,7 @@ def read_model_file(source, path: str, device: str):
 def model_from_payload(payload, state_dict, path: str):
     """A model from a model file's contents (:func:`model_payload`) and its weights; ``path`` names it in errors."""
     from napari_unet.core.model import SegmentationModel
+    from napari_unet.core.record import ModelInfo, TrainingHistory
 
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserInputError(f"{path} is not a napari-unet model file (no '{FORMAT}' marker).")
@@ -119,8 +124,8 @@ def model_from_payload(payload, state_dict, path: str):
             payload["class_values"],
             norm=NormConfig.from_dict(payload["normalization"]),
             mode=payload.get("mode", "semantic"),
-            history=payload.get("history", {}),
-            info=payload.get("info", {}),
+            history=TrainingHistory.from_dict(payload.get("history")),
+            info=ModelInfo.from_dict(payload.get("info")),
         )
         model.net.load_state_dict(state_dict)  # float16 weights are copied into float32
     except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as err:

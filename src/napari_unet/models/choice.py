@@ -1,6 +1,6 @@
 """Which base model fits an image: the one whose training images look most like it.
 
-Each shipped base model keeps a fingerprint of its training images (``info["fingerprint"]``):
+Each shipped base model keeps a fingerprint of its training images (``info.fingerprint``):
 one short descriptor per image of what the image looks like at a glance, whatever the network
 learned: the spread of its normalised intensities, and how much edge and blob structure it has
 at scales of 1 to 8 pixels (gradient magnitude and Laplacian of Gaussian), averaged over a few
@@ -87,7 +87,7 @@ def fingerprint(images) -> dict:
 def _prints(models: dict) -> dict:
     out = {}
     for name, model in models.items():
-        fp = model.info.get("fingerprint") or {}
+        fp = model.info.fingerprint or {}
         if fp.get("version") == VERSION and len(fp.get("descriptors", ())) >= 2:
             out[name] = np.asarray(fp["descriptors"], np.float64)
     return out

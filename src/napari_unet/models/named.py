@@ -94,7 +94,7 @@ def summary(entry: NamedModel) -> str:
 
     model = read_model_file(entry.path, str(entry.path), "cpu")
     kind = f"base model for {SHIPPED[entry.name]}" if entry.shipped else f"your model, {entry.path}"
-    size = model.info.get("object_diameter")
+    size = model.info.object_diameter
     size = f"; learned objects about {size:.0f} px across" if size else ""
     lines = ", ".join(model.class_name(v) for v in line_classes(model))
     lines = f"; closes the lines of {lines}" if lines else ""

@@ -41,7 +41,7 @@ def object_sizes(model, config: PredictConfig, scale: float = 1.0) -> dict:
     real nuclei on the DSB dev images, F1 0.905 -> 0.891). Empty for models that record neither."""
     if not config.sized_split or model.mode != "instance":
         return {}
-    d, a = model.info.get("object_diameter"), model.info.get("small_object_area")
+    d, a = model.info.object_diameter, model.info.small_object_area
     return {"diameter": float(d) / scale if d else None, "small_area": float(a) if a else None}
 
 

@@ -3,7 +3,7 @@
 Strokes down the middle of a region teach its inside; the rim next to the true edge is never
 painted, and class balancing weighs a class as much as the others whatever its true share, so a
 network trained on such strokes puts its 50/50 line outside the edge: nuclei come out too
-large and membranes too thick. So for a model trained on sparse strokes (``history["sparse"]``)
+large and membranes too thick. So for a model trained on sparse strokes (``history.sparse``)
 prediction weighs the probability of the object class (instance mode) or of the line classes
 (those it closes, :mod:`napari_unet.core.lines`) by ``exp(-PredictConfig.object_margin)`` and
 renormalises: with two classes and the default 0.5, a pixel is object where the network gave
@@ -25,7 +25,7 @@ import math
 def margin_values(model) -> tuple[int, ...]:
     """Class values that need the margin: the object class of an instance model, or the line
     classes of a semantic one, when the model was last trained on sparse strokes."""
-    if not model.history.get("sparse"):
+    if not model.history.sparse:
         return ()
     if model.mode == "instance":
         return (2,)

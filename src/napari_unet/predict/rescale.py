@@ -3,7 +3,7 @@
 A network that learned nuclei of about 13 pixels copes with nuclei up to about 2.5 times that
 size, and finds larger ones less well (on the DSB dev images, F1 0.90 at 33 px, 0.83 at
 47 px; docs/benchmarks.md). An instance model therefore records the median diameter of the objects
-it was trained on (``info["object_diameter"]``); prediction measures the objects in the image
+it was trained on (``info.object_diameter``); prediction measures the objects in the image
 (a first pass, or a diameter the user gives) and, where they are much larger, shrinks the image
 so they come out near the model's size, predicts, and resizes the class probabilities back
 before the objects are split. Cellpose rescales to its own object size the same way.
@@ -39,12 +39,12 @@ def shrunk_size(shape: tuple[int, int], factor: float) -> tuple[int, int]:
 def applies(model, config) -> bool:
     """Whether prediction rescales for this model: an instance model that records the size of its
     objects, with ``config.rescale`` on."""
-    return bool(config.rescale and model.mode == "instance" and model.info.get("object_diameter"))
+    return bool(config.rescale and model.mode == "instance" and model.info.object_diameter)
 
 
 def factor_for(model, diameter: float | None) -> float:
     """The shrink factor for objects of ``diameter`` (:func:`size_factor` against the model's size)."""
-    return size_factor(float(model.info["object_diameter"]), diameter)
+    return size_factor(float(model.info.object_diameter), diameter)
 
 
 def measured_diameter(labels, zs) -> float | None:

@@ -1,16 +1,19 @@
 """The child side of :class:`napari_unet.trainer.client.Trainer`: train, obey commands, report.
 
 Runs in a spawned process. Between optimizer steps it reads every waiting command (while
-paused it waits for one), so a command takes effect within one step. Messages to the parent
-are plain tuples; weights travel as the bytes of a model file.
+paused it waits for one), so a command takes effect within one step. Messages both ways are
+the dataclasses of :mod:`napari_unet.trainer.protocol`; weights travel as the bytes of a model file.
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
+
+from napari_unet.trainer import protocol
 
 
 class _Clock:
@@ -34,7 +37,7 @@ class _Clock:
             self.paused_at = None
 
 
-def main(spec: dict, commands, events) -> None:
+def main(spec: protocol.Start, commands, events) -> None:
     """Process entry point; ``commands`` and ``events`` are the two ends of pipes."""
     import os
 
@@ -54,7 +57,7 @@ def main(spec: dict, commands, events) -> None:
         user = isinstance(err, UserInputError)
         message = str(err) if user else _describe(err)
         try:
-            events.send(("failed", message, user))
+            events.send(protocol.Failed(message, user))
         except (BrokenPipeError, OSError):
             pass
     finally:
@@ -69,7 +72,7 @@ def _describe(err: BaseException) -> str:
 
 
 class _Session:
-    def __init__(self, spec: dict, commands, events):
+    def __init__(self, spec: protocol.Start, commands, events):
         import torch
 
         from napari_unet.core.config import ModelConfig, TrainConfig
@@ -78,12 +81,12 @@ class _Session:
         from napari_unet.core.train import prepare
 
         self.commands, self.events = commands, events
-        self.images = [np.load(p, mmap_mode="r") for p in spec["images"]]
-        self.stroke_files = spec["strokes"]
-        self.config = TrainConfig.from_dict(spec["config"])
-        self.snapshot_every = float(spec["snapshot_every"])
-        model = model_from_bytes(spec["model"], "the model to continue") if spec["model"] else None
-        model_config = ModelConfig.from_dict(spec["model_config"]) if spec["model_config"] else None
+        self.images = [np.load(p, mmap_mode="r") for p in spec.images]
+        self.stroke_files = list(spec.strokes)
+        self.config = TrainConfig.from_dict(spec.config)
+        self.snapshot_every = float(spec.snapshot_every)
+        model = model_from_bytes(spec.model, "the model to continue") if spec.model else None
+        model_config = ModelConfig.from_dict(spec.model_config) if spec.model_config else None
         self.device = resolve_device(self.config.device)
         self.bf16 = use_bf16(self.device, self.config.precision)
         torch.manual_seed(self.config.seed)
@@ -103,7 +106,7 @@ class _Session:
     def _strokes(self) -> list[np.ndarray]:
         return [np.array(np.load(p, mmap_mode="r")) for p in self.stroke_files]
 
-    def send(self, *message) -> None:
+    def send(self, message) -> None:
         self.events.send(message)
 
     def send_weights(self) -> None:
@@ -111,7 +114,7 @@ class _Session:
 
         with self._as_stopped():
             weights = model_to_bytes(self.model)
-        self.send("weights", weights, self.model.steps_trained)
+        self.send(protocol.Weights(weights, self.model.steps_trained))
 
     @contextmanager
     def _as_stopped(self):
@@ -150,42 +153,41 @@ class _Session:
                 self.start = None
                 raise
             self.step = event.step
-            self.send("progress", event.step, event.total_steps, event.loss, event.elapsed, event.steps_per_s,
-                      event.progress)
+            self.send(replace(event, model=None))  # the weights travel on their own
             if time.monotonic() - last_weights >= self.snapshot_every:
                 self.send_weights()
                 last_weights = time.monotonic()
         self.send_weights()
-        self.send("finished", result.steps, result.loss, result.elapsed, result.stopped)
+        self.send(protocol.Finished(result.steps, result.loss, result.elapsed, result.stopped))
 
     def _obey(self) -> None:
         """Carry out every waiting command; while paused, wait for the next. Of several waiting
         prediction requests for one image only the newest is answered (the others are stale)."""
-        predictions: dict[int, tuple] = {}
+        predictions: dict[int, protocol.PredictRegion] = {}
         while self.commands.poll(None if self.paused and not self.stop and not predictions else 0):
-            kind, *args = self.commands.recv()
-            if kind == "stop":
+            command = self.commands.recv()
+            if isinstance(command, protocol.Stop):
                 self.stop = True
                 self.paused = False
-            elif kind == "pause":
+            elif isinstance(command, protocol.Pause):
                 self.paused = True
                 self.clock.pause()
-            elif kind == "resume":
+            elif isinstance(command, protocol.Resume):
                 self.paused = False
                 self.clock.resume()
-            elif kind == "snapshot":
+            elif isinstance(command, protocol.SendWeights):
                 self.send_weights()
-            elif kind == "strokes":
+            elif isinstance(command, protocol.StrokesChanged):
                 self.dirty = True
-            elif kind == "add":  # one more image and its strokes
-                self.images.append(np.load(args[0], mmap_mode="r"))
-                self.stroke_files.append(args[1])
+            elif isinstance(command, protocol.AddImage):
+                self.images.append(np.load(command.image, mmap_mode="r"))
+                self.stroke_files.append(command.strokes)
                 self.added.append(len(self.images) - 1)
                 self.dirty = True
-            elif kind == "predict":
-                predictions[args[1]] = args
-        for args in predictions.values():
-            self._predict(*args)
+            elif isinstance(command, protocol.PredictRegion):
+                predictions[command.index] = command
+        for request in predictions.values():
+            self._predict(request)
 
     def _reload_strokes(self) -> None:
         """Use the strokes (and images) as they are now; the loop keeps its model, optimiser and
@@ -203,25 +205,24 @@ class _Session:
                                   None, self.device, seed=self.config.seed + self.step)
             except UserInputError as err:
                 if attempt == "all" and added:
-                    self.send("notice", f"The added image is not used: {err}")
+                    self.send(protocol.Notice(f"The added image is not used: {err}"))
                     self.unused.update(added)
                     continue
-                self.send("notice", f"The new strokes are not used yet: {err}")
+                self.send(protocol.Notice(f"The new strokes are not used yet: {err}"))
                 return
             self.data.replace_with(data)
             return
 
-    def _predict(self, *request) -> None:
+    def _predict(self, request: protocol.PredictRegion) -> None:
         """Answer a prediction request; one that cannot be answered is reported, training goes on."""
         try:
-            self._predict_region(*request)
+            self._predict_region(request)
         except (EOFError, BrokenPipeError):
             raise
         except Exception as err:  # noqa: BLE001 (e.g. out of memory for a huge region)
-            self.send("notice", f"The preview could not be made: {_describe(err)}")
+            self.send(protocol.Notice(f"The preview could not be made: {_describe(err)}"))
 
-    def _predict_region(self, request: int, index: int, z: int, box: tuple, predict_config: dict,
-                        uncertain: bool) -> None:
+    def _predict_region(self, request: protocol.PredictRegion) -> None:
         """Labels for a region, predicted with the current weights and the whole image's
         normalisation, from a window with context around it."""
         from napari_unet.core.config import PredictConfig
@@ -230,16 +231,17 @@ class _Session:
         from napari_unet.predict.pipeline import uncertainty
         from napari_unet.predict.region import predict_region
 
-        _, image = model_input(self.model, self.images[index], predict_config.get("colour_to_grey"))
+        index, z, box, uncertain = request.index, request.z, request.box, request.uncertainty
+        _, image = model_input(self.model, self.images[index], request.config.get("colour_to_grey"))
         if index not in self.ranges:
             self.ranges[index] = percentiles(image, self.model.norm)
         h, w = image.shape[-2:]
         box = (max(0, box[0]), min(h, box[1]), max(0, box[2]), min(w, box[3]))
-        config = PredictConfig.from_dict({**predict_config, "device": self.config.device})
+        config = PredictConfig.from_dict({**request.config, "device": self.config.device})
         with self._as_stopped():
             result = predict_region(self.model, self.images[index], box, config, z=z,
                                     intensity_range=self.ranges[index], probabilities=uncertain)
         labels = result.labels
         spread = uncertainty(result.probabilities)[0].astype(np.float16) if uncertain else None
-        self.send("prediction", request, index, z, box, np.ascontiguousarray(labels),
-                  self.model.steps_trained, spread)
+        self.send(protocol.RegionPrediction(request.request, index, z, box, np.ascontiguousarray(labels),
+                                            self.model.steps_trained, spread))

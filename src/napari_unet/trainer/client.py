@@ -26,85 +26,16 @@ import signal
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from napari_unet.core.config import ModelConfig, PredictConfig, TrainConfig, UserInputError
+from napari_unet.core.events import TrainEvent
+from napari_unet.trainer import protocol
+from napari_unet.trainer.protocol import Died, Failed, Finished, Notice, RegionPrediction, Snapshot, Weights
 
-
-@dataclass
-class Progress:
-    """After one optimizer step in the child."""
-
-    step: int
-    total_steps: int | None
-    loss: float
-    elapsed: float
-    steps_per_s: float
-    progress: float
-
-    @property
-    def eta(self) -> float:
-        """Estimated seconds left."""
-        return float("nan") if self.progress <= 0 else self.elapsed * (1 - self.progress) / self.progress
-
-
-@dataclass
-class Snapshot:
-    """New weights arrived; :attr:`Trainer.model` returns them."""
-
-    step: int
-
-
-@dataclass
-class RegionPrediction:
-    """Labels of a region asked for with :meth:`Trainer.predict_region`."""
-
-    request: int
-    image: int
-    z: int
-    box: tuple[int, int, int, int]  # y0, y1, x0, x1
-    labels: np.ndarray
-    step: int  # the weights' step
-    uncertainty: np.ndarray | None = None  # normalised entropy, 0 (sure) to 1, when asked for
-
-
-@dataclass
-class Notice:
-    """Something the user should know; training goes on (e.g. new strokes that cannot be used)."""
-
-    message: str
-
-
-@dataclass
-class Finished:
-    """Training ended (budget spent or stopped); the final weights are in :attr:`Trainer.model`."""
-
-    steps: int
-    loss: float
-    elapsed: float
-    stopped: bool
-
-
-@dataclass
-class Failed:
-    """The child stopped on an error; ``message`` says what and how to fix it."""
-
-    message: str
-    user_error: bool
-
-
-@dataclass
-class Died:
-    """The child process ended without saying why (killed, out of memory, crashed)."""
-
-    message: str
-    exitcode: int | None
-
-
-TERMINAL = (Finished, Failed, Died)
+_EOF = object()  # put in the queue when the child's end of the pipe closes
 
 
 class Trainer:
@@ -157,14 +88,14 @@ class Trainer:
         for image, path in zip(self.images, images):
             np.save(path, np.asarray(image))
         self._stroke_files = [_to_file(np.asarray(s), p) for s, p in zip(self.strokes, strokes)]
-        spec = {
-            "images": [str(p) for p in images],
-            "strokes": [str(p) for p in strokes],
-            "config": self.config.to_dict(),
-            "model_config": self.model_config.to_dict() if self.model_config else None,
-            "model": model_to_bytes(self._model) if self._model is not None else None,
-            "snapshot_every": self.snapshot_every,
-        }
+        spec = protocol.Start(
+            images=[str(p) for p in images],
+            strokes=[str(p) for p in strokes],
+            config=self.config.to_dict(),
+            model_config=self.model_config.to_dict() if self.model_config else None,
+            model=model_to_bytes(self._model) if self._model is not None else None,
+            snapshot_every=self.snapshot_every,
+        )
         ctx = multiprocessing.get_context("spawn")  # fork after torch or Qt threads is unsafe
         commands_in, self._commands = ctx.Pipe(duplex=False)
         events_out, events_in = ctx.Pipe(duplex=False)
@@ -188,7 +119,7 @@ class Trainer:
     def close(self, timeout: float = 10.0) -> None:
         """Stop the child (waiting up to ``timeout`` s for its final weights), then clean up."""
         if self._process is not None and self._process.is_alive():
-            self._send("stop")
+            self._send(protocol.Stop())
             deadline = time.monotonic() + timeout
             while self._ended is None and time.monotonic() < deadline:
                 self.poll(timeout=0.1)
@@ -215,24 +146,24 @@ class Trainer:
     # ------------------------------------------------------------------ commands
     def stop(self) -> None:
         """Ask the child to stop after the current step and send its final weights."""
-        self._send("stop")
+        self._send(protocol.Stop())
 
     def pause(self) -> None:
-        self._send("pause")
+        self._send(protocol.Pause())
 
     def resume(self) -> None:
-        self._send("resume")
+        self._send(protocol.Resume())
 
     def request_snapshot(self) -> None:
         """Ask for the current weights now (a :class:`Snapshot` event follows)."""
-        self._send("snapshot")
+        self._send(protocol.SendWeights())
 
     def update_strokes(self, index: int, region: tuple[slice, ...], values: np.ndarray) -> None:
         """Write ``values`` into image ``index``'s strokes at ``region``; training uses them from
         its next step on (without restarting)."""
         target = self._stroke_files[index]
         target[region] = values
-        self._send("strokes", index)
+        self._send(protocol.StrokesChanged(index))
 
     def add_image(self, image: np.ndarray, strokes: np.ndarray) -> int:
         """Train on one more image and its strokes from the next step on; returns its index
@@ -245,7 +176,7 @@ class Trainer:
         self._stroke_files.append(_to_file(np.asarray(strokes), folder / f"strokes{index}.npy"))
         self.images.append(image)
         self.strokes.append(strokes)
-        self._send("add", str(folder / f"image{index}.npy"), str(folder / f"strokes{index}.npy"))
+        self._send(protocol.AddImage(str(folder / f"image{index}.npy"), str(folder / f"strokes{index}.npy")))
         return index
 
     def predict_region(self, index: int, z: int, box: tuple[int, int, int, int],
@@ -255,11 +186,11 @@ class Trainer:
         returns the request number of the :class:`RegionPrediction` that answers it. A newer
         request for the same image replaces one still waiting in the child."""
         request = next(self._requests)
-        self._send("predict", request, index, int(z), tuple(int(v) for v in box), (config or PredictConfig()).to_dict(),
-                   bool(uncertainty))
+        self._send(protocol.PredictRegion(request, index, int(z), tuple(int(v) for v in box),
+                                          (config or PredictConfig()).to_dict(), bool(uncertainty)))
         return request
 
-    def _send(self, *command) -> None:
+    def _send(self, command: protocol.Command) -> None:
         if self._commands is None or self._ended is not None:
             return
         try:
@@ -268,9 +199,9 @@ class Trainer:
             pass  # the child is gone: poll() reports how
 
     # ------------------------------------------------------------------ events
-    def poll(self, timeout: float = 0.0) -> list:
-        """Events that arrived (waiting up to ``timeout`` s for the first): :class:`Progress`,
-        :class:`Snapshot`, :class:`RegionPrediction`, :class:`Notice`, and one of
+    def poll(self, timeout: float = 0.0) -> list[protocol.Event]:
+        """Events that arrived (waiting up to ``timeout`` s for the first): :class:`TrainEvent`
+        (without the model), :class:`Snapshot`, :class:`RegionPrediction`, :class:`Notice`, and one of
         :class:`Finished`, :class:`Failed` or :class:`Died` at the end."""
         out = []
         try:
@@ -320,28 +251,23 @@ class Trainer:
         except BaseException:  # noqa: BLE001 (end of file, or a message that cannot be read)
             pass
         finally:
-            self._events.put(("eof",))  # always: the caller then learns how the child ended
+            self._events.put(_EOF)  # always: the caller then learns how the child ended
             connection.close()
 
-    def _handle(self, item):
-        kind, *args = item
-        if kind == "progress":
-            self.step = args[0]
-            return Progress(*args)
-        if kind == "weights":
-            self._weights, self._weights_step = args
-            return Snapshot(self._weights_step)
-        if kind == "prediction":
-            return RegionPrediction(*args)
-        if kind == "notice":
-            return Notice(*args)
+    def _handle(self, message):
+        if isinstance(message, TrainEvent):
+            self.step = message.step
+            return message
+        if isinstance(message, Weights):
+            self._weights, self._weights_step = message.data, message.step
+            return Snapshot(message.step)
+        if isinstance(message, (RegionPrediction, Notice)):
+            return message
         if self._ended is not None:
             return None
-        if kind == "finished":
-            self._ended = Finished(*args)
-        elif kind == "failed":
-            self._ended = Failed(*args)
-        elif kind == "eof":
+        if isinstance(message, (Finished, Failed)):
+            self._ended = message
+        elif message is _EOF:
             self._process.join(5)
             code = self._process.exitcode
             self._ended = Died(_death_message(code, self._weights_step), code)

@@ -98,7 +98,7 @@ class Controller:
 
     def poll(self) -> list:
         """The trainer's new events; on its last one the model is taken over and the state is idle."""
-        from napari_unet.trainer.client import TERMINAL, Snapshot
+        from napari_unet.trainer.protocol import TERMINAL, Snapshot
 
         if self.trainer is None:
             return []
@@ -202,14 +202,14 @@ def describe_model(model) -> str:
     if model is None:
         return "Model: none yet"
     c = model.config
-    name = f" {model.info['name']!r}" if model.info.get("name") else ""
+    name = f" {model.info.name!r}" if model.info.name else ""
     return (f"Model{name} ({model.mode}): {c.in_channels} channel(s), classes {list(model.class_values)}, "
             f"depth {c.depth}, width {c.base_channels}, {model.steps_trained} steps trained")
 
 
 def describe_end(event, model) -> Status:
     """The status line after the trainer's last event."""
-    from napari_unet.trainer.client import Died, Failed, Finished
+    from napari_unet.trainer.protocol import Died, Failed, Finished
 
     if isinstance(event, Finished):
         if event.stopped:

@@ -91,9 +91,9 @@ class Export:
 
     def _ask_settings(self):
         w = self.widget
-        name = w.model.info.get("name") or (f"{w.image_combo.currentText()} model"[:64] if w.image_combo.currentText()
+        name = w.model.info.name or (f"{w.image_combo.currentText()} model"[:64] if w.image_combo.currentText()
                                             else "napari-unet model")
-        dialog = ExportDialog(w, name, w.model.info.get("description", ""))
+        dialog = ExportDialog(w, name, w.model.info.description or "")
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.settings()  # raises a clear error for a name or licence bioimage.io refuses

@@ -38,7 +38,7 @@ HINTS = {
 def legend(model, mode: str, layer=None) -> str:
     """The hint under the data choices: what to paint, as rich text. With a model that names its
     classes, one entry per label value, with the strokes layer's colour for it."""
-    if model is None or not model.info.get("class_names"):
+    if model is None or not model.info.class_names:
         return HINTS[mode]
 
     def swatch(value: int) -> str:
@@ -47,7 +47,7 @@ def legend(model, mode: str, layer=None) -> str:
         r, g, b = (int(255 * c) for c in np.asarray(layer.get_color(value))[:3])
         return f'<span style="color: rgb({r},{g},{b});">&#9632;</span> '
 
-    name = model.info.get("name", "this model")
+    name = model.info.name or "this model"
     items = [swatch(value) + text for value, text in model.paint_items()]
     return f"Paint for <b>{name}</b>: " + " · ".join(items) + " · 0 = not annotated"
 

@@ -68,11 +68,12 @@ class Training:
             w.stop()
 
     def poll(self):
-        from napari_unet.trainer.client import TERMINAL, Notice, Progress, RegionPrediction
+        from napari_unet.core.events import TrainEvent
+        from napari_unet.trainer.protocol import TERMINAL, Notice, RegionPrediction
 
         w = self.widget
         events = w.controller.poll()
-        progress = [e for e in events if isinstance(e, Progress)]
+        progress = [e for e in events if isinstance(e, TrainEvent)]
         for event in progress:
             w.loss_plot.add(event.loss)
         if progress:
