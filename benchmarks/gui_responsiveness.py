@@ -53,9 +53,9 @@ def main():
     viewer = napari.Viewer(title="responsiveness")
     viewer.open_sample("napari-unet", "cells")
     _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    w.device.setCurrentText("cpu")
-    w.steps.setValue(0)
-    w.time_budget.setValue(args.train_seconds)
+    w.controls["device"].setCurrentText("cpu")
+    w.controls["steps"].setValue(0)
+    w.controls["time_budget"].setValue(args.train_seconds)
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(args.tick_ms)
@@ -72,7 +72,7 @@ def main():
     reps = -(-args.predict_size // image.shape[0])
     big = np.tile(image, (reps, reps))[: args.predict_size, : args.predict_size]
     viewer.add_image(big, name="big")
-    w.image_combo.setCurrentText("big")
+    w.data_panel.image_combo.setCurrentText("big")
     ticks.clear()
     t0 = time.perf_counter()
     timer.start()

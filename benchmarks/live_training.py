@@ -44,8 +44,8 @@ def widget_rate(viewer, w, budget: float) -> float:
     from napari_unet.trainer.protocol import Finished
 
     w.forget_model()
-    w.steps.setValue(0)
-    w.time_budget.setValue(int(budget))
+    w.controls["steps"].setValue(0)
+    w.controls["time_budget"].setValue(int(budget))
     w.start_training()
     wait(lambda: not w.controller.busy)
     end = w.training.last_end
@@ -66,13 +66,13 @@ def live_latency(strokes_per_run: int, every: float):
     strokes = viewer.add_labels(np.where(np.arange(1024)[:, None] < 512, sample.strokes, 0).astype(np.uint8),
                                 name="cells strokes")
     _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    w.device.setCurrentText("cpu")
+    w.controls["device"].setCurrentText("cpu")
     gaps, clock = [], QElapsedTimer()
     timer = QTimer()
     timer.setInterval(10)
     clock.start()
     timer.timeout.connect(lambda: gaps.append(clock.restart()))
-    w.live_btn.click()
+    w.train_panel.live_btn.click()
     wait(lambda: w.controller.trainer is not None and w.controller.trainer.step >= 20)
     timer.start()
     ys, xs = np.nonzero(sample.strokes[512:] > 0)
@@ -86,7 +86,7 @@ def live_latency(strokes_per_run: int, every: float):
         wait(lambda: len(w.live.latencies) > i, timeout=60)
         wait(lambda: False, timeout=every)
     timer.stop()
-    w.live_btn.click()
+    w.train_panel.live_btn.click()
     wait(lambda: not w.controller.busy)
     viewer.close()
     return np.array(w.live.latencies), np.array(gaps[1:], float) - 10.0  # ms beyond the timer's interval
@@ -120,9 +120,9 @@ def main() -> None:
         viewer.add_image(sample.image, name="cells")
         viewer.add_labels(sample.strokes, name="cells strokes")
         _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-        w.device.setCurrentText("cpu")
+        w.controls["device"].setCurrentText("cpu")
         if args.no_activity:
-            w._start_activity = lambda *a: None
+            w.prediction._start_activity = lambda *a: None
         # a user's napari has drawn its window long before Train is pressed: let it do that
         # first-draw work now, not inside the first measured round
         wait(lambda: False, timeout=10)

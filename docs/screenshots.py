@@ -33,8 +33,8 @@ def _sample_with_widget(steps: int):
     viewer.window._qt_window.resize(1500, 950)
     viewer.open_sample("napari-unet", "cells")
     _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    w.steps.setValue(steps)
-    w.device.setCurrentText("cpu")
+    w.controls["steps"].setValue(steps)
+    w.controls["device"].setCurrentText("cpu")
     return viewer, w
 
 
@@ -48,14 +48,14 @@ def main(out: Path) -> None:
     viewer.screenshot(str(out / "widget-training.png"), canvas_only=False)
     wait(lambda: not w.controller.busy)
     w.start_prediction()
-    wait(lambda: w._predict_worker is None)
+    wait(lambda: w.prediction.worker is None)
     viewer.layers["cells strokes"].visible = False
     wait(lambda: False, timeout=0.3)
     viewer.screenshot(str(out / "widget-prediction.png"), canvas_only=False)
-    w.advanced.expand(animate=False)
+    w.train_panel.advanced.expand(animate=False)
     wait(lambda: False, timeout=0.3)
     viewer.screenshot(str(out / "widget-advanced.png"), canvas_only=False)
-    w.advanced.collapse(animate=False)
+    w.train_panel.advanced.collapse(animate=False)
     inspect_and_correct(viewer, w, out)
     live(viewer, w, out)
     viewer.close()
@@ -65,14 +65,14 @@ def main(out: Path) -> None:
 def _predicted_by_nuclei(viewer):
     """The dock widget with Start from: nuclei chosen and the image predicted, in outlines."""
     _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    w.device.setCurrentText("cpu")
-    w.uncertainty.setChecked(False)
-    index = w.start_from.findData("nuclei")
-    w.start_from.setCurrentIndex(index)
-    w.start_from.activated.emit(index)
+    w.controls["device"].setCurrentText("cpu")
+    w.predict_panel.uncertainty.setChecked(False)
+    index = w.data_panel.start_from.findData("nuclei")
+    w.data_panel.start_from.setCurrentIndex(index)
+    w.data_panel.start_from.activated.emit(index)
     w.start_prediction()
-    wait(lambda: w._predict_worker is None)
-    w.outlines.setChecked(True)
+    wait(lambda: w.prediction.worker is None)
+    w.inspect_panel.outlines.setChecked(True)
     return w
 
 
@@ -87,11 +87,26 @@ def base_model(out: Path) -> None:
     w = _predicted_by_nuclei(viewer)
     strokes = w.new_annotation_layer()
     strokes.data = simulate_instance_strokes(sample.instances, object_fraction=0.1, seed=0).astype(strokes.data.dtype)
-    w.advanced.collapse(animate=False)
+    w.train_panel.advanced.collapse(animate=False)
     wait(lambda: False, timeout=0.3)
     viewer.screenshot(str(out / "widget-base-model.png"), canvas_only=False)
+    prediction_advanced(viewer, w, out)
     export(viewer, w, out)
     viewer.close()
+
+
+def prediction_advanced(viewer, w, out: Path) -> None:
+    """The prediction panel's advanced settings, for an instance model (the sure core applies)."""
+    from napari_unet.widget.panels import Scroll
+
+    scroll = w.findChild(Scroll)
+    w.predict_panel.advanced.expand(animate=False)
+    wait(lambda: False, timeout=0.3)
+    scroll.ensureWidgetVisible(w.predict_panel.predict_btn, 0, 40)
+    wait(lambda: False, timeout=0.3)
+    viewer.screenshot(str(out / "widget-prediction-advanced.png"), canvas_only=False)
+    w.predict_panel.advanced.collapse(animate=False)
+    scroll.verticalScrollBar().setValue(0)
 
 
 def colour(out: Path) -> None:
@@ -107,7 +122,7 @@ def colour(out: Path) -> None:
     rgb = np.clip(np.stack([dark * 0.8 + 40, dark * 0.6 + 30, dark * 0.9 + 25], axis=-1), 0, 255).astype(np.uint8)
     viewer.add_image(rgb, name="stained", rgb=True)
     w = _predicted_by_nuclei(viewer)
-    w.advanced.collapse(animate=False)
+    w.train_panel.advanced.collapse(animate=False)
     wait(lambda: False, timeout=0.3)
     viewer.screenshot(str(out / "widget-colour.png"), canvas_only=False)
     viewer.close()
@@ -132,7 +147,7 @@ def export(viewer, w, out: Path) -> None:
     ExportDialog.exec = fill_in
     package = Path(tempfile.mkdtemp()) / "nuclei.zip"
     QFileDialog.getSaveFileName = lambda *a, **k: (str(package), "")
-    w.export_btn.click()
+    w.model_panel.export_btn.click()
     wait(lambda: w.export.worker is None)
     bar = w.findChild(Scroll).verticalScrollBar()
     bar.setValue(bar.maximum())
@@ -146,10 +161,10 @@ def inspect_and_correct(viewer, w, out: Path) -> None:
 
     bar = w.findChild(Scroll).verticalScrollBar()
     bar.setValue(bar.maximum())  # the dock scrolled down to the Inspect panel
-    w.outlines.setChecked(True)
+    w.inspect_panel.outlines.setChecked(True)
     wait(lambda: False, timeout=0.3)
     viewer.screenshot(str(out / "widget-outlines.png"), canvas_only=False)
-    w.outlines.setChecked(False)
+    w.inspect_panel.outlines.setChecked(False)
     strokes = viewer.layers["cells strokes"]
     strokes.visible, strokes.opacity = True, 0.5
     viewer.scene.camera.zoom *= 2
@@ -170,8 +185,8 @@ def live(viewer, w, out: Path) -> None:
     """Live mode: a new stroke across a cell, and the preview refreshed after it."""
     strokes = viewer.layers["cells strokes"]
     strokes.visible = True
-    w.uncertainty.setChecked(True)  # the overlay of where the model hesitates, refreshed with the preview
-    w.live_btn.click()
+    w.predict_panel.uncertainty.setChecked(True)  # the overlay of where the model hesitates, refreshed with the preview
+    w.train_panel.live_btn.click()
     wait(lambda: w.controller.trainer is not None and w.controller.trainer.step >= 30)
     strokes.brush_size = 5
     with strokes.block_history():  # one background stroke, as a user's drag makes it
@@ -181,7 +196,7 @@ def live(viewer, w, out: Path) -> None:
     wait(lambda: len(w.live.latencies) > 0)
     wait(lambda: False, timeout=0.3)
     viewer.screenshot(str(out / "widget-live.png"), canvas_only=False)
-    w.live_btn.click()
+    w.train_panel.live_btn.click()
     wait(lambda: not w.controller.busy)
 
 
@@ -191,7 +206,7 @@ def suggest(out: Path) -> None:
     viewer, w = _sample_with_widget(steps=40)
     w.start_training()
     wait(lambda: not w.controller.busy)
-    w.uncertainty.setChecked(True)
+    w.predict_panel.uncertainty.setChecked(True)
     w.suggestions.next()  # predicts the uncertainty overlay, then moves the view
     wait(lambda: w.suggestions.current is not None)
     from napari_unet.widget.panels import Scroll
@@ -206,7 +221,7 @@ def suggest(out: Path) -> None:
 def model_hint(out: Path) -> None:
     """A new image and no model yet: the base model that fits it, offered under Start from."""
     viewer, w = _sample_with_widget(steps=60)
-    wait(w.suggest_model_btn.isVisible, timeout=120)
+    wait(w.data_panel.suggest_model_btn.isVisible, timeout=120)
     wait(lambda: False, timeout=0.3)
     viewer.screenshot(str(out / "widget-model-hint.png"), canvas_only=False)
     viewer.close()

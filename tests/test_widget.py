@@ -14,10 +14,10 @@ from widget_helpers import (  # noqa: E402,F401 (fixtures)
 def test_sample_and_widget_come_through_the_manifest(widget, viewer):
     assert [layer.name for layer in viewer.layers] == ["cells", "cells strokes"]
     assert set(np.unique(viewer.layers["cells strokes"].data)) == {0, 1, 2}
-    assert widget.image_combo.currentText() == "cells"
-    assert widget.labels_combo.currentText() == "cells strokes"
-    assert "0 = not annotated" in widget.hint.text()
-    assert not widget.predict_btn.isEnabled() and widget.train_btn.isEnabled()
+    assert widget.data_panel.image_combo.currentText() == "cells"
+    assert widget.data_panel.labels_combo.currentText() == "cells strokes"
+    assert "0 = not annotated" in widget.data_panel.hint.text()
+    assert not widget.predict_panel.predict_btn.isEnabled() and widget.train_panel.train_btn.isEnabled()
 
 
 def test_new_annotation_layer_is_ready_to_paint(widget, viewer):
@@ -25,14 +25,14 @@ def test_new_annotation_layer_is_ready_to_paint(widget, viewer):
     assert layer.data.shape == viewer.layers["cells"].data.shape
     assert layer.mode == "paint" and layer.selected_label == 1 and not layer.data.any()
     assert viewer.layers.selection.active.name == layer.name
-    assert widget.labels_combo.currentText() == layer.name
+    assert widget.data_panel.labels_combo.currentText() == layer.name
 
 
 def test_strokes_of_another_shape_are_refused_clearly(qtbot, widget, viewer, monkeypatch):
     shown = []
     monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
     viewer.add_labels(np.ones((40, 50), np.uint8), name="small strokes")
-    widget.labels_combo.setCurrentText("small strokes")
+    widget.data_panel.labels_combo.setCurrentText("small strokes")
     assert widget.start_training() is None
     assert shown and "has shape (40, 50)" in shown[-1] and "New annotation layer" in shown[-1]
     assert (viewer.layers["small strokes"].data == 1).all() and widget.model is None
@@ -50,15 +50,15 @@ def test_train_without_strokes_notifies_and_changes_nothing(qtbot, widget, viewe
 
 
 def test_settings_are_remembered(qtbot, widget, viewer, make_napari_viewer):
-    widget.time_budget.setValue(123)
-    widget.tile_size.setValue(384)
-    widget.edge_weight.setValue(2.5)
-    widget.tta.setChecked(True)
-    widget.object_size.setValue(40)
-    widget._save_settings()
+    widget.controls["time_budget"].setValue(123)
+    widget.controls["tile_size"].setValue(384)
+    widget.controls["edge_weight"].setValue(2.5)
+    widget.controls["tta"].setChecked(True)
+    widget.controls["diameter"].setValue(40)
+    widget.ctx.save_settings()
     other = make_napari_viewer()
     _, w2 = other.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    assert w2.time_budget.value() == 123 and w2.tile_size.value() == 384
+    assert w2.controls["time_budget"].value() == 123 and w2.controls["tile_size"].value() == 384
     # the edge term, test-time augmentation and the object size reach the engine's configs
     assert w2.train_config().edge_weight == 2.5 and w2.predict_config().tta and w2.predict_config().diameter == 40
 
@@ -97,7 +97,7 @@ def test_the_keys_train_stop_predict_show_and_go_live(qtbot, widget, viewer):
     switches live training on and off: pressed on the canvas, through napari's keymap."""
     from napari_unet.trainer.protocol import Finished
 
-    widget.steps.setValue(100_000)
+    widget.controls["steps"].setValue(100_000)
     press(viewer, "t")
     trainer = widget.controller.trainer
     assert trainer is not None and widget.controller.state == "training" and not widget.controller.live
@@ -108,8 +108,8 @@ def test_the_keys_train_stop_predict_show_and_go_live(qtbot, widget, viewer):
     assert isinstance(end, Finished) and end.stopped and widget.model.steps_trained == end.steps < 100_000
 
     press(viewer, "r")
-    assert widget._predict_worker is not None
-    qtbot.waitUntil(lambda: widget._predict_worker is None, timeout=TIMEOUT)
+    assert widget.prediction.worker is not None
+    qtbot.waitUntil(lambda: widget.prediction.worker is None, timeout=TIMEOUT)
     layer = viewer.layers["cells prediction"]
     np.testing.assert_array_equal(layer.data, engine_prediction(widget, viewer.layers["cells"].data))
     assert layer.visible
@@ -120,9 +120,9 @@ def test_the_keys_train_stop_predict_show_and_go_live(qtbot, widget, viewer):
 
     press(viewer, "g")
     live = widget.controller.trainer
-    assert widget.controller.live and widget.live_btn.isChecked() and live is not None and live is not trainer
+    assert widget.controller.live and widget.train_panel.live_btn.isChecked() and live is not None and live is not trainer
     qtbot.waitUntil(lambda: live.step >= 1, timeout=TIMEOUT)
     press(viewer, "g")
     qtbot.waitUntil(lambda: not widget.controller.busy, timeout=TIMEOUT)
-    assert not widget.live_btn.isChecked() and widget.training.last_end.stopped
+    assert not widget.train_panel.live_btn.isChecked() and widget.training.last_end.stopped
     assert widget.model.steps_trained > end.steps  # live training went on from the stopped model

@@ -10,7 +10,7 @@ from widget_helpers import add_widget, isolated_settings, predict, train, viewer
 
 
 def test_inspect_background_is_transparent_and_outlines_leave_the_image_visible(qtbot, widget, viewer):
-    widget.steps.setValue(200)  # long enough for cells to appear
+    widget.controls["steps"].setValue(200)  # long enough for cells to appear
     train(qtbot, widget)
     layer = predict(qtbot, widget)
     strokes = viewer.layers["cells strokes"]
@@ -22,22 +22,22 @@ def test_inspect_background_is_transparent_and_outlines_leave_the_image_visible(
     layer.visible = True
     qtbot.wait(300)
     filled = (np.abs(viewer.screenshot(canvas_only=True, flash=False)[..., :3] - alone).sum(-1) > 30).sum()
-    widget.outlines.setChecked(True)
+    widget.inspect_panel.outlines.setChecked(True)
     assert layer.contour > 0
     qtbot.wait(300)
     drawn = (np.abs(viewer.screenshot(canvas_only=True, flash=False)[..., :3] - alone).sum(-1) > 30).sum()
     assert 0 < drawn < 0.6 * filled  # outlines: the inside of each region shows the image
-    widget.opacity.setValue(30)
+    widget.inspect_panel.opacity.setValue(30)
     assert layer.opacity == 0.3
     widget.inspect.toggle()  # Alt-O
     assert not layer.visible
-    assert "Alt+T" in str(list(viewer.keymap)) and "(Alt-T)" in widget.train_btn.toolTip()
+    assert "Alt+T" in str(list(viewer.keymap)) and "(Alt-T)" in widget.train_panel.train_btn.toolTip()
 
 
 def test_prediction_copied_into_unpainted_strokes_of_the_visible_region(qtbot, widget, viewer):
     from napari_unet.widget.layers import visible_box
 
-    widget.steps.setValue(200)  # long enough for cells to appear
+    widget.controls["steps"].setValue(200)  # long enough for cells to appear
     train(qtbot, widget)
     prediction = predict(qtbot, widget).data.copy()
     strokes = viewer.layers["cells strokes"]
@@ -57,12 +57,12 @@ def test_prediction_copied_into_unpainted_strokes_of_the_visible_region(qtbot, w
     np.testing.assert_array_equal(after[inside & ~painted], prediction[inside & ~painted])
     strokes.undo()  # one undo step takes it back
     np.testing.assert_array_equal(strokes.data, before)
-    widget.copy_what.setCurrentText("chosen object or class")  # only the cells, picked on the prediction
+    widget.inspect_panel.copy_what.setCurrentText("chosen object or class")  # only the cells, picked on the prediction
     viewer.layers["cells prediction"].selected_label = 2
     copied = widget.inspect.use_as_strokes()
     assert copied == ((before == 0) & inside & (prediction == 2)).sum() > 0
     np.testing.assert_array_equal(strokes.data[inside & ~painted & (prediction == 1)], 0)
-    widget.steps.setValue(5)
+    widget.controls["steps"].setValue(5)
     train(qtbot, widget)  # training on the corrected strokes runs
     assert widget.model.steps_trained == 205
 
@@ -72,7 +72,7 @@ def test_measurements_of_the_predicted_objects(qtbot, viewer, tmp_path):
 
     viewer.open_sample("napari-unet", "cells-instances")
     w = add_widget(viewer, steps=100)
-    w.mode.setCurrentText("instance")
+    w.controls["mode"].setCurrentText("instance")
     train(qtbot, w)
     labels = predict(qtbot, w).data
     viewer.layers["cells"].scale = (0.5, 0.5)

@@ -47,7 +47,7 @@ def _record_previews(monkeypatch, w) -> list:
 def _preview_is_the_engines(qtbot, w, trainer, image, shown):
     """Pause, then compare the preview of the visible region with the engine's prediction made
     with the same weights (a snapshot asked for while paused, before the preview)."""
-    qtbot.mouseClick(w.pause_btn, LEFT)
+    qtbot.mouseClick(w.train_panel.pause_btn, LEFT)
     assert w.controller.paused
     trainer.request_snapshot()
     request = w.live._ask()
@@ -58,7 +58,7 @@ def _preview_is_the_engines(qtbot, w, trainer, image, shown):
     y0, y1, x0, x1 = answer.box
     preview = w.viewer.layers[w.image_layer().name + " prediction"].data[y0:y1, x0:x1]
     np.testing.assert_array_equal(preview, engine_prediction(w, image, trainer.model)[y0:y1, x0:x1])
-    qtbot.mouseClick(w.pause_btn, LEFT)
+    qtbot.mouseClick(w.train_panel.pause_btn, LEFT)
     assert not w.controller.paused
     return answer
 
@@ -76,12 +76,12 @@ def test_live_mode_learns_each_stroke_and_the_preview_follows(qtbot, viewer, mon
     strokes = viewer.add_labels(sample.strokes, name="cells strokes")
     w = add_widget(viewer)
     viewer.camera.zoom /= 2  # the whole image on screen beside the dock
-    w.uncertainty.setChecked(True)
+    w.predict_panel.uncertainty.setChecked(True)
     w.controller.snapshot_every = 3600  # weights come when asked for (_preview_is_the_engines)
     shown = _record_previews(monkeypatch, w)
-    qtbot.mouseClick(w.live_btn, LEFT)
+    qtbot.mouseClick(w.train_panel.live_btn, LEFT)
     trainer = w.controller.trainer
-    assert w.controller.live and w.live_btn.isChecked() and not w.train_btn.isEnabled()
+    assert w.controller.live and w.train_panel.live_btn.isChecked() and not w.train_panel.train_btn.isEnabled()
 
     def share(mask, value) -> float:
         return float((viewer.layers["cells prediction"].data[mask] == value).mean())
@@ -132,8 +132,8 @@ def test_live_on_an_rgb_image_and_closing_its_layer_stops_it(qtbot, viewer, monk
     viewer.add_labels(sample.strokes, name="colour strokes")
     viewer.add_image(sample.image, name="other")
     w = add_widget(viewer)
-    w.image_combo.setCurrentText("colour")
-    w.labels_combo.setCurrentText("colour strokes")
+    w.data_panel.image_combo.setCurrentText("colour")
+    w.data_panel.labels_combo.setCurrentText("colour strokes")
     w.controller.snapshot_every = 3600  # weights come when asked for (_preview_is_the_engines)
 
     def box_area() -> int:
@@ -143,7 +143,7 @@ def test_live_on_an_rgb_image_and_closing_its_layer_stops_it(qtbot, viewer, monk
     viewer.camera.zoom *= 3  # a part of the image on screen: its preview is predicted from a window
     qtbot.waitUntil(lambda: 0 < box_area() < 0.4 * sample.image.size, timeout=TIMEOUT)
     shown = _record_previews(monkeypatch, w)
-    w.live_btn.click()
+    w.train_panel.live_btn.click()
     trainer = w.controller.trainer
     qtbot.waitUntil(lambda: "colour prediction" in viewer.layers, timeout=TIMEOUT)
     preview = viewer.layers["colour prediction"]
@@ -153,4 +153,4 @@ def test_live_on_an_rgb_image_and_closing_its_layer_stops_it(qtbot, viewer, monk
     assert (preview.data == 0).mean() > 0.5  # only the part on screen was predicted
     viewer.layers.remove("colour")  # another image remains: live training must still end
     qtbot.waitUntil(lambda: not w.controller.busy, timeout=TIMEOUT)
-    assert not trainer._process.is_alive() and not w.live_btn.isChecked()
+    assert not trainer._process.is_alive() and not w.train_panel.live_btn.isChecked()

@@ -15,7 +15,7 @@ def test_save_then_load_reproduces_the_prediction(qtbot, widget, viewer, tmp_pat
     path = widget.save_model(str(tmp_path / "model.pt"))
     assert path.is_file()
     widget.forget_model()
-    assert widget.model is None and not widget.predict_btn.isEnabled()
+    assert widget.model is None and not widget.predict_panel.predict_btn.isEnabled()
     widget.load_model(str(path))
     assert widget.model.steps_trained == 15
     np.testing.assert_array_equal(predict(qtbot, widget).data, first)
@@ -30,7 +30,7 @@ def test_load_of_a_corrupt_model_keeps_the_trained_one(qtbot, widget, tmp_path, 
     junk.write_bytes(b"not a model")
     assert widget.load_model(str(junk)) is None
     assert shown and "corrupt" in shown[-1]
-    assert widget.model is trained and widget.predict_btn.isEnabled()
+    assert widget.model is trained and widget.predict_panel.predict_btn.isEnabled()
 
 
 def test_export_to_bioimageio_then_load_the_package_back(qtbot, widget, viewer, tmp_path, monkeypatch):
@@ -42,10 +42,10 @@ def test_export_to_bioimageio_then_load_the_package_back(qtbot, widget, viewer, 
 
     shown = []
     monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
-    assert not widget.export_btn.isEnabled()  # no model yet
+    assert not widget.model_panel.export_btn.isEnabled()  # no model yet
     train(qtbot, widget)
     first = predict(qtbot, widget).data.copy()
-    assert widget.export_btn.isEnabled()
+    assert widget.model_panel.export_btn.isEnabled()
 
     def fill_in(dialog):
         assert dialog.name.text() == "cells model"
@@ -55,8 +55,8 @@ def test_export_to_bioimageio_then_load_the_package_back(qtbot, widget, viewer, 
     package = tmp_path / "cells.zip"
     monkeypatch.setattr(ExportDialog, "exec", fill_in)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(package), ""))
-    worker = widget.export_btn.click() or widget.export.worker
-    assert worker is not None and not widget.export_btn.isEnabled()
+    worker = widget.model_panel.export_btn.click() or widget.export.worker
+    assert worker is not None and not widget.model_panel.export_btn.isEnabled()
     qtbot.waitUntil(lambda: widget.export.worker is None, timeout=TIMEOUT)
     assert not shown, shown
     assert package.is_file() and "pytorch_state_dict passed, torchscript passed" in widget.status.text()
@@ -87,9 +87,9 @@ def test_start_from_nuclei_on_a_colour_image_converts_it_and_says_so(qtbot, view
     rgb = np.clip(np.stack([dark * 0.8 + 40, dark * 0.6 + 30, dark * 0.9 + 25], axis=-1), 0, 255).astype(np.uint8)
     viewer.add_image(rgb, name="cells", rgb=True)
     w = add_widget(viewer, steps=2)
-    w.start_from.setCurrentIndex(1)
-    w.start_from.activated.emit(1)
-    tooltip = w.start_from.itemData(1, 3)  # Qt's ToolTipRole: the one-line description
+    w.data_panel.start_from.setCurrentIndex(1)
+    w.data_panel.start_from.activated.emit(1)
+    tooltip = w.data_panel.start_from.itemData(1, 3)  # Qt's ToolTipRole: the one-line description
     assert tooltip.startswith("nuclei: base model for nuclei in fluorescence and bright-field images")
     labels = predict(qtbot, w).data
     grey = (rgb.astype(np.float32) * np.asarray(LUMINANCE, np.float32)).sum(-1)
@@ -108,11 +108,11 @@ def test_start_from_nuclei_on_a_colour_image_converts_it_and_says_so(qtbot, view
 def test_the_base_model_that_fits_the_image_is_offered_and_starts_with_one_click(qtbot, widget, viewer):
     """The sample (fluorescent cells) looks like the nuclei model's training images; a smooth
     gradient looks like no base model's."""
-    button = widget.suggest_model_btn
+    button = widget.data_panel.suggest_model_btn
     qtbot.waitUntil(button.isVisible, timeout=TIMEOUT)
     assert button.text() == "Start from nuclei: it fits this image" and widget.model is None
     button.click()
-    assert widget.model.info.name == "nuclei" and widget.start_from.currentData() == "nuclei"
+    assert widget.model.info.name == "nuclei" and widget.data_panel.start_from.currentData() == "nuclei"
     assert not button.isVisible() and "Started from the suggested base model" in widget.status.text()
     widget.forget_model()  # back to scratch: offered again
     qtbot.waitUntil(button.isVisible, timeout=TIMEOUT)
@@ -120,6 +120,6 @@ def test_the_base_model_that_fits_the_image_is_offered_and_starts_with_one_click
     rng = np.random.default_rng(0)
     ramp = np.add.outer(np.linspace(0, 1, 200), np.linspace(0, 1, 200)) + rng.normal(0, 0.01, (200, 200))
     viewer.add_image(ramp, name="ramp")
-    widget.image_combo.setCurrentText("ramp")
+    widget.data_panel.image_combo.setCurrentText("ramp")
     qtbot.waitUntil(lambda: widget.model_hint.checked == "ramp", timeout=TIMEOUT)
     assert not button.isVisible() and widget.model_hint.fit is None

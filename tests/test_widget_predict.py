@@ -13,11 +13,11 @@ from widget_helpers import (  # noqa: E402,F401 (fixtures)
 
 def test_probabilities_and_uncertainty_layers_match_the_labels(qtbot, widget, viewer):
     train(qtbot, widget)
-    widget.uncertainty.setChecked(True)
+    widget.predict_panel.uncertainty.setChecked(True)
     labels = predict(qtbot, widget).data
     assert "cells p(class 1)" not in viewer.layers  # asked for the uncertainty only
     hesitation = viewer.layers["cells uncertainty"].data
-    widget.probabilities.setChecked(True)
+    widget.predict_panel.probabilities.setChecked(True)
     labels = predict(qtbot, widget).data
     p1, p2 = (viewer.layers[f"cells p(class {v})"].data for v in (1, 2))
     assert p1.shape == labels.shape and not viewer.layers["cells p(class 1)"].visible
@@ -35,27 +35,27 @@ def test_z_stack_predicts_every_slice_or_just_the_current_one(qtbot, viewer, sam
     viewer.add_image(stack, name="stack")
     viewer.add_labels(strokes, name="stack strokes")
     w = add_widget(viewer)
-    w.image_combo.setCurrentText("stack")
-    w.labels_combo.setCurrentText("stack strokes")
+    w.data_panel.image_combo.setCurrentText("stack")
+    w.data_panel.labels_combo.setCurrentText("stack strokes")
     train(qtbot, w)
-    w.current_slice.setChecked(True)
+    w.predict_panel.current_slice.setChecked(True)
     viewer.dims.set_current_step(0, 2)
     worker = w.start_prediction()
     assert worker is not None
-    qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: w.prediction.worker is None, timeout=TIMEOUT)
     layer = viewer.layers["stack prediction"]
     assert layer.data.shape == stack.shape
     assert (layer.data[2] > 0).all() and not layer.data[:2].any()
-    w.current_slice.setChecked(False)
+    w.predict_panel.current_slice.setChecked(False)
     w.start_prediction()
-    qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: w.prediction.worker is None, timeout=TIMEOUT)
     assert (viewer.layers["stack prediction"].data > 0).all()
     # the current slice alone, into the existing layer: the other slices keep what they hold
     layer.data[0] = 7  # e.g. corrected by hand
     viewer.dims.set_current_step(0, 1)
-    w.current_slice.setChecked(True)
+    w.predict_panel.current_slice.setChecked(True)
     w.start_prediction()
-    qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: w.prediction.worker is None, timeout=TIMEOUT)
     assert viewer.layers["stack prediction"].unique_id == layer.unique_id and (layer.data[0] == 7).all()
     from napari_unet.predict.pipeline import predict_labels
 
@@ -79,12 +79,12 @@ def test_zarr_image_opened_lazily_is_predicted_without_loading_it(qtbot, viewer,
     viewer.add_image(lazy, name="big")
     viewer.add_labels(np.tile(sample.strokes, (2, 2)), name="big strokes")
     w = add_widget(viewer)
-    w.image_combo.setCurrentText("big")
-    w.labels_combo.setCurrentText("big strokes")
+    w.data_panel.image_combo.setCurrentText("big")
+    w.data_panel.labels_combo.setCurrentText("big strokes")
     train(qtbot, w)
     assert isinstance(prediction_input(viewer.layers["big"]), da.Array)  # handed over lazily, not copied
     w.start_prediction()
-    qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: w.prediction.worker is None, timeout=TIMEOUT)
     expected = predict_labels(w.model, big, PredictConfig(tile_size=128, device="cpu")).labels
     np.testing.assert_array_equal(viewer.layers["big prediction"].data, expected)
 
@@ -94,12 +94,12 @@ def test_multiscale_image_trains_and_predicts_at_full_resolution(qtbot, viewer, 
     viewer.add_image(pyramid, multiscale=True, name="pyramid")
     viewer.add_labels(sample.strokes, name="pyramid strokes")
     w = add_widget(viewer)
-    w.image_combo.setCurrentText("pyramid")
-    w.labels_combo.setCurrentText("pyramid strokes")
+    w.data_panel.image_combo.setCurrentText("pyramid")
+    w.data_panel.labels_combo.setCurrentText("pyramid strokes")
     train(qtbot, w)
     assert w.model is not None and w.model.steps_trained == 15
     w.start_prediction()
-    qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: w.prediction.worker is None, timeout=TIMEOUT)
     assert viewer.layers["pyramid prediction"].data.shape == sample.image.shape
 
 
@@ -110,12 +110,12 @@ def test_nuclei_much_larger_than_the_base_models_are_found_on_a_shrunken_copy(qt
     big = np.kron(s.image, np.ones((4, 4), s.image.dtype))  # nuclei 4x as wide as the sample's
     viewer.add_image(big, name="cells")
     w = add_widget(viewer)
-    assert w.object_size.text() == "auto" and not w.object_size.isEnabled()  # semantic until nuclei is chosen
-    w.start_from.setCurrentIndex(1)
-    w.start_from.activated.emit(1)
-    assert w.object_size.isEnabled()
+    assert w.controls["diameter"].text() == "auto" and not w.controls["diameter"].isEnabled()  # semantic until nuclei is chosen
+    w.data_panel.start_from.setCurrentIndex(1)
+    w.data_panel.start_from.activated.emit(1)
+    assert w.controls["diameter"].isEnabled()
     layer = predict(qtbot, w)
     assert layer.data.shape == big.shape and "objects (predicted at " in w.status.text()
-    w.object_size.setValue(1)  # no larger than the model's objects: the image as it is
+    w.controls["diameter"].setValue(1)  # no larger than the model's objects: the image as it is
     predict(qtbot, w)
     assert "predicted at" not in w.status.text()

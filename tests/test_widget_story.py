@@ -14,8 +14,8 @@ from widget_helpers import (  # noqa: E402,F401 (fixtures)
 def test_paint_train_predict_inspect(qtbot, widget, viewer):
     train(qtbot, widget)
     assert widget.model is not None and widget.model.steps_trained == 15
-    assert len(widget.loss_plot.values) == 15
-    assert widget.predict_btn.isEnabled() and widget.train_btn.text() == "Train more"
+    assert len(widget.train_panel.loss_plot.values) == 15
+    assert widget.predict_panel.predict_btn.isEnabled() and widget.train_panel.train_btn.text() == "Train more"
     layer = predict(qtbot, widget)
     image = viewer.layers["cells"]
     # the layer holds the model's prediction (how good it is: the clicking story below)
@@ -51,7 +51,7 @@ def test_a_user_clicks_paints_and_gets_the_cells(qtbot, viewer):
     sample = make_sample(256, seed=0)
     viewer.add_image(sample.image, name="cells")
     w = add_widget(viewer, steps=250)
-    qtbot.mouseClick(w.new_labels_btn, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(w.data_panel.new_labels_btn, Qt.MouseButton.LeftButton)
     layer = viewer.layers["cells strokes"]
     assert layer.mode == "paint" and viewer.layers.selection.active is layer
     layer.brush_size = 3
@@ -61,12 +61,12 @@ def test_a_user_clicks_paints_and_gets_the_cells(qtbot, viewer):
             layer.paint((y, x), value, refresh=False)
     layer.refresh()
     assert set(np.unique(layer.data)) == {0, 1, 2}
-    qtbot.mouseClick(w.train_btn, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(w.train_panel.train_btn, Qt.MouseButton.LeftButton)
     assert w.controller.trainer is not None
     qtbot.waitUntil(lambda: not w.controller.busy, timeout=TIMEOUT)
     assert w.model.steps_trained == 250
-    qtbot.mouseClick(w.predict_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: w._predict_worker is None and "cells prediction" in viewer.layers, timeout=TIMEOUT)
+    qtbot.mouseClick(w.predict_panel.predict_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.prediction.worker is None and "cells prediction" in viewer.layers, timeout=TIMEOUT)
     truth = sample.truth == 2
     ours = iou(viewer.layers["cells prediction"].data == 2, truth)
     otsu = iou(otsu_foreground(sample.image), truth)  # no learning: 0.705 on this image
@@ -82,14 +82,14 @@ def test_start_from_the_nuclei_base_model_predict_paint_and_train_more(qtbot, vi
     sample = make_sample(256, seed=0)
     viewer.add_image(sample.image, name="cells")
     w = add_widget(viewer, steps=3)
-    entries = [w.start_from.itemText(i) for i in range(w.start_from.count())]
+    entries = [w.data_panel.start_from.itemText(i) for i in range(w.data_panel.start_from.count())]
     assert entries == ["scratch", "nuclei (base model)", "em-membranes (base model)", "cells (base model)", "file…"]
-    w.start_from.setCurrentIndex(1)
-    w.start_from.activated.emit(1)  # what choosing it with the mouse does
+    w.data_panel.start_from.setCurrentIndex(1)
+    w.data_panel.start_from.activated.emit(1)  # what choosing it with the mouse does
     assert w.model.info.name == "nuclei" and w.model.mode == "instance"
-    assert w.mode.currentText() == "instance" and not w.mode.isEnabled()
-    assert "nuclei" in w.model_info.text() and w.predict_btn.isEnabled()
-    assert "Paint for <b>nuclei</b>" in w.hint.text() and "one whole nucleus each" in w.hint.text()
+    assert w.controls["mode"].currentText() == "instance" and not w.controls["mode"].isEnabled()
+    assert "nuclei" in w.model_panel.model_info.text() and w.predict_panel.predict_btn.isEnabled()
+    assert "Paint for <b>nuclei</b>" in w.data_panel.hint.text() and "one whole nucleus each" in w.data_panel.hint.text()
 
     zero_shot = predict(qtbot, w).data.copy()  # no training
     cells, otsu = iou(zero_shot > 0, sample.truth == 2), iou(otsu_foreground(sample.image), sample.truth == 2)
@@ -99,9 +99,9 @@ def test_start_from_the_nuclei_base_model_predict_paint_and_train_more(qtbot, vi
 
     strokes = w.new_annotation_layer()
     strokes.data = simulate_instance_strokes(sample.instances, seed=0).astype(strokes.data.dtype)
-    assert "&#9632;" in w.hint.text()  # the legend shows the strokes layer's colours
+    assert "&#9632;" in w.data_panel.hint.text()  # the legend shows the strokes layer's colours
     base_steps = w.model.steps_trained
-    assert w.train_btn.text() == "Train more"
+    assert w.train_panel.train_btn.text() == "Train more"
     train(qtbot, w)
     assert w.model.steps_trained == base_steps + 3
     assert w.model.info.fine_tuned_from == "nuclei" and w.model.info.name is None
@@ -111,10 +111,10 @@ def test_start_from_the_nuclei_base_model_predict_paint_and_train_more(qtbot, vi
 
     saved = w.models.save_named("my-nuclei")
     assert saved == user_models / "my-nuclei.pt"
-    assert "my-nuclei" in [w.start_from.itemText(i) for i in range(w.start_from.count())]
-    w.start_from.setCurrentIndex(0)
-    w.start_from.activated.emit(0)  # scratch: the next Train starts a new model
-    assert w.model is None and w.train_btn.text() == "Train"
+    assert "my-nuclei" in [w.data_panel.start_from.itemText(i) for i in range(w.data_panel.start_from.count())]
+    w.data_panel.start_from.setCurrentIndex(0)
+    w.data_panel.start_from.activated.emit(0)  # scratch: the next Train starts a new model
+    assert w.model is None and w.train_panel.train_btn.text() == "Train"
 
 
 def test_instance_mode_paints_objects_and_predicts_one_label_per_object(qtbot, viewer):
@@ -122,11 +122,11 @@ def test_instance_mode_paints_objects_and_predicts_one_label_per_object(qtbot, v
 
     viewer.open_sample("napari-unet", "cells-instances")
     w = add_widget(viewer, steps=100)
-    w.mode.setCurrentText("instance")
-    assert "one whole object" in w.hint.text()
-    assert w.labels_combo.currentText() == "cells objects"
+    w.controls["mode"].setCurrentText("instance")
+    assert "one whole object" in w.data_panel.hint.text()
+    assert w.data_panel.labels_combo.currentText() == "cells objects"
     train(qtbot, w)
-    assert w.model.mode == "instance" and not w.mode.isEnabled()
+    assert w.model.mode == "instance" and not w.controls["mode"].isEnabled()
     layer = predict(qtbot, w)
     from napari_unet.core.samples import make_sample
 
@@ -138,7 +138,7 @@ def test_instance_mode_paints_objects_and_predicts_one_label_per_object(qtbot, v
     assert len(np.unique(layer.data)) == n + 1  # one value per object, numbered 1..n
     assert f"{n} objects" in w.status.text()
     w.forget_model()  # a model trained for 5 steps is sure of nothing yet: the status says what to do
-    w.steps.setValue(5)
+    w.controls["steps"].setValue(5)
     train(qtbot, w)
     assert predict(qtbot, w).data.max() == 0
     assert "no object yet that the model is 90% sure of" in w.status.text() and "Train more" in w.status.text()

@@ -23,7 +23,7 @@ def test_paint_at_the_suggestion_and_alt_n_moves_to_the_next_place(qtbot, widget
     qtbot.waitUntil(lambda: widget.suggestions.current is not None, timeout=TIMEOUT)
     first = widget.suggestions.current
     points = viewer.layers["cells paint here next"]
-    assert 1 <= len(points.data) <= 5 and widget.uncertainty.isChecked()
+    assert 1 <= len(points.data) <= 5 and widget.predict_panel.uncertainty.isChecked()
     np.testing.assert_allclose(points.data[0], (first.y, first.x))  # the best place is number 1, and shown
     np.testing.assert_allclose(centre(viewer), (first.y, first.x))
     assert viewer.layers.selection.active.name == "cells strokes"  # ready to paint there
@@ -45,6 +45,6 @@ def test_paint_at_the_suggestion_and_alt_n_moves_to_the_next_place(qtbot, widget
 
 
 def test_without_a_model_it_says_what_to_do_first(qtbot, widget, viewer):
-    widget.suggest_btn.click()
+    widget.predict_panel.suggest_btn.click()
     assert "train a model first" in widget.status.text()
     assert "cells paint here next" not in viewer.layers

@@ -30,11 +30,11 @@ def widget(viewer):
 def add_widget(viewer, steps=15):
     """The dock widget obtained through the manifest, with tiny settings for CPU tests."""
     _, w = viewer.window.add_plugin_dock_widget("napari-unet", "U-Net from strokes")
-    w.steps.setValue(steps)
-    w.patch_size.setValue(64)
-    w.model_size.setCurrentText("small")
-    w.tile_size.setValue(128)
-    w.device.setCurrentText("cpu")
+    w.controls["steps"].setValue(steps)
+    w.controls["patch_size"].setValue(64)
+    w.train_panel.model_size.setCurrentText("small")
+    w.controls["tile_size"].setValue(128)
+    w.controls["device"].setCurrentText("cpu")
     return w
 
 
@@ -50,7 +50,7 @@ def predict(qtbot, w, image="cells"):
     """Predict and wait for the result; returns the image's prediction layer."""
     worker = w.start_prediction()
     assert worker is not None
-    qtbot.waitUntil(lambda: w._predict_worker is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: w.prediction.worker is None, timeout=TIMEOUT)
     return w.viewer.layers[f"{image} prediction"]
 
 

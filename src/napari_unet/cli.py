@@ -5,152 +5,14 @@ Bad input ends with one line on stderr naming the problem and the fix, and exit 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
-from napari_unet import __version__
 from napari_unet.core.config import PredictConfig, UserInputError
+from napari_unet.flags import DEMO_STEPS, TRAIN_STEPS, build_parser, config_from, given
 
 EXIT_USAGE = 2
-
-
-def _add_colour(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--colour-to-grey", choices=["luminance", "hematoxylin"], default=None,
-                   help="colour images for a model trained on grey ones (nuclei): convert by luminance, or take the "
-                        "hematoxylin channel of H&E stains (default: as the model was trained, luminance)")
-
-
-def _add_device(p: argparse.ArgumentParser) -> None:
-    _add_colour(p)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
-                   help="compute device (default: CUDA, then Apple MPS, then CPU)")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                   help="bf16 autocast where the device runs it fast (auto), or force one")
-
-
-def _add_train_options(p: argparse.ArgumentParser, steps: int | None, budget: float | None) -> None:
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=int, default=None, help=f"optimizer steps (default: {steps or 'none'})")
-    g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                   help=f"train for this many seconds{f' (default: {budget:g})' if budget else ''}")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--batch-size", type=int, default=None, help="patches per step")
-    p.add_argument("--patch-size", type=int, default=None, help="training patch size in pixels")
-    p.add_argument("--learning-rate", type=float, default=None)
-    p.add_argument("--class-weights", default=None, metavar="W1,W2,...",
-                   help="extra loss weight per class in label-value order, e.g. 2,1 to favour thin "
-                        "structures of class 1 (default: classes balanced by stroke frequency)")
-    p.add_argument("--edge-weight", type=float, default=None, metavar="W",
-                   help="weight of the edge-aware term that puts boundaries where the image has edges "
-                        "(default: 10; 0 turns it off)")
-    p.add_argument("--keep-weight", type=float, default=None, metavar="W",
-                   help="fine-tuning a base model (--init nuclei, ...): weight of a term that keeps its predictions "
-                        "where nothing is painted; while on, the edge term is off (default: 1 from a base "
-                        "model with line classes such as em-membranes, else 0)")
-    p.add_argument("--base-share", type=float, default=None, metavar="S",
-                   help="fine-tuning a base model: the result mixes the weights, (1 - S) x fine-tuned + S x the "
-                        "starting model, which forgets less of it where nothing was painted; made for short runs "
-                        "(about a minute): after a 300 s run it hurt, use 0 there (default: 0.5; 0: off)")
-    p.add_argument("--depth", type=int, default=None, help="U-Net depth (new models only)")
-    p.add_argument("--base-channels", type=int, default=None, help="U-Net width (new models only)")
-    _add_device(p)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="napari-unet",
-        description="Train a U-Net from sparse brush strokes and predict tile by tile.",
-    )
-    parser.add_argument("--version", action="version", version=f"napari-unet {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    t = sub.add_parser("train", help="train (or fine-tune) a model from images and strokes")
-    t.add_argument("--images", nargs="+", required=True, metavar="IMG", help="TIFF or PNG images")
-    t.add_argument("--labels", nargs="+", required=True, metavar="STROKES",
-                   help="one stroke image per image: 0 = not annotated, 1, 2, ... = classes")
-    t.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.pt)")
-    t.add_argument("--init", metavar="MODEL",
-                   help="start from this model and fine-tune it: a base model (nuclei, em-membranes, cells), a named "
-                        "model (see 'napari-unet models') or a model file")
-    t.add_argument("--mode", choices=["semantic", "instance"], default=None,
-                   help="semantic: 1, 2, ... are classes; instance: 1 = background, each value >= 2 one whole "
-                        "object, output one label per object (default: semantic, or the --init model's mode)")
-    t.add_argument("--no-border-weights", action="store_true",
-                   help="instance mode: leave out the paper's border weight map (for comparison)")
-    _add_train_options(t, steps=1000, budget=None)
-
-    p = sub.add_parser("predict", help="predict labels for images")
-    p.add_argument("--model", required=True,
-                   help="model file written by 'napari-unet train', or a named model: nuclei, em-membranes, cells, "
-                        "or one of yours (see 'napari-unet models')")
-    p.add_argument("--images", nargs="+", required=True, metavar="IMG")
-    p.add_argument("--out-dir", required=True, metavar="DIR", help="writes DIR/<stem>_labels.tif (or .zarr)")
-    p.add_argument("--tile-size", type=int, default=PredictConfig.tile_size,
-                   help="output tile size in pixels; the result does not depend on it, larger tiles are faster "
-                        "and need more memory (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=PredictConfig.batch_size, help="tiles per batch (default: %(default)s)")
-    p.add_argument("--probabilities", action="store_true", help="also write DIR/<stem>_probabilities.tif (or .zarr)")
-    p.add_argument("--tta", action="store_true",
-                   help="test-time augmentation: average the 8 flips and rotations of every tile (8 network passes; "
-                        "7-9x the prediction time)")
-    p.add_argument("--min-confidence", type=float, default=PredictConfig.min_confidence, metavar="P",
-                   help="instance mode: keep an object only if the network is this sure of at least one of its "
-                        "pixels (0.5 keeps every object; default: %(default)s)")
-    p.add_argument("--object-margin", type=float, default=PredictConfig.object_margin, metavar="M",
-                   help="models trained on strokes: draw an object or line pixel only where its odds beat the rest "
-                        "by exp(M), so objects stop at their edge (0: plain argmax; default: %(default)s)")
-    p.add_argument("--diameter", default="auto", metavar="PX|auto|off",
-                   help="instance mode: the objects' diameter in pixels; objects much larger than the model's "
-                        "(`napari-unet models` lists it) are predicted on a shrunken copy of the image. 'auto' "
-                        "measures them in a first pass, 'off' predicts every image as it is (default: %(default)s)")
-    p.add_argument("--open-lines", action="store_true",
-                   help="semantic mode: leave the line classes (membranes) as predicted; by default their gaps "
-                        "are closed where two regions meet")
-    p.add_argument("--measure", action="store_true",
-                   help="instance mode: also write DIR/<stem>_objects.csv, one row per object (label, area, centroid, "
-                        "mean intensity)")
-    p.add_argument("--pixel-size", default=None, metavar="Y,X",
-                   help="pixel size for the calibrated columns of --measure (default: 1,1)")
-    c = p.add_mutually_exclusive_group()
-    c.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="predict on a dask cluster of N worker processes on this machine; the workers write "
-                        "DIR/<stem>_labels.zarr tile by tile")
-    c.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="predict on a running dask.distributed cluster (e.g. tcp://host:8786); the workers read the "
-                        "image and write the zarr output, so both must be on storage they all see")
-    p.add_argument("--format", choices=["tif", "zarr"], default=None,
-                   help="output format; zarr is written tile row by tile row, for images larger than memory "
-                        "(default: zarr for zarr images, tif otherwise)")
-    _add_device(p)
-
-    m = sub.add_parser("models", help="list the shipped base models and your named models, with their classes")
-    m.add_argument("--add", nargs=2, metavar=("NAME", "MODEL"),
-                   help="save the model file MODEL as your named model NAME (usable wherever a model is asked for)")
-
-    e = sub.add_parser("export", help="write a model as a bioimage.io model package (.zip) for other tools")
-    e.add_argument("--model", required=True, help="model file, named model (nuclei, em-membranes, cells, yours) or package")
-    e.add_argument("--out", required=True, metavar="NAME.zip", help="package file to write")
-    e.add_argument("--image", default=None, metavar="IMG",
-                   help="a typical image: its central crop becomes the package's test data and cover "
-                        "(default: a synthetic cell scene)")
-    e.add_argument("--name", default=None, help="model name: 5-128 letters, digits, spaces, _+-() "
-                                                 "(default: the model's name)")
-    e.add_argument("--authors", nargs="+", default=None, metavar="AUTHOR", help="author names")
-    e.add_argument("--description", default=None, help="one or two sentences on what the model segments")
-    e.add_argument("--licence", default="CC-BY-4.0", help="SPDX licence of the weights (default: %(default)s)")
-    e.add_argument("--no-check", action="store_true",
-                   help="skip bioimageio.core's test of the package before writing it")
-
-    sub.add_parser("doctor", help="check the install: versions, the device, which optional features work and "
-                                  "the command that fixes each that does not")
-
-    d = sub.add_parser("demo", help="train on a synthetic sample, predict, report IoU")
-    d.add_argument("--out-dir", default="napari-unet-demo", help="where to write the TIFFs and the model")
-    d.add_argument("--napari", action="store_true", help="open the result in napari")
-    _add_train_options(d, steps=DEMO_STEPS, budget=None)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,35 +38,20 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
-def _train_config(args, default_steps: int | None, default_budget: float | None):
+def _train_config(args, default_steps: int):
     from napari_unet.core.config import TrainConfig
 
-    steps, budget = args.steps, args.time_budget
-    if steps is None and budget is None:
-        steps, budget = default_steps, default_budget
-    names = ("batch_size", "patch_size", "learning_rate", "edge_weight", "keep_weight", "base_share")
-    extra = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
-    if args.class_weights:
-        try:
-            extra["class_weights"] = [float(v) for v in args.class_weights.split(",")]
-        except ValueError:
-            raise UserInputError(f"--class-weights must be numbers separated by commas, got {args.class_weights!r}.") from None
-    if getattr(args, "mode", None):
-        extra["mode"] = args.mode
-    if getattr(args, "no_border_weights", False):
-        extra["border_w0"] = 0.0
-    return TrainConfig(steps=steps, time_budget=budget, seed=args.seed, device=args.device,
-                       precision=args.precision, colour_to_grey=args.colour_to_grey, **extra)
+    return config_from(args, TrainConfig, {"steps": default_steps})
 
 
 def _model_config(args):
     from napari_unet.core.config import ModelConfig
 
-    extra = {k: getattr(args, k) for k in ("depth", "base_channels") if getattr(args, k) is not None}
+    extra = given(args, ModelConfig)
     if extra and getattr(args, "init", None):  # a fine-tuned model keeps its architecture
-        given = " and ".join(f"--{k.replace('_', '-')}" for k in extra)
-        raise UserInputError(f"{given} cannot be combined with --init: a fine-tuned model keeps the architecture of "
-                             f"{args.init}; leave out {given} to fine-tune it, or --init to train a new model.")
+        given_flags = " and ".join(f"--{k.replace('_', '-')}" for k in extra)
+        raise UserInputError(f"{given_flags} cannot be combined with --init: a fine-tuned model keeps the architecture "
+                             f"of {args.init}; leave out {given_flags} to fine-tune it, or --init to train a new model.")
     return ModelConfig(**extra)
 
 
@@ -249,7 +96,7 @@ def cmd_train(args) -> int:
     images = [read_image(p) for p in args.images]
     labels = [read_image(p) for p in args.labels]
     model = load_model(args.init) if args.init else None
-    config = _train_config(args, default_steps=1000, default_budget=None)
+    config = _train_config(args, TRAIN_STEPS)
     for path, image in zip(args.images, images):
         _note_colour(model, image, config.colour_to_grey, path)
     out = check_writable(args.out)  # before training, not after
@@ -278,11 +125,7 @@ def cmd_predict(args) -> int:
     if args.measure and model.mode != "instance":
         raise UserInputError(f"--measure measures objects, but {args.model} is a semantic model; use a model "
                              "trained with --mode instance, or leave out --measure.")
-    config = PredictConfig(tile_size=args.tile_size, batch_size=args.batch_size,
-                           tta=args.tta, min_confidence=args.min_confidence, close_lines=not args.open_lines,
-                           object_margin=args.object_margin, device=args.device, precision=args.precision,
-                           colour_to_grey=args.colour_to_grey,
-                           **_diameter(args.diameter))
+    config = config_from(args, PredictConfig)
     out_dir = Path(args.out_dir)
     if args.workers is not None or args.scheduler:
         return _predict_on_cluster(args, model, config, out_dir)
@@ -331,16 +174,6 @@ def _note_colour(model, image, method: str | None, path: str) -> None:
     text = notice(model, to_zcyx(image, lazy=True).shape[1], method) if model is not None else None
     if text:
         print(f"note: {Path(path).name}: {text}", file=sys.stderr)
-
-
-def _diameter(value: str) -> dict:
-    """``--diameter auto|off|PX`` as PredictConfig settings."""
-    if value in ("auto", "off"):
-        return {"rescale": value == "auto"}
-    try:
-        return {"diameter": float(value)}
-    except ValueError:
-        raise UserInputError(f"--diameter must be 'auto', 'off' or a size in pixels such as 30, got {value!r}.") from None
 
 
 def _predict_on_cluster(args, model, config, out_dir: Path) -> int:
@@ -423,11 +256,6 @@ def cmd_doctor(args) -> int:
     return 0 if complete else 1
 
 
-# the demo trains a fixed number of steps (about a minute on a 2-core CPU), not a fixed time: its
-# mask must not depend on how busy the machine is
-DEMO_STEPS = 1000
-
-
 def cmd_demo(args) -> int:
     import numpy as np
 
@@ -443,7 +271,7 @@ def cmd_demo(args) -> int:
     sample = make_sample(256, seed=0)
     annotated = (sample.strokes > 0).mean()
     print(f"synthetic sample: 256x256 cells, strokes on {annotated:.1%} of pixels (1 = background, 2 = cells)")
-    config = _train_config(args, default_steps=DEMO_STEPS, default_budget=None)
+    config = _train_config(args, DEMO_STEPS)
     t0 = time.perf_counter()
     result = _run_training(sample.image, sample.strokes, config, model_config=_model_config(args))
     labels = predict_labels(result.model, sample.image).labels

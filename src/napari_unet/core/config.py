@@ -1,13 +1,17 @@
 """Settings for the model, training and prediction, as validated dataclasses.
 
 Each config converts to and from a plain ``dict`` of built-in types, so it can be stored
-in a model file that :func:`torch.load` reads with ``weights_only=True``.
+in a model file that :func:`torch.load` reads with ``weights_only=True``. A field users set is
+declared with :func:`~napari_unet.core.options.option`: its command-line flag and its widget
+control are made from that declaration.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from napari_unet.core.options import option
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -18,6 +22,33 @@ COLOUR_TO_GREY = ("luminance", "hematoxylin")  # how a grey model reads a colour
 
 class UserInputError(ValueError):
     """Bad input from a user: the message names the problem and the fix."""
+
+
+# options that training and prediction share
+COLOUR_OPTION = dict(choices=COLOUR_TO_GREY, help="colour images for a model trained on grey ones (nuclei): convert "
+                     "by luminance, or take the hematoxylin channel of H&E stains (default: as the model was "
+                     "trained, luminance)")
+DEVICE_OPTION = dict(choices=DEVICES, help="compute device (default: CUDA, then Apple MPS, then CPU)", label="Device",
+                     panel="training")
+PRECISION_OPTION = dict(choices=PRECISIONS, help="bf16 autocast where the device runs it fast (auto), or force one")
+
+
+def _class_weights(text: str) -> dict:
+    """``--class-weights 2,1`` as config fields."""
+    try:
+        return {"class_weights": [float(v) for v in text.split(",")]}
+    except ValueError:
+        raise UserInputError(f"--class-weights must be numbers separated by commas, got {text!r}.") from None
+
+
+def _diameter(text: str) -> dict:
+    """``--diameter auto|off|PX`` as config fields."""
+    if text in ("auto", "off"):
+        return {"rescale": text == "auto"}
+    try:
+        return {"diameter": float(text)}
+    except ValueError:
+        raise UserInputError(f"--diameter must be 'auto', 'off' or a size in pixels such as 30, got {text!r}.") from None
 
 
 def _from_dict(cls, data: dict[str, Any]):
@@ -48,8 +79,8 @@ class ModelConfig:
 
     in_channels: int = 1
     n_classes: int = 2
-    depth: int = 4
-    base_channels: int = 16
+    depth: int = option(4, help="U-Net depth (new models only)")
+    base_channels: int = option(16, help="U-Net width (new models only)")
     dropout: float = 0.2
     batch_norm: bool = True
 
@@ -149,32 +180,56 @@ class TrainConfig:
     warm-up and a cosine decay over whichever limit is nearer.
     """
 
-    steps: int | None = 500
-    time_budget: float | None = None
-    batch_size: int = 4
-    patch_size: int = 128
-    learning_rate: float = 2e-3
+    steps: int | None = option(500, exclusive="limit", help="optimizer steps (default: %(default)s)",
+                               label="Steps", tip="Train a fixed number of steps instead of a time (0 = by time)",
+                               panel="training", advanced=True, range=(0, 1_000_000), special="by time", start=0)
+    time_budget: float | None = option(None, exclusive="limit", metavar="SECONDS", help="train for this many seconds",
+                                       label="Training time", tip="How long one press of Train trains (press again "
+                                       "to train more)", panel="training", range=(5, 24 * 3600), suffix=" s", start=60)
+    batch_size: int = option(4, help="patches per step (default: %(default)s)", label="Batch size", panel="training",
+                             advanced=True, range=(1, 256))
+    patch_size: int = option(128, help="training patch size in pixels (default: %(default)s)", label="Patch size",
+                             panel="training", advanced=True, range=(32, 1024), step=32)
+    learning_rate: float = option(2e-3, help="optimizer learning rate (default: %(default)s)", label="Learning rate",
+                                  panel="training", advanced=True, range=(1e-5, 1.0), step=1e-4, decimals=5)
     weight_decay: float = 1e-4
     warmup_steps: int = 20
     class_balance: bool = True  # inverse-frequency class weights on the strokes
     balanced_sampling: bool = True  # patch centres drawn class by class (else: any painted pixel)
-    class_weights: list[float] | None = None  # extra loss factor per class, in class order
-    edge_weight: float = 10.0  # weight of the edge-aware Potts term (0: off)
+    class_weights: list[float] | None = option(  # an extra loss factor per class, in class order
+        None, metavar="W1,W2,...", parse=_class_weights,
+        help="extra loss weight per class in label-value order, e.g. 2,1 to favour thin structures of class 1 "
+             "(default: classes balanced by stroke frequency)")
+    edge_weight: float = option(10.0, metavar="W", help="weight of the edge-aware term that puts boundaries where the "
+                                "image has edges (default: %(default)s; 0 turns it off)", label="Edge term",
+                                tip="Weight of the edge-aware term: where no stroke says where a region ends, put the "
+                                    "boundary where the image has an edge (0 = off)",
+                                panel="training", advanced=True, range=(0.0, 100.0), step=0.5, decimals=2)
     edge_sigma: float = 1.0  # its colour scale, relative to the patch's contrast between neighbours
     edge_warmup: int = 100  # steps on the strokes alone before the term ramps up (over as many again)
-    # fine-tuning a base model: weight of a term keeping its predictions where nothing is painted
-    # (None: 1 from a base model with line classes, such as em-membranes, else 0); while on, it
-    # takes the edge term's place
-    keep_weight: float | None = None
-    base_share: float = 0.5  # fine-tuning a base model: the result is (1 - s) * tuned + s * starting weights (0: off)
-    mode: str | None = None  # "semantic" or "instance"; None: the model's mode, semantic for new models
-    border_w0: float = 10.0  # instance mode: weight of the border term (paper: w0 = 10)
+    keep_weight: float | None = option(
+        None, metavar="W", help="fine-tuning a base model (--init nuclei, ...): weight of a term that keeps its "
+        "predictions where nothing is painted; while on, the edge term is off (default: 1 from a base model with "
+        "line classes such as em-membranes, else 0)")
+    base_share: float = option(  # the result is (1 - s) * tuned + s * starting weights (0: off)
+        0.5, metavar="S", help="fine-tuning a base model: the result mixes the weights, (1 - S) x fine-tuned + S x the "
+        "starting model, which forgets less of it where nothing was painted; made for short runs (about a minute): "
+        "after a 300 s run it hurt, use 0 there (default: %(default)s; 0: off)")
+    mode: str | None = option(  # None: the model's mode, semantic for new models
+        None, choices=MODES, help="semantic: 1, 2, ... are classes; instance: 1 = background, each value >= 2 one "
+        "whole object, output one label per object (default: semantic, or the --init model's mode)", label="Mode",
+        tip="semantic: one label per class · instance: one label per object, touching objects separated (U-Net "
+            "paper's border weights)", panel="data")
+    border_w0: float = option(  # instance mode: weight of the border term (paper: w0 = 10)
+        10.0, flag="--no-border-weights", switch=0.0,
+        help="instance mode: leave out the paper's border weight map (for comparison)")
     border_sigma: float = 5.0  # instance mode: its width in pixels (paper: sigma ~ 5 px)
     outline: int = 3  # instance mode: unpainted pixels this close to a painted object are background
-    colour_to_grey: str | None = None  # colour images for a grey model: None = as the model records (luminance)
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
+    colour_to_grey: str | None = option(None, **COLOUR_OPTION)  # None: as the model records (luminance)
+    seed: int = option(0, help="random seed (default: %(default)s)", label="Seed", panel="training", advanced=True,
+                       range=(0, 2**31 - 1))
+    device: str = option("auto", **DEVICE_OPTION)
+    precision: str = option("auto", **PRECISION_OPTION)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self):
@@ -226,20 +281,46 @@ class PredictConfig:
     less on context and need more memory.
     """
 
-    tile_size: int = 768
-    batch_size: int = 1  # tiles per batch: one 768-pixel tile with its context is already a large batch
-    tta: bool = False  # average the 8 flips and 90-degree rotations of every tile (8 network passes)
-    min_confidence: float = 0.9  # instance mode: an object needs a pixel this sure of being one
-    object_margin: float = 0.5  # models trained on strokes: objects and lines need odds exp(margin) over the rest
+    tile_size: int = option(768, help="output tile size in pixels; the result does not depend on it, larger tiles are "
+                            "faster and need more memory (default: %(default)s)", label="Tile size",
+                            tip="Prediction tile size: the result is the same for any size; larger is faster if "
+                                "memory allows", panel="prediction", range=(32, 4096), step=32)
+    # tiles per batch: one 768-pixel tile with its context is already a large batch
+    batch_size: int = option(1, help="tiles per batch (default: %(default)s)")
+    tta: bool = option(False, help="test-time augmentation: average the 8 flips and rotations of every tile (8 network "
+                       "passes; 7-9x the prediction time)", label="Test-time augmentation (about 8x slower)",
+                       tip="Average the prediction over the 8 flips and 90-degree rotations of each tile",
+                       panel="prediction")
+    min_confidence: float = option(
+        0.9, metavar="P", help="instance mode: keep an object only if the network is this sure of at least one of its "
+        "pixels (0.5 keeps every object; default: %(default)s)", label="Sure core",
+        tip="Instance mode: keep an object only where the network is at least this sure of one of its pixels (its "
+            "sure core); lower keeps fainter objects, 0.5 keeps every object",
+        panel="prediction", advanced=True, range=(0.5, 1.0), step=0.05, decimals=2, only="instance")
+    object_margin: float = option(
+        0.5, metavar="M", help="models trained on strokes: draw an object or line pixel only where its odds beat the "
+        "rest by exp(M), so objects stop at their edge (0: plain argmax; default: %(default)s)", label="Object margin",
+        tip="Models trained on strokes: draw an object or line pixel only where its odds beat the rest by exp(margin), "
+            "so objects stop at their edge; higher draws smaller objects, 0 = plain argmax",
+        panel="prediction", advanced=True, range=(0.0, 5.0), step=0.1, decimals=2)
     split: str = "distance"  # instance mode: seeds of the split of touching objects (napari_unet.core.instances)
     sized_split: bool = True  # instance mode: the split and the smallest object follow the model's object size
     rescale: bool = True  # instance mode: shrink images whose objects are much larger than the model learned
-    diameter: float = 0.0  # the objects' diameter in pixels for ``rescale``; 0 measures it (a first pass)
-    close_lines: bool = True  # semantic mode: close the classes painted as thin lines (membranes)
+    diameter: float = option(  # 0 measures it (a first pass); --diameter off turns ``rescale`` off
+        0.0, flag="--diameter", metavar="PX|auto|off", parse=_diameter,
+        help="instance mode: the objects' diameter in pixels; objects much larger than the model's (`napari-unet "
+        "models` lists it) are predicted on a shrunken copy of the image. 'auto' measures them in a first pass, 'off' "
+        "predicts every image as it is (default: auto)", label="Object size",
+        tip="Instance mode: the objects' diameter in this image. Objects much larger than those the model learned are "
+            "predicted on a shrunken copy of the image; 'auto' measures them first. A size no larger than the model's "
+            "predicts the image as it is", panel="prediction", range=(0, 4096), suffix=" px", special="auto",
+        only="instance")
+    close_lines: bool = option(True, flag="--open-lines", help="semantic mode: leave the line classes (membranes) as "
+                               "predicted; by default their gaps are closed where two regions meet")
     line_seed: float = 0.2  # lines close where two regions less likely than this to be line meet (tuned on ISBI 10-19)
-    colour_to_grey: str | None = None  # colour images for a grey model: None = as the model records (luminance)
-    device: str = "auto"
-    precision: str = "auto"
+    colour_to_grey: str | None = option(None, **COLOUR_OPTION)  # None: as the model records (luminance)
+    device: str = option("auto", **DEVICE_OPTION)
+    precision: str = option("auto", **PRECISION_OPTION)
 
     def __post_init__(self):
         if self.tile_size < 16:

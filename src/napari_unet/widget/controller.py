@@ -3,7 +3,8 @@ actions are possible in which state. The widget shows this state and forwards cl
 tests drive it directly.
 
 States: ``idle`` → ``training`` (a Train press or Live) → ``stopping`` → ``idle``; ``idle`` →
-``predicting`` → ``idle``. Training runs in a child process (:class:`~napari_unet.trainer.client.Trainer`);
+``predicting`` → ``idle``; an export runs beside them (``exporting``). This is the one place that
+knows what runs. Training runs in a child process (:class:`~napari_unet.trainer.client.Trainer`);
 its events are collected by :meth:`Controller.poll`, which the widget calls on a timer.
 """
 
@@ -39,6 +40,7 @@ class Controller:
     recovery: object | None = None  # Path of the recovery file (None: no autosave)
     _last_autosave: float = field(default=0.0, repr=False)
     autosaved: bool = False  # this session has written the recovery file
+    exporting: bool = False  # a bioimage.io export runs (on a copy of the model: training may go on)
 
     # ------------------------------------------------------------------ what is possible
     @property
@@ -60,6 +62,7 @@ class Controller:
             "new_model": idle and model,
             "new_layer": has_image,
             "architecture": idle and not model,  # model size and mode are fixed once a model exists
+            "export": idle and model and not self.exporting,
         }
 
     # ------------------------------------------------------------------ training
@@ -173,6 +176,15 @@ class Controller:
     def end_prediction(self) -> None:
         if self.state == "predicting":
             self.state = "idle"
+
+    def begin_export(self) -> bool:
+        if self.exporting or self.model is None:
+            return False
+        self.exporting = True
+        return True
+
+    def end_export(self) -> None:
+        self.exporting = False
 
     def forget_model(self) -> bool:
         if self.busy:

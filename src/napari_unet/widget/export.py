@@ -45,8 +45,10 @@ class ExportDialog(QDialog):
 
 
 class Export:
-    def __init__(self, widget):
-        self.widget = widget
+    """The Export button: a worker exports a copy of the model (training may go on meanwhile)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
         self.worker = None
 
     def start(self, path: str | None = None, settings=None):
@@ -58,10 +60,10 @@ class Export:
 
         from napari_unet.core.config import UserInputError
 
-        w = self.widget
-        if w.model is None:
-            return w._error("No model to export yet: train one first, or start from a base model.")
-        if self.worker is not None:
+        ctx = self.ctx
+        if ctx.model is None:
+            return ctx.error("No model to export yet: train one first, or start from a base model.")
+        if ctx.controller.exporting:
             return None
         try:
             if settings is None:
@@ -69,31 +71,32 @@ class Export:
             if settings is None:
                 return None
             if path is None:
-                path, _ = QFileDialog.getSaveFileName(w, "Export to bioimage.io", _file_name(settings.name),
+                path, _ = QFileDialog.getSaveFileName(ctx.window, "Export to bioimage.io", _file_name(settings.name),
                                                       "bioimage.io model package (*.zip)")
                 if not path:
                     return None
             sample = self._sample()
         except UserInputError as err:
-            return w._error(str(err))
+            return ctx.error(str(err))
         from napari_unet.bioimageio.export import export_bioimageio
 
-        worker = create_worker(export_bioimageio, copy.deepcopy(w.model), path, sample, settings,
+        if not ctx.controller.begin_export():
+            return None
+        worker = create_worker(export_bioimageio, copy.deepcopy(ctx.model), path, sample, settings,
                                _start_thread=False, _ignore_errors=True)
         worker.returned.connect(self._done)
-        worker.errored.connect(w._on_error)
+        worker.errored.connect(ctx.failed)
         worker.finished.connect(self._finished)
         self.worker = worker
-        w.status.setText(f"Exporting to {path} and testing the package with bioimageio.core (takes a few seconds)…")
-        w._update_buttons()
+        ctx.status(f"Exporting to {path} and testing the package with bioimageio.core (takes a few seconds)…")
+        ctx.refresh()
         worker.start()
         return worker
 
     def _ask_settings(self):
-        w = self.widget
-        name = w.model.info.name or (f"{w.image_combo.currentText()} model"[:64] if w.image_combo.currentText()
-                                            else "napari-unet model")
-        dialog = ExportDialog(w, name, w.model.info.description or "")
+        model, image = self.ctx.model, self.ctx.image_layer()
+        name = model.info.name or (f"{image.name} model"[:64] if image is not None else "napari-unet model")
+        dialog = ExportDialog(self.ctx.window, name, model.info.description or "")
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.settings()  # raises a clear error for a name or licence bioimage.io refuses
@@ -103,17 +106,18 @@ class Export:
         from napari_unet.widget.layers import full_resolution
         from napari_unet.bioimageio.export import sample_image
 
-        layer = self.widget.image_layer()
-        return None if layer is None else sample_image(self.widget.model, full_resolution(layer))
+        layer = self.ctx.image_layer()
+        return None if layer is None else sample_image(self.ctx.model, full_resolution(layer))
 
     def _done(self, result):
         tests = ", ".join(f"{fmt} {outcome}" for fmt, outcome in result.validation.items())
-        self.widget.status.setText(f"Exported {result.path} ({result.size_bytes / 1e6:.1f} MB; bioimage.io test: "
-                                   f"{tests}). Open it in deepImageJ, ilastik or QuPath, or load it here.")
+        self.ctx.status(f"Exported {result.path} ({result.size_bytes / 1e6:.1f} MB; bioimage.io test: "
+                        f"{tests}). Open it in deepImageJ, ilastik or QuPath, or load it here.")
 
     def _finished(self):
         self.worker = None
-        self.widget._update_buttons()
+        self.ctx.controller.end_export()
+        self.ctx.refresh()
 
 
 def _file_name(name: str | None) -> str:

@@ -14,8 +14,11 @@ REFRESH_S = 3.0  # seconds between refreshes of the preview while nothing is pai
 
 
 class LivePreview:
-    def __init__(self, widget):
-        self.widget = widget
+    """The live preview; ``panel`` (the prediction panel) says whether to show the uncertainty,
+    ``restyle`` draws a new prediction layer."""
+
+    def __init__(self, ctx, panel, restyle):
+        self.ctx, self.panel, self.restyle = ctx, panel, restyle
         self.image = self.labels = self.sent = None
         self.pending: int | None = None  # the preview request not yet answered
         self.asked_at = 0.0
@@ -50,7 +53,7 @@ class LivePreview:
         slice on screen of a z-stack (where undo and redo act)."""
         data = self.labels.data
         if data.ndim == 3:
-            z = current_z(self.widget.viewer, self.image)
+            z = current_z(self.ctx.viewer, self.image)
             if z is None:
                 return
             inner = changed_region(None, np.asarray(data[z]), self.sent[z])
@@ -74,14 +77,14 @@ class LivePreview:
     def _send(self, region: tuple[slice, ...]) -> None:
         values = np.array(self.labels.data[region])
         self.sent[region] = values
-        self.widget.controller.send_strokes(0, region, values)
+        self.ctx.controller.send_strokes(0, region, values)
 
     def _ask(self) -> int | None:
-        widget = self.widget
-        box, z = visible_box(widget.viewer, self.image), current_z(widget.viewer, self.image)
+        ctx = self.ctx
+        box, z = visible_box(ctx.viewer, self.image), current_z(ctx.viewer, self.image)
         if z is None or box[1] <= box[0] or box[3] <= box[2]:
             return None
-        request = widget.controller.request_preview(0, z, box, widget.predict_config(), widget.uncertainty.isChecked())
+        request = ctx.controller.request_preview(0, z, box, ctx.predict_config(), self.panel.uncertainty.isChecked())
         if request is not None:
             self.pending, self.asked_at = request, time.monotonic()
         return request
@@ -90,17 +93,18 @@ class LivePreview:
         """Write a region's prediction into the image's prediction layer."""
         if not self.active:
             return
-        new = self.image.name + " prediction" not in self.widget.viewer.layers
-        layer = prediction_layer(self.widget.viewer, self.image, spatial_shape(self.image), event.labels.dtype)
+        viewer = self.ctx.viewer
+        new = self.image.name + " prediction" not in viewer.layers
+        layer = prediction_layer(viewer, self.image, spatial_shape(self.image), event.labels.dtype)
         if new:
-            self.widget.inspect.restyle()
+            self.restyle()
         y0, y1, x0, x1 = event.box
         target = layer.data[event.z] if layer.data.ndim == 3 else layer.data
         if not np.array_equal(target[y0:y1, x0:x1], event.labels):  # a redraw costs the viewer time
             target[y0:y1, x0:x1] = event.labels
             layer.refresh()
         if event.uncertainty is not None:
-            overlay = uncertainty_layer(self.widget.viewer, self.image, spatial_shape(self.image))
+            overlay = uncertainty_layer(viewer, self.image, spatial_shape(self.image))
             plane = overlay.data[event.z] if overlay.data.ndim == 3 else overlay.data
             plane[y0:y1, x0:x1] = event.uncertainty
             overlay.refresh()

@@ -14,8 +14,10 @@ def _suggest_job(image):
 
 
 class ModelHint:
-    def __init__(self, widget):
-        self.widget = widget
+    """The button under 'Start from' (``button``); ``load(name, what=..., entry=...)`` starts from a model."""
+
+    def __init__(self, ctx, button, load):
+        self.ctx, self.button, self.load = ctx, button, load
         self.fit = None  # the suggestion shown (a model_choice.Fit), or None
         self._for = None  # the name of the image the running or last check was for
         self.checked = None  # the name of the image the last finished check was for
@@ -24,9 +26,8 @@ class ModelHint:
         """Look for a fitting base model for the chosen image (nothing when a model is loaded)."""
         from napari.qt.threading import create_worker
 
-        w = self.widget
-        image = w.image_layer()
-        if w.model is not None or image is None:
+        image = self.ctx.image_layer()
+        if self.ctx.model is not None or image is None:
             return self.show(None)
         if image.name == self._for:
             return None  # already checked (or being checked)
@@ -39,16 +40,18 @@ class ModelHint:
         return worker
 
     def _returned(self, name, fit):
-        w = self.widget
         self.checked = name
-        image = w.image_layer()
-        if w.model is None and image is not None and image.name == name:
+        try:
+            image = self.ctx.image_layer()
+        except RuntimeError:  # the widget was closed while the check ran
+            return
+        if self.ctx.model is None and image is not None and image.name == name:
             self.show(fit)
 
     def show(self, fit):
         self.fit = fit
-        button = self.widget.suggest_model_btn
-        self.widget._update_buttons()  # shows the button when there is a fit and nothing is loaded
+        button = self.button
+        self.ctx.refresh()  # shows the button when there is a fit and nothing is loaded
         if fit is not None:
             from napari_unet.models.choice import FITS
 
@@ -61,7 +64,7 @@ class ModelHint:
         """Start from the suggested model."""
         if self.fit is not None:
             name = self.fit.name
-            if self.widget.models.load(name, what="Started from the suggested base model", entry=name) is not None:
+            if self.load(name, what="Started from the suggested base model", entry=name) is not None:
                 self.show(None)
 
     def forget(self):

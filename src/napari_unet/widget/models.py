@@ -10,8 +10,12 @@ SCRATCH, FILE = "", "\0file"  # item data of the 'Start from' entries that are n
 
 
 class ModelFiles:
-    def __init__(self, widget):
-        self.widget = widget
+    """The model panel (``panel``) and 'Start from' (``start_from``, a combo box of the data
+    panel). ``replaced`` is called when a model is loaded or forgotten, ``forgotten`` then too."""
+
+    def __init__(self, ctx, panel, start_from, replaced, forgotten):
+        self.ctx, self.panel, self.combo = ctx, panel, start_from
+        self.replaced, self.forgotten = replaced, forgotten
         self.restored = None  # (path, model) of an autosaved model restored in this session
         self.chosen = SCRATCH  # the 'Start from' entry shown (restored when a choice fails)
 
@@ -19,7 +23,7 @@ class ModelFiles:
         """Scratch, the base models, the user's named models, a file; ``select`` names the entry to show."""
         from napari_unet.models.named import available, summary
 
-        combo = self.widget.start_from
+        combo = self.combo
         current = combo.currentData() if select is None else select
         combo.blockSignals(True)
         combo.clear()
@@ -35,7 +39,7 @@ class ModelFiles:
 
     def start_from(self, index: int):
         """The user picked an entry: forget the model (scratch), or load a named model or a file."""
-        choice = self.widget.start_from.itemData(index)
+        choice = self.combo.itemData(index)
         if choice == SCRATCH:
             done = self.forget()
         else:
@@ -44,14 +48,12 @@ class ModelFiles:
             self.fill_start_from(select=self.chosen)
 
     def forget(self) -> bool:
-        w = self.widget
-        if not w.controller.forget_model():
+        if not self.ctx.controller.forget_model():
             return False
-        w.loss_plot.clear()
-        w._show_model_info()
-        w._update_buttons()
+        self.replaced()
+        self.ctx.refresh()
         self.fill_start_from(select=SCRATCH)
-        w.model_hint.forget()
+        self.forgotten()
         return True
 
     def save_named(self, name: str | None = None):
@@ -59,19 +61,19 @@ class ModelFiles:
         from napari_unet.core.config import UserInputError
         from napari_unet.models.named import save_named
 
-        w = self.widget
-        if w.model is None:
-            return w._error("No model to name yet: train one first, or start from a base model.")
+        ctx = self.ctx
+        if ctx.model is None:
+            return ctx.error("No model to name yet: train one first, or start from a base model.")
         if name is None:
-            name, ok = QInputDialog.getText(w, "Add to list", "Name of the model (letters, digits, - _ .):")
+            name, ok = QInputDialog.getText(ctx.window, "Add to list", "Name of the model (letters, digits, - _ .):")
             if not ok or not name:
                 return None
         try:
-            saved = save_named(w.model, name.strip())
+            saved = save_named(ctx.model, name.strip())
         except (OSError, UserInputError) as err:
-            return w._error(f"Could not save the model as {name!r}: {err}")
+            return ctx.error(f"Could not save the model as {name!r}: {err}")
         self.fill_start_from()
-        w.status.setText(f"Saved as '{name.strip()}' ({saved}): choose it in 'Start from' in any session.")
+        ctx.status(f"Saved as '{name.strip()}' ({saved}): choose it in 'Start from' in any session.")
         return saved
 
     def save(self, path: str | None = None):
@@ -79,24 +81,24 @@ class ModelFiles:
         from napari_unet.models.checkpoint import save_model
         from napari_unet.trainer.recovery import discard
 
-        w = self.widget
-        if w.model is None:
-            return w._error("No model to save yet: train one first.")
+        ctx = self.ctx
+        if ctx.model is None:
+            return ctx.error("No model to save yet: train one first.")
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(w, "Save model", "unet-model.pt", "napari-unet model (*.pt)")
+            path, _ = QFileDialog.getSaveFileName(ctx.window, "Save model", "unet-model.pt", "napari-unet model (*.pt)")
             if not path:
                 return None
         try:
-            saved = save_model(w.model, path)
+            saved = save_model(ctx.model, path)
         except (OSError, UserInputError) as err:
-            return w._error(f"Could not save the model to {path}: {err}. It is still here; choose another place.")
+            return ctx.error(f"Could not save the model to {path}: {err}. It is still here; choose another place.")
         # the user's own copy replaces the autosaved one it came from
-        if w.controller.autosaved:
-            discard(w.controller.recovery)
-        if self.restored is not None and self.restored[1] is w.model:
+        if ctx.controller.autosaved:
+            discard(ctx.controller.recovery)
+        if self.restored is not None and self.restored[1] is ctx.model:
             discard(self.restored[0])
         self.offer_restore()
-        w.status.setText(f"Model saved to {saved}")
+        ctx.status(f"Model saved to {saved}")
         return saved
 
     def load(self, path: str | None = None, what: str = "Loaded", entry: str | None = FILE):
@@ -105,44 +107,41 @@ class ModelFiles:
         from napari_unet.core.config import UserInputError
         from napari_unet.models.load import load_model
 
-        w = self.widget
-        if w.controller.busy:
+        ctx = self.ctx
+        if ctx.busy:
             return None
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
-                w, "Load model", "", "napari-unet model (*.pt);;bioimage.io package from napari-unet (*.zip);;All files (*)")
+                ctx.window, "Load model", "", "napari-unet model (*.pt);;bioimage.io package from napari-unet (*.zip);;All files (*)")
             if not path:
                 return None
         try:
-            w.controller.set_model(load_model(path))
+            ctx.controller.set_model(load_model(path))
         except UserInputError as err:
-            return w._error(str(err))
-        w.loss_plot.clear()
+            return ctx.error(str(err))
+        self.replaced()
         self.fill_start_from(select=entry)
-        w.status.setText(f"{what} {path}. Predict now, or paint strokes ({w.model.paint_guide()}) and Train more to "
-                         "fine-tune it.")
-        w._show_model_info()
-        w._update_buttons()
-        return w.model
+        ctx.status(f"{what} {path}. Predict now, or paint strokes ({ctx.model.paint_guide()}) and Train more to "
+                   "fine-tune it.")
+        ctx.refresh()
+        return ctx.model
 
     def offer_restore(self) -> None:
         """Show the Restore button when an autosaved model exists (e.g. after a crash)."""
         from napari_unet.trainer.recovery import describe
 
-        w = self.widget
-        path = w.controller.restore_path()
+        path = self.ctx.controller.restore_path()
         text = None if self.restored is not None and self.restored[0] == path else describe(path)
-        w.restore_btn.setVisible(text is not None)
+        self.panel.restore_btn.setVisible(text is not None)
         if text is not None:
-            w.restore_btn.setToolTip(f"Load {text} (kept after a crash; saving it yourself removes it)")
+            self.panel.restore_btn.setToolTip(f"Load {text} (kept after a crash; saving it yourself removes it)")
 
     def restore(self):
-        w = self.widget
-        path = w.controller.restore_path()
+        path = self.ctx.controller.restore_path()
         if path is None:
-            w.restore_btn.setVisible(False)
-            return w._error("The autosaved model is gone (saved or replaced since).")
+            self.panel.restore_btn.setVisible(False)
+            return self.ctx.error("The autosaved model is gone (saved or replaced since).")
         if self.load(str(path), what="Restored the autosaved model from", entry=None) is not None:
-            self.restored = (path, w.model)
-            w.restore_btn.setVisible(False)
-        return w.model
+            self.restored = (path, self.ctx.model)
+            self.panel.restore_btn.setVisible(False)
+        return self.ctx.model

@@ -1,5 +1,7 @@
-"""The dock widget's panels: data, training, prediction, model. Controls only; what they
-do is wired in :mod:`napari_unet.widget.dock`."""
+"""The dock widget's panels: data, training, prediction, inspect, model. Controls only: the
+settings' controls come from the configs' option declarations
+(:class:`~napari_unet.widget.controls.Controls`); what the buttons do is wired in
+:mod:`napari_unet.widget.dock`."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -20,13 +21,12 @@ from qtpy.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSlider,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 from superqt import QCollapsible
 
-from napari_unet.core.config import PredictConfig
+from napari_unet.widget.controls import spin_box
 
 HINTS = {
     "semantic": "Paint: 0 = not annotated (ignored) · 1, 2, … = classes (e.g. 1 = background, 2 = cells)",
@@ -63,21 +63,6 @@ def wrapped_label(text: str, lines: int, style: str = "") -> QLabel:
     return label
 
 
-def _spin(lo, hi, value, step=None, suffix="", tip="", decimals=None):
-    box = QDoubleSpinBox() if decimals is not None else QSpinBox()
-    if decimals is not None:
-        box.setDecimals(decimals)
-    box.setRange(lo, hi)
-    if step is not None:
-        box.setSingleStep(step)
-    box.setValue(value)
-    if suffix:
-        box.setSuffix(suffix)
-    if tip:
-        box.setToolTip(tip)
-    return box
-
-
 def _buttons(*buttons: QPushButton) -> QHBoxLayout:
     row = QHBoxLayout()
     for b in buttons:
@@ -106,21 +91,27 @@ class Scroll(QScrollArea):
         return QSize(hint.width() + self._extra(), hint.height())
 
 
+def _advanced(layout: QVBoxLayout, controls, panel: str) -> QCollapsible:
+    """The panel's collapsed area, holding the controls of its advanced options."""
+    area = QCollapsible("Advanced")
+    content = QWidget()
+    controls.fill(QFormLayout(content), panel, advanced=True)
+    area.addWidget(content)
+    layout.addWidget(area)
+    return area
+
+
 class DataPanel(QGroupBox):
     """Which image and strokes, and what the strokes mean."""
 
-    def __init__(self):
+    def __init__(self, controls):
         super().__init__("Data")
         form = QFormLayout(self)
         self.image_combo = QComboBox()
         self.labels_combo = QComboBox()
-        self.mode = QComboBox()
-        self.mode.addItems(["semantic", "instance"])
-        self.mode.setToolTip("semantic: one label per class · instance: one label per object, "
-                             "touching objects separated (U-Net paper's border weights)")
         form.addRow("Image", self.image_combo)
         form.addRow("Strokes", self.labels_combo)
-        form.addRow("Mode", self.mode)
+        controls.fill(form, "data")
         self.start_from = QComboBox()
         self.start_from.setToolTip("Where training starts: from scratch, from a base model that already knows nuclei, "
                                    "EM membranes or whole cells in phase contrast and DIC (predict at once, or paint a few corrections and Train more), "
@@ -137,50 +128,32 @@ class DataPanel(QGroupBox):
         self.all_images.setToolTip("Also use the other images whose strokes layer ('<image> strokes', or the "
                                    "chosen one) has their shape")
         form.addRow(self.all_images)
+        controls.remember(all_images=self.all_images)
         self.hint = wrapped_label(HINTS["semantic"], 2, "color: #aab;")
         self.hint.setTextFormat(Qt.TextFormat.RichText)
         form.addRow(self.hint)
+
+    def enable(self, on: dict) -> None:
+        for key, control in (("new_layer", self.new_labels_btn), ("load", self.start_from)):
+            control.setEnabled(on[key])
 
 
 class TrainPanel(QGroupBox):
     """How long and how to train; Train, Live, Stop; progress and the loss curve."""
 
-    def __init__(self):
-        from napari_unet.core.config import TrainConfig
-
+    def __init__(self, controls):
         super().__init__("Training")
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        self.time_budget = _spin(5, 24 * 3600, 60, suffix=" s",
-                                 tip="How long one press of Train trains (press again to train more)")
-        self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda", "mps"])
+        controls.fill(form, "training")
         self.model_size = QComboBox()
         self.model_size.addItems(["small", "default", "large"])
         self.model_size.setCurrentText("default")
         self.model_size.setToolTip("Size of a new model (a trained model keeps its size)")
-        form.addRow("Training time", self.time_budget)
-        form.addRow("Device", self.device)
         form.addRow("Model size", self.model_size)
+        controls.remember(model_size=self.model_size)
         layout.addLayout(form)
-
-        self.advanced = QCollapsible("Advanced")
-        adv = QWidget()
-        af = QFormLayout(adv)
-        self.steps = _spin(0, 1_000_000, 0, tip="Train a fixed number of steps instead of a time (0 = by time)")
-        self.steps.setSpecialValueText("by time")
-        self.batch_size = _spin(1, 256, 4)
-        self.patch_size = _spin(32, 1024, 128, step=32)
-        self.learning_rate = _spin(1e-5, 1.0, 2e-3, step=1e-4, decimals=5)
-        self.edge_weight = _spin(0.0, 100.0, TrainConfig.edge_weight, step=0.5, decimals=2,
-                                 tip="Weight of the edge-aware term: where no stroke says where a region ends, "
-                                     "put the boundary where the image has an edge (0 = off)")
-        self.seed = _spin(0, 2**31 - 1, 0)
-        for label, w in (("Steps", self.steps), ("Batch size", self.batch_size), ("Patch size", self.patch_size),
-                         ("Learning rate", self.learning_rate), ("Edge term", self.edge_weight), ("Seed", self.seed)):
-            af.addRow(label, w)
-        self.advanced.addWidget(adv)
-        layout.addWidget(self.advanced)
+        self.advanced = _advanced(layout, controls, "training")
 
         self.train_btn = QPushButton("Train")
         self.train_btn.setToolTip("Train on the strokes (continues the current model if there is one)")
@@ -202,35 +175,32 @@ class TrainPanel(QGroupBox):
         self.loss_plot = LossPlot()
         layout.addWidget(self.loss_plot)
 
+    def enable(self, on: dict) -> None:
+        for key, control in (("train", self.train_btn), ("live", self.live_btn), ("stop", self.stop_btn),
+                             ("pause", self.pause_btn), ("architecture", self.model_size)):
+            control.setEnabled(on[key])
+
 
 class PredictPanel(QGroupBox):
-    """Tiling and what to show; Predict."""
+    """Tiling, object settings and what to show; Predict; where to paint next."""
 
-    def __init__(self):
+    def __init__(self, controls):
         super().__init__("Prediction")
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        self.tile_size = _spin(32, 4096, PredictConfig.tile_size, step=32,
-                               tip="Prediction tile size: the result is the same for any size; larger is faster "
-                                   "if memory allows")
-        form.addRow("Tile size", self.tile_size)
-        self.object_size = _spin(0, 4096, 0, suffix=" px",
-                                 tip="Instance mode: the objects' diameter in this image. Objects much larger than "
-                                     "those the model learned are predicted on a shrunken copy of the image; 'auto' "
-                                     "measures them first. A size no larger than the model's predicts the image as it is")
-        self.object_size.setSpecialValueText("auto")
-        form.addRow("Object size", self.object_size)
+        controls.fill(form, "prediction")
         layout.addLayout(form)
-        self.tta = QCheckBox("Test-time augmentation (about 8x slower)")
-        self.tta.setToolTip("Average the prediction over the 8 flips and 90-degree rotations of each tile")
         self.probabilities = QCheckBox("Also show class probabilities")
         self.current_slice = QCheckBox("Predict only the current slice of a z-stack")
         self.uncertainty = QCheckBox("Show where the model hesitates")
         self.uncertainty.setToolTip("An overlay of the prediction's uncertainty (entropy of the class probabilities: "
                                     "dark = sure, bright = undecided), also in Live mode: strokes help most where "
                                     "it is bright")
-        for box in (self.tta, self.probabilities, self.current_slice, self.uncertainty):
+        for box in (self.probabilities, self.current_slice, self.uncertainty):
             layout.addWidget(box)
+        controls.remember(probabilities=self.probabilities, current_slice=self.current_slice,
+                          uncertainty=self.uncertainty)
+        self.advanced = _advanced(layout, controls, "prediction")
         self.predict_btn = QPushButton("Predict")
         self.predict_btn.setToolTip("Predict the whole image (or the current slice) with the current model")
         layout.addWidget(self.predict_btn)
@@ -240,16 +210,20 @@ class PredictPanel(QGroupBox):
                                     "uncertainty overlay of the last prediction or of the live preview")
         layout.addWidget(self.suggest_btn)
 
+    def enable(self, on: dict) -> None:
+        self.predict_btn.setEnabled(on["predict"])
+        self.suggest_btn.setEnabled(on["new_layer"])  # any image: without an overlay yet it predicts one
+
 
 class InspectPanel(QGroupBox):
     """How the prediction is drawn; copy it into the strokes to correct it; measure objects."""
 
-    def __init__(self):
+    def __init__(self, controls):
         super().__init__("Inspect and correct")
         form = QFormLayout(self)
-        self.transparent = _spin(0, 65535, 1, tip="This class is not drawn, so the image shows through "
-                                                  "(semantic mode; in instance mode the background is never drawn)")
-        self.transparent.setSpecialValueText("none")
+        self.transparent = spin_box(0, 65535, 1, special="none",
+                                    tip="This class is not drawn, so the image shows through (semantic mode; in "
+                                        "instance mode the background is never drawn)")
         self.outlines = QCheckBox("Outlines only")
         self.outlines.setToolTip("Draw each region's edge over the untinted image")
         self.opacity = QSlider(Qt.Orientation.Horizontal)
@@ -272,6 +246,12 @@ class InspectPanel(QGroupBox):
                                   "the prediction layer's selected label (pick it with the layer's colour picker)")
         form.addRow("Copy", self.copy_what)
         form.addRow(_buttons(self.to_strokes_btn, self.measure_btn))
+        controls.remember(transparent=self.transparent, outlines=self.outlines, opacity=self.opacity,
+                          copy_what=self.copy_what)
+
+    def enable(self, on: dict) -> None:
+        self.to_strokes_btn.setEnabled(on["correct"])
+        self.measure_btn.setEnabled(on["correct"])
 
 
 class ModelPanel(QGroupBox):
@@ -299,6 +279,12 @@ class ModelPanel(QGroupBox):
                                     "saving it yourself removes the autosaved copy")
         self.restore_btn.setVisible(False)
         layout.addWidget(self.restore_btn)
+
+    def enable(self, on: dict) -> None:
+        for key, control in (("save", self.save_btn), ("load", self.load_btn), ("new_model", self.new_model_btn),
+                             ("load", self.restore_btn), ("save", self.save_named_btn),
+                             ("export", self.export_btn)):
+            control.setEnabled(on[key])
 
 
 class LossPlot(QWidget):

@@ -11,8 +11,10 @@ UI_INTERVAL = 1.0  # seconds between progress redraws (each recomposes the windo
 
 
 class Prediction:
-    def __init__(self, widget):
-        self.widget = widget
+    """The Predict button of the prediction panel (``panel``); ``restyle`` draws a new prediction layer."""
+
+    def __init__(self, ctx, panel, restyle):
+        self.ctx, self.panel, self.restyle = ctx, panel, restyle
         self.worker = None
         self._activity = None
         self._last_redraw = 0.0
@@ -20,35 +22,35 @@ class Prediction:
     def start(self):
         from napari.qt.threading import create_worker
 
-        w = self.widget
-        image = w.image_layer()
+        ctx = self.ctx
+        image = ctx.image_layer()
         if image is None:
-            return w._error("Choose an image to predict.")
-        refused = w.controller.begin_prediction()
+            return ctx.error("Choose an image to predict.")
+        refused = ctx.controller.begin_prediction()
         if refused is not None:
-            return w._error(refused.text) if w.model is None else None
+            return ctx.error(refused.text) if ctx.model is None else None
         img = prediction_input(image)
         z_slices = None
-        if w.current_slice.isChecked() and img.ndim - int(image.rgb) == 3:
-            z = current_z(w.viewer, image)
+        if self.panel.current_slice.isChecked() and img.ndim - int(image.rgb) == 3:
+            z = current_z(ctx.viewer, image)
             if z is None:
-                w.controller.end_prediction()
-                return w._error(f"the slice on screen is outside '{image.name}'; move the slider onto it.")
+                ctx.controller.end_prediction()
+                return ctx.error(f"the slice on screen is outside '{image.name}'; move the slider onto it.")
             z_slices = [z]
-        wants = w.probabilities.isChecked() or w.uncertainty.isChecked()
-        worker = create_worker(_predict_job, w.model, img, w.predict_config(), wants, z_slices,
+        config = ctx.predict_config()
+        wants = self.panel.probabilities.isChecked() or self.panel.uncertainty.isChecked()
+        worker = create_worker(_predict_job, ctx.model, img, config, wants, z_slices,
                                _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(self._progress)
-        note = colour_notice(w.model, [img], w.predict_config().colour_to_grey)
-        worker.returned.connect(lambda result: self._show(image, result, z_slices, note))
-        worker.errored.connect(w._on_error)
+        note = colour_notice(ctx.model, [img], config.colour_to_grey)
+        worker.returned.connect(lambda result: self._show(image, result, z_slices, config, note))
+        worker.errored.connect(ctx.failed)
         worker.finished.connect(self._finished)
         self.worker = worker
         self._start_activity()
-        w.status.setText("Predicting…")
-        w.progress.setFormat("predicting %p%")
-        w.progress.setValue(0)
-        w._update_buttons()
+        ctx.status("Predicting…")
+        ctx.progress(0, "predicting %p%")
+        ctx.refresh()
         worker.start()
         return worker
 
@@ -60,24 +62,24 @@ class Prediction:
         now = time.monotonic()
         if now - self._last_redraw > UI_INTERVAL or progress.done == progress.total:
             self._last_redraw = now
-            self.widget.progress.setValue(int(1000 * progress.fraction))
+            self.ctx.progress(progress.fraction)
             if self._activity is not None:
                 self._activity.n = int(1000 * progress.fraction)
                 self._activity.refresh()
 
-    def _show(self, image, result, z_slices, note: str = ""):
-        w = self.widget
-        text = show_prediction(w.viewer, image, result, w.model, z_slices, w.predict_config().min_confidence,
-                               w.probabilities.isChecked(), w.uncertainty.isChecked())
-        w.inspect.restyle()
-        w.status.setText(text + note)
-        w.progress.setValue(1000)
+    def _show(self, image, result, z_slices, config, note: str = ""):
+        ctx = self.ctx
+        text = show_prediction(ctx.viewer, image, result, ctx.model, z_slices, config.min_confidence,
+                               self.panel.probabilities.isChecked(), self.panel.uncertainty.isChecked())
+        self.restyle()
+        ctx.status(text + note)
+        ctx.progress(1.0)
 
     def _finished(self):
         self.worker = None
-        self.widget.controller.end_prediction()
+        self.ctx.controller.end_prediction()
         self._close_activity()
-        self.widget._update_buttons()
+        self.ctx.refresh()
 
     def _start_activity(self):
         """A determinate progress bar in napari's activity dock."""

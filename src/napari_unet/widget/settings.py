@@ -1,19 +1,15 @@
-"""The widget's settings, remembered between sessions (QSettings)."""
+"""The widget's settings, remembered between sessions (QSettings): every control that
+:class:`~napari_unet.widget.controls.Controls` remembers, by name."""
 
 from __future__ import annotations
 
 from qtpy.QtCore import QSettings
 from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox
 
-KEYS = ("mode", "time_budget", "device", "model_size", "tile_size", "object_size", "steps", "batch_size",
-        "patch_size", "learning_rate", "edge_weight", "seed", "tta", "probabilities", "current_slice", "all_images",
-        "uncertainty", "transparent", "outlines", "opacity", "copy_what")
 
-
-def save_settings(widget) -> None:
+def save_settings(controls) -> None:
     s = QSettings("napari-unet", "widget")
-    for key in KEYS:
-        w = getattr(widget, key)
+    for key, w in controls.remembered.items():
         if isinstance(w, QComboBox):
             s.setValue(key, w.currentText())
         elif isinstance(w, QCheckBox):
@@ -22,10 +18,10 @@ def save_settings(widget) -> None:
             s.setValue(key, w.value())
 
 
-def load_settings(widget) -> None:
+def load_settings(controls) -> None:
     s = QSettings("napari-unet", "widget")
-    for key in KEYS:
-        w, value = getattr(widget, key), s.value(key)
+    for key, w in controls.remembered.items():
+        value = s.value(key)
         if value is None:
             continue
         try:

@@ -13,8 +13,11 @@ COUNT = 5
 
 
 class Suggestions:
-    def __init__(self, widget):
-        self.widget = widget
+    """'Paint here next' of the prediction panel (``panel``); ``predict`` starts a prediction
+    (returns its worker, or None)."""
+
+    def __init__(self, ctx, panel, predict):
+        self.ctx, self.panel, self.predict = ctx, panel, predict
         self.visited: list[tuple[int, int, int]] = []
         self.current = None
 
@@ -22,11 +25,11 @@ class Suggestions:
         """Move the view to the best place not yet visited; returns it (or None, with a message)."""
         from napari_unet.review.suggest import suggest_places
 
-        w = self.widget
-        image, strokes = w.image_layer(), w.labels_layer()
+        ctx = self.ctx
+        image, strokes = ctx.image_layer(), ctx.labels_layer()
         if image is None:
-            return w._error("Open an image first; suggestions come from its prediction.")
-        layers = w.viewer.layers
+            return ctx.error("Open an image first; suggestions come from its prediction.")
+        layers = ctx.viewer.layers
         spread = layers[image.name + " uncertainty"] if image.name + " uncertainty" in layers else None
         if spread is None or not np.any(spread.data):
             return self._predict_first(image)
@@ -39,8 +42,8 @@ class Suggestions:
             if image.name + " paint here next" in layers:
                 layers.remove(image.name + " paint here next")
             self.current = None
-            w.status.setText("The model is sure of the whole image: no place to suggest. Check the prediction, "
-                             "paint where it is wrong, or predict another image.")
+            ctx.status("The model is sure of the whole image: no place to suggest. Check the prediction, "
+                       "paint where it is wrong, or predict another image.")
             return None
         fresh = [p for p in places if not any(_near(p, v) for v in self.visited)]
         if not fresh:  # every suggestion seen: start the round again
@@ -50,36 +53,36 @@ class Suggestions:
         self.current = place
         self._show(image, places, place)
         self._go_to(image, place, strokes)
-        w.status.setText(f"Paint here next ({places.index(place) + 1} of {len(places)}, in the yellow frame): mean "
-                         f"uncertainty {place.score:.2f} (1 = undecided). Paint what is really there, then Alt-N for "
-                         "the next place.")
+        ctx.status(f"Paint here next ({places.index(place) + 1} of {len(places)}, in the yellow frame): mean "
+                   f"uncertainty {place.score:.2f} (1 = undecided). Paint what is really there, then Alt-N for "
+                   "the next place.")
         return place
 
     def _predict_first(self, image):
         """No uncertainty yet: predict with it (then come back here), or say what to do."""
-        w = self.widget
-        w.uncertainty.setChecked(True)
-        if w.controller.live:
-            return w._error("Suggestions come from where the model hesitates: wait for the live preview "
-                            "(it now shows the uncertainty), then press Alt-N again.")
-        if w.model is None:
-            return w._error("Suggestions come from where the model hesitates: train a model first "
-                            "(or start from a base model), then press Alt-N.")
-        worker = w.start_prediction()
+        ctx = self.ctx
+        self.panel.uncertainty.setChecked(True)
+        if ctx.controller.live:
+            return ctx.error("Suggestions come from where the model hesitates: wait for the live preview "
+                             "(it now shows the uncertainty), then press Alt-N again.")
+        if ctx.model is None:
+            return ctx.error("Suggestions come from where the model hesitates: train a model first "
+                             "(or start from a base model), then press Alt-N.")
+        worker = self.predict()
         if worker is None:
             return None
         worker.finished.connect(self._after_prediction)
-        w.status.setText("Predicting with the uncertainty overlay first; the view then moves to the place to paint.")
+        ctx.status("Predicting with the uncertainty overlay first; the view then moves to the place to paint.")
         return None
 
     def _after_prediction(self):
-        image = self.widget.image_layer()
-        if image is not None and image.name + " uncertainty" in self.widget.viewer.layers:
+        image = self.ctx.image_layer()
+        if image is not None and image.name + " uncertainty" in self.ctx.viewer.layers:
             self.next()
 
     def _show(self, image, places, current=None):
         """The places as a Points layer '<image> paint here next' (numbered; the current one larger)."""
-        viewer = self.widget.viewer
+        viewer = self.ctx.viewer
         name = image.name + " paint here next"
         ndim = len(spatial_shape(image))
         coords = np.array([[p.z, p.y, p.x][3 - ndim :] for p in places], float).reshape(-1, ndim)
@@ -97,7 +100,7 @@ class Suggestions:
     def _go_to(self, image, place, strokes):
         """Centre the view on the place (and its slice), zoomed so the area fills about a quarter of it;
         the strokes layer becomes active, ready to paint."""
-        viewer = self.widget.viewer
+        viewer = self.ctx.viewer
         ndim = len(spatial_shape(image))
         world = image.data_to_world([place.z, place.y, place.x][3 - ndim :])
         if ndim == 3:

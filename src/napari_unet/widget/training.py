@@ -17,11 +17,13 @@ POLL_MS = 100  # how often the trainer's events are collected
 
 
 class Training:
-    def __init__(self, widget):
-        self.widget = widget
+    """Train, Live, Pause and Stop of the training panel (``panel``); ``live`` shows the live preview."""
+
+    def __init__(self, ctx, panel, live):
+        self.ctx, self.panel, self.live = ctx, panel, live
         self.last_end = None  # the trainer's final event of the last run
         self._last_redraw = 0.0
-        self.timer = QTimer(widget)
+        self.timer = QTimer(ctx.window)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
 
@@ -29,15 +31,15 @@ class Training:
         """Start training in a child process on snapshots of the strokes; returns the trainer."""
         from napari_unet.core.config import UserInputError, model_preset
 
-        w = self.widget
-        if w.controller.busy:
+        ctx = self.ctx
+        if ctx.busy:
             return None
-        image, labels = w.image_layer(), w.labels_layer()
+        image, labels = ctx.image_layer(), ctx.labels_layer()
         if image is None or labels is None:
-            return w._error("Choose an image and a strokes layer (press 'New annotation layer' and paint).")
+            return ctx.error("Choose an image and a strokes layer (press 'New annotation layer' and paint).")
         try:
-            config, model_config = w.train_config(), model_preset(w.model_size.currentText())
-            pairs = training_pairs(w.viewer, image, labels, w.all_images.isChecked() and not live)
+            config, model_config = ctx.train_config(), model_preset(ctx.setting("model_size"))
+            pairs = training_pairs(ctx.viewer, image, labels, ctx.setting("all_images") and not live)
             for img_layer, lab_layer in pairs:
                 check_strokes(np.asarray(lab_layer.data), spatial_shape(img_layer), lab_layer.name, img_layer.name,
                               config.mode)
@@ -45,79 +47,94 @@ class Training:
             images = [np.array(full_resolution(i)) for i, _ in pairs]
             strokes = [np.array(s.data) for _, s in pairs]
         except UserInputError as err:
-            return w._error(str(err))
-        w._save_settings()
-        w.loss_plot.clear()
-        status = w.controller.start_training(images, strokes, config, model_config, live=live)
+            return ctx.error(str(err))
+        ctx.save_settings()
+        self.panel.loss_plot.clear()
+        status = ctx.controller.start_training(images, strokes, config, model_config, live=live)
         self.timer.start()  # from here on the trainer's events are collected, whatever happens below
-        note = colour_notice(w.model, images, config.colour_to_grey)
-        w.status.setText(status.text + (f" ({len(pairs)} images)" if len(pairs) > 1 else "") + note)
-        w.progress.setFormat("live" if live else "training %p%")
-        w.progress.setValue(0)
-        w._update_buttons()
+        note = colour_notice(ctx.model, images, config.colour_to_grey)
+        ctx.status(status.text + (f" ({len(pairs)} images)" if len(pairs) > 1 else "") + note)
+        ctx.progress(0, "live" if live else "training %p%")
+        ctx.refresh()
         if live:
-            w.live.begin(image, labels, strokes[0])
-        return w.controller.trainer
+            self.live.begin(image, labels, strokes[0])
+        return ctx.controller.trainer
+
+    def stop(self) -> None:
+        """Stop at the next step (the model keeps what it learned)."""
+        status = self.ctx.controller.stop()
+        if status is not None:
+            self.ctx.status(status.text)
+
+    def pause(self, on: bool = True) -> None:
+        """Hold training (or go on): the child keeps the model and, in live mode, the previews."""
+        status = self.ctx.controller.pause(on)
+        if status is not None:
+            self.ctx.status(status.text)
+        _check(self.panel.pause_btn, self.ctx.controller.paused)
 
     def live_toggled(self, on: bool):
-        w = self.widget
-        if on and not w.controller.live:
+        controller = self.ctx.controller
+        if on and not controller.live:
             if self.start(live=True) is None:
-                w.live_btn.setChecked(False)
-        elif not on and w.controller.live:
-            w.stop()
+                self.panel.live_btn.setChecked(False)
+        elif not on and controller.live:
+            self.stop()
 
     def poll(self):
         from napari_unet.core.events import TrainEvent
         from napari_unet.trainer.protocol import TERMINAL, Notice, RegionPrediction
 
-        w = self.widget
-        events = w.controller.poll()
+        controller = self.ctx.controller
+        events = controller.poll()
         progress = [e for e in events if isinstance(e, TrainEvent)]
         for event in progress:
-            w.loss_plot.add(event.loss)
+            self.panel.loss_plot.add(event.loss)
         if progress:
             self._show_progress(progress[-1])
         for event in events:
             if isinstance(event, RegionPrediction):
-                w.live.show(event)
+                self.live.show(event)
             elif isinstance(event, Notice):
-                w._error(event.message)
+                self.ctx.error(event.message)
             elif isinstance(event, TERMINAL):
                 self.ended(event)
-        if w.controller.live:
-            w.live.tick()
+        if controller.live:
+            self.live.tick()
 
     def _show_progress(self, event):
-        w = self.widget
         now = time.monotonic()
         # redraw once a second: every repaint of a napari window also recomposes its canvas
         if now - self._last_redraw < UI_INTERVAL and event.progress < 1.0:
             return
         self._last_redraw = now
-        if w.controller.live:
-            w.status.setText(f"Live: step {event.step}, loss {event.loss:.4f}, {event.steps_per_s:.1f} steps/s. "
-                             "Paint; the visible region's prediction follows.")
+        if self.ctx.controller.live:
+            self.ctx.status(f"Live: step {event.step}, loss {event.loss:.4f}, {event.steps_per_s:.1f} steps/s. "
+                            "Paint; the visible region's prediction follows.")
         else:
-            w.progress.setValue(int(1000 * event.progress))
+            self.ctx.progress(event.progress)
             left = f"{event.eta:.0f} s left" if math.isfinite(event.eta) else ""
-            w.status.setText(f"Training: step {event.step}, loss {event.loss:.4f}, "
-                             f"{event.steps_per_s:.1f} steps/s, {left}")
-        w.loss_plot.update()
+            self.ctx.status(f"Training: step {event.step}, loss {event.loss:.4f}, "
+                            f"{event.steps_per_s:.1f} steps/s, {left}")
+        self.panel.loss_plot.update()
 
     def ended(self, event):
-        w = self.widget
         self.last_end = event
         self.timer.stop()
-        w.live.end()
-        for button in (w.live_btn, w.pause_btn):
-            button.blockSignals(True)
-            button.setChecked(False)
-            button.blockSignals(False)
-        status = describe_end(event, w.model)
-        (w._error if status.error else w.status.setText)(status.text)
+        self.live.end()
+        for button in (self.panel.live_btn, self.panel.pause_btn):
+            _check(button, False)
+        status = describe_end(event, self.ctx.model)
+        (self.ctx.error if status.error else self.ctx.status)(status.text)
         if not status.error:
-            w.progress.setValue(1000)
-        w.loss_plot.update()
-        w._show_model_info()
-        w._update_buttons()
+            self.ctx.progress(1.0)
+        self.panel.loss_plot.update()
+        self.ctx.refresh()
+
+
+def _check(button, on: bool) -> None:
+    """Set a checkable button without the signal of a click."""
+    if button.isChecked() != on:
+        button.blockSignals(True)
+        button.setChecked(on)
+        button.blockSignals(False)
