@@ -141,11 +141,9 @@ def _resize_band(rows: np.ndarray, lo: int, size_in, size_out, a: int, b: int) -
 
 def _enlarged_objects(p: np.ndarray, *, size, values, config, sizes) -> np.ndarray:
     """One slice's objects ``(1, Y, X)`` from its shrunk probabilities ``(1, K, y, x)``."""
-    from napari_unet.predict.finish import enlarged_objects
+    from napari_unet.predict.finish import enlarged_slice
 
-    small = p[0]
-    return enlarged_objects(lambda r0, r1, c0, c1: small[:, r0:r1, c0:c1], small.shape[-2:], size, values, config,
-                            sizes)[None]
+    return enlarged_slice(p[0], size, values, config, sizes)[None]
 
 
 def _enlarged(p: np.ndarray, *, size) -> np.ndarray:

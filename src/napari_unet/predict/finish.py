@@ -87,9 +87,7 @@ class SliceFinish:
     def result(self) -> np.ndarray:
         """The held slice, finished."""
         if self.small_p is not None:
-            small = self.small_p
-            return enlarged_objects(lambda r0, r1, c0, c1: small[:, r0:r1, c0:c1], small.shape[-2:], self.size,
-                                    self.values, self.config, self.sizes)
+            return enlarged_slice(self.small_p, self.size, self.values, self.config, self.sizes)
         return finish_slice(self.plane, self.line_p, self.close, self.config, self.instance, self.sizes)
 
     def probabilities(self) -> np.ndarray:
@@ -112,6 +110,13 @@ def enlarged_objects(read, small: tuple[int, int], size: tuple[int, int], values
         p = resize_box(read, small, size, (a, b, x0, x1))
         classes[a - y0 : b - y0] = instance_classes(torch.from_numpy(p), values, config.min_confidence).numpy()
     return objects_from_classes(classes, config.split, sizes)
+
+
+def enlarged_slice(small_p: np.ndarray, size: tuple[int, int], values, config: PredictConfig,
+                   sizes: dict) -> np.ndarray:
+    """:func:`enlarged_objects` of a whole slice's shrunk probabilities ``small_p`` ``(K, y, x)``."""
+    return enlarged_objects(lambda r0, r1, c0, c1: small_p[:, r0:r1, c0:c1], small_p.shape[-2:], size, values,
+                            config, sizes)
 
 
 def finish_slice(plane: np.ndarray, line_p, close, config: PredictConfig, instance: bool,
