@@ -174,7 +174,9 @@ def run_one(args: dict) -> dict:
         cfg = TrainConfig(steps=args["steps"], time_budget=args["budget"], seed=args["seed"], mode=mode, **over)
         result = fit(images, labels, cfg)
         rec.update(train_s=round(result.elapsed, 1), steps=result.steps,
-                   ms_per_step=round(1000 * result.elapsed / max(result.steps, 1), 1))
+                   ms_per_step=round(1000 * result.elapsed / max(result.steps, 1), 1),
+                   line_classes=list(result.model.info.line_classes), edge_off_for=list(result.model.history.thin_classes),
+                   line_odds={str(k): v for k, v in getattr(result.model.info, "line_odds", {}).items()})
         t1 = time.perf_counter()
         preds = [predict_labels(result.model, im, PredictConfig()).labels for im in eval_images]
         rec["predict_s"] = seconds_since(t1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +43,10 @@ def _square(rgb: np.ndarray, side: int) -> np.ndarray:
 def _threshold(model) -> float:
     """The object probability napari-unet's labels start at, for two classes (:mod:`napari_unet.predict.margin`)."""
     from napari_unet.core.config import PredictConfig
-    from napari_unet.predict.margin import margin_values, threshold
+    from napari_unet.predict.margin import class_odds, margin_values
 
-    return threshold(PredictConfig.object_margin) if margin_values(model) else 0.5
+    odds = class_odds(model, PredictConfig.object_margin)
+    return 1 / (1 + odds[model.class_values.index(margin_values(model)[0])]) if odds else 0.5
 
 
 def _margin_note(model) -> list[str]:
@@ -54,11 +57,20 @@ def _margin_note(model) -> list[str]:
     values = margin_values(model)
     if not values:
         return []
-    names = ", ".join(f"`{model.class_name(v)}`" for v in values)
+    from napari_unet.predict.margin import class_odds
+
+    margin = PredictConfig.object_margin
+    odds = class_odds(model, margin)
+
+    def factor(v) -> str:
+        o = odds[model.class_values.index(v)]
+        return f"exp(-{margin:g})" if o == math.exp(-margin) else f"{o:.3g} (its share of the training images)"
+
+    weighs = ", ".join(f"`{model.class_name(v)}` by {factor(v)}" for v in values)
     return [f"- Trained on strokes, the network puts its 50/50 line outside the edges of what it was painted "
-            f"inside. napari-unet weighs the probability of {names} by exp(-{PredictConfig.object_margin:g}) and "
-            f"renormalises before taking the most probable class (for two classes: {_threshold(model):.2f} "
-            f"instead of 0.5); the package gives the network's own probabilities."]
+            f"inside. napari-unet weighs the probability of {weighs} and renormalises before taking the most "
+            f"probable class (for two classes: {_threshold(model):.2f} instead of 0.5); the package gives the "
+            f"network's own probabilities."]
 
 
 def write_readme(model, path: Path, settings, x: np.ndarray, validation: dict | None) -> None:

@@ -303,6 +303,7 @@ class PredictConfig:
         tip="Models trained on strokes: draw an object or line pixel only where its odds beat the rest by exp(margin), "
             "so objects stop at their edge; higher draws smaller objects, 0 = plain argmax",
         panel="prediction", advanced=True, range=(0.0, 5.0), step=0.1, decimals=2)
+    line_share: bool = True  # weigh line classes by their share the model measured (napari_unet.predict.margin)
     split: str = "distance"  # instance mode: seeds of the split of touching objects (napari_unet.core.instances)
     sized_split: bool = True  # instance mode: the split and the smallest object follow the model's object size
     rescale: bool = True  # instance mode: shrink images whose objects are much larger than the model learned

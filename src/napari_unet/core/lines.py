@@ -108,26 +108,78 @@ def probe_images(slices) -> tuple[np.ndarray, ...]:
 
 
 def judge_lines(model, net, probe, device, known: tuple[int, ...] = ()) -> tuple[int, ...]:
-    """After the warm-up on strokes alone, the classes (indices) the network predicts as lines on
-    the ``probe`` images (:func:`lines_in_prediction`), with those ``known`` before: from then on
-    the edge term, which would erase their faint stretches, stays off, and prediction closes
-    them (recorded in ``model.info.line_classes``). The network runs in inference mode, so
-    BatchNorm's statistics and the random state stay as they are."""
+    """The classes (indices) the network predicts as lines on the ``probe`` images
+    (:func:`lines_in_prediction`), with those ``known`` before: from then on the edge term, which
+    would erase their faint stretches, stays off, and prediction closes them (recorded in
+    ``model.info.line_classes``). The network runs in inference mode, so BatchNorm's statistics
+    and the random state stay as they are."""
+    maps = [p.argmax(0) for p in probe_probabilities(net, probe, device)]
+    return _recorded(model, tuple(sorted(set(known) | set(lines_in_prediction(maps, model.config.n_classes)))))
+
+
+def finish_lines(model, net, probe, device, trained_share) -> tuple[int, ...]:
+    """At the end of training on strokes from scratch: one more look for line classes if the
+    model has none yet (prediction closes them; the edge term was on), then each line class's
+    share of the ``probe`` images as the network sees them, recorded as the odds prediction
+    weighs it by (``model.info.line_odds``, :mod:`napari_unet.predict.margin`). Returns the line
+    classes (indices). ``trained_share[k]``: the share class ``k`` had in training (class
+    balancing gives every class the same)."""
+    probs = probe_probabilities(net, probe, device)
+    lines = tuple(model.class_values.index(v) for v in line_classes(model))
+    if not lines:
+        lines = _recorded(model, lines_in_prediction([p.argmax(0) for p in probs], model.config.n_classes))
+    odds = {}
+    for k in lines:
+        t = float(trained_share[k])
+        share = image_share(np.stack([p[k] for p in probs]), t)
+        odds[int(model.class_values[k])] = round((share / t) / ((1 - share) / (1 - t)), 4)
+    model.info.line_odds = odds
+    return lines
+
+
+def image_share(p: np.ndarray, trained: float, tol: float = 1e-5) -> float:
+    """A class's share of the pixels of images, from a network's probabilities ``p`` of it,
+    given the share it had in training (Saerens, Latinne & Decaestecker 2002, "Adjusting the
+    outputs of a classifier to new a priori probabilities"): reweigh the probabilities by the
+    ratio of the shares, average them into a new share, until it settles.
+
+    Strokes give a thin class far more than its share (class balancing weighs membranes as much
+    as cells, where membranes cover a fifth of an EM slice), so a network trained on them calls
+    a pixel membrane on much weaker evidence than the image's own share warrants: membranes come
+    out thick and blobs inside cells join them, and both merge cells in the Rand measure."""
+    p = np.asarray(p, np.float64).ravel()
+    share = trained
+    for _ in range(200):
+        a = p * (share / trained)
+        new = float(np.mean(a / (a + (1 - p) * ((1 - share) / (1 - trained)))))
+        if abs(new - share) < tol:
+            return min(max(new, 1e-3), 1 - 1e-3)
+        share = new
+    return min(max(share, 1e-3), 1 - 1e-3)
+
+
+def probe_probabilities(net, probe, device) -> list[np.ndarray]:
+    """The network's class probabilities ``(K, Y, X)`` on each probe image, in inference mode
+    (BatchNorm's statistics and the random state stay as they are)."""
     import torch
 
     was_training = net.training
     net.eval()
-    maps = []
+    out = []
     with torch.no_grad():
         for image in probe:
             x = torch.from_numpy(image[None]).to(device).contiguous(memory_format=torch.channels_last)
-            maps.append(net(x).float().argmax(1)[0].cpu().numpy())
+            out.append(torch.softmax(net(x).float(), 1)[0].cpu().numpy())
     net.train(was_training)
-    lines = tuple(sorted(set(known) | set(lines_in_prediction(maps, model.config.n_classes))))
+    return out
+
+
+def _recorded(model, lines: tuple[int, ...]) -> tuple[int, ...]:
+    """``lines`` (indices), added to the values ``model.info.line_classes`` records."""
     if lines:
         values = {int(model.class_values[k]) for k in lines}
         model.info.line_classes = sorted(values.union(model.info.line_classes))
-    return lines
+    return tuple(lines)
 
 
 def _without_small(mask: np.ndarray, size: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from napari_unet.core.config import TrainConfig
 from napari_unet.core.events import TrainEvent, TrainResult
-from napari_unet.core.lines import judge_lines
+from napari_unet.core.lines import finish_lines, judge_lines
 
 
 def _progress(config: TrainConfig, step: int, elapsed: float) -> float:
@@ -67,7 +67,7 @@ def run_steps(model, data: TrainingData, config: TrainConfig, device, bf16: bool
                 with torch.no_grad(), autocast(device, bf16):
                     base_probs = torch.softmax(base(x).float(), dim=1)
                 loss = loss + keep * keep_loss(logits, base_probs, target)
-            if step == config.edge_warmup > 0 and data.probe:
+            if data.probe and judging_step(step, config.edge_warmup, data.predicted_thin):
                 data.predicted_thin = judge_lines(model, net, data.probe, device, data.predicted_thin)
             edge = 0.0 if base is not None else edge_factor(config, step, data.lines)
             if edge > 0:
@@ -96,7 +96,17 @@ def run_steps(model, data: TrainingData, config: TrainConfig, device, bf16: bool
         net.eval()
         if start is not None and step > 0:
             mix_weights(net, start, config.base_share)
+    if data.probe and step >= config.edge_warmup and not from_base_model(model):
+        finish_lines(model, net, data.probe, device, trained_shares(config, data))  # napari_unet.core.lines
     return TrainResult(model, step, loss_value, clock() - t0, stopped)
+
+
+def trained_shares(config: TrainConfig, data: TrainingData) -> list[float]:
+    """Each class's share in training: the same for all with class balancing, else as painted."""
+    counts = [max(int(n), 1) for n in data.sampler.counts()]
+    if config.class_balance:
+        return [1 / len(counts)] * len(counts)
+    return [n / sum(counts) for n in counts]
 
 
 def keep_weight(config: TrainConfig, model) -> float:
@@ -145,6 +155,17 @@ def mix_weights(net, start: dict, share: float) -> None:
         for k, v in net.state_dict().items():
             if v.is_floating_point():
                 v.lerp_(start[k].to(v.device, v.dtype), share)
+
+
+def judging_step(step: int, warmup: int, found: tuple[int, ...]) -> bool:
+    """Whether the loop judges at ``step`` which classes the network predicts as lines: at the
+    end of the warm-up, then at every doubling of it (200, 400, 800, ... steps), until it finds
+    some. A network still learning fast predicts membranes in pieces that enclose nothing (on
+    ISBI from strokes of a 1-px brush, one seed in three at step 100), so one look is not enough."""
+    if warmup <= 0 or found or step < warmup or step % warmup:
+        return False
+    doublings = step // warmup
+    return doublings & (doublings - 1) == 0
 
 
 def edge_factor(config: TrainConfig, step: int, thin: tuple[int, ...] = ()) -> float:

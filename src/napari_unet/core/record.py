@@ -60,13 +60,14 @@ class ModelInfo(_Record):
     method_citation: str | None = None
     recipe: str | None = None  # the command that trained a base model
     line_classes: list[int] = field(default_factory=list)  # values prediction closes as lines (core.lines)
+    line_odds: dict[int, float] = field(default_factory=dict)  # line value -> odds its probability is weighed by
     object_diameter: float | None = None  # px, median of painted objects (instance mode; predict.rescale)
     small_object_area: float | None = None  # px², 10th percentile of painted objects (core.instances)
     colour_to_grey: str | None = None  # how colour images became grey ("luminance", "hematoxylin"; core.colour)
     fingerprint: dict | None = None  # of the training images (models.choice)
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
 
-    _INT_KEYED = ("class_names",)
+    _INT_KEYED = ("class_names", "line_odds")
 
     @property
     def lineage(self) -> str | None:

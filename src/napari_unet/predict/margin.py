@@ -15,11 +15,19 @@ trained on dense labels (the shipped base models used as they are) are left as t
 bioimage.io packages hold the network's own probabilities.
 
 The margin was chosen on the development splits (docs/benchmarks.md, "The object margin").
+A line class weighs less still where the model measured its share of the training images at
+the end of training (``info.line_odds``, :func:`napari_unet.core.lines.finish_lines`): the odds
+of that share against the share training gave it. Membranes cover about a fifth of an EM slice,
+so the network's 50/50 line, drawn for a share of one half, gives them thick membranes and
+joins blobs inside cells to them (docs/benchmarks.md, "Membranes at their share").
 """
 
 from __future__ import annotations
 
 import math
+
+
+MIN_ODDS = math.exp(-5.0)  # the largest margin a user can set
 
 
 def margin_values(model) -> tuple[int, ...]:
@@ -39,9 +47,14 @@ def threshold(margin: float) -> float:
     return 1 / (1 + math.exp(-margin))
 
 
-def class_odds(model, margin: float) -> tuple[float, ...] | None:
-    """Per class, the factor its probability is weighed with before the argmax; None: plain argmax."""
+def class_odds(model, margin: float, line_share: bool = True) -> tuple[float, ...] | None:
+    """Per class, the factor its probability is weighed with before the argmax; None: plain argmax.
+    A line class whose share of the training images the model measured (``info.line_odds``,
+    :func:`napari_unet.core.lines.finish_lines`) is weighed by those odds where they weigh it
+    down more than the margin does (unless ``line_share`` is False)."""
     values = margin_values(model) if margin > 0 else ()
     if not values:
         return None
-    return tuple(math.exp(-margin) if v in values else 1.0 for v in model.class_values)
+    floor = math.exp(-margin)
+    learned = model.info.line_odds if model.mode == "semantic" and line_share else {}
+    return tuple(min(floor, max(learned.get(v, floor), MIN_ODDS)) if v in values else 1.0 for v in model.class_values)

@@ -126,7 +126,7 @@ class TilePredictor:
         self.scale = 1 / (hi - self.lo).clamp(min=1e-6)
         self.before, self.after = context_margins(model.config, config.tta)
         self.values = model.class_values
-        odds = class_odds(model, config.object_margin)  # napari_unet.predict.margin
+        odds = class_odds(model, config.object_margin, config.line_share)  # napari_unet.predict.margin
         self.odds = None if odds is None else torch.tensor(odds, device=device).reshape(1, -1, 1, 1)
         self.instance = model.mode == "instance"
         self.out_dtype = torch.uint8 if self.instance else _torch_int(label_type or label_dtype(model))
