@@ -231,3 +231,66 @@ def test_a_class_predicted_as_lines_after_the_warm_up_turns_the_edge_term_off(ti
     monkeypatch.setattr(lines, "lines_in_prediction", lambda maps, n, *a: ())
     model = fit(image, strokes, cfg, model_config=tiny_model_config).model
     assert len(calls) == 3 and model.history.thin_classes == [] and not model.info.line_classes
+
+
+def test_a_network_still_predicting_membranes_in_pieces_is_judged_again(tiny_model_config, monkeypatch):
+    """Early in training membranes come in pieces that enclose nothing; the loop looks again at
+    every doubling of the warm-up until it sees lines, and from then on the edge term is off."""
+    import napari_unet.core.lines as lines
+    import napari_unet.core.losses as losses
+    from napari_unet.core.config import TrainConfig
+    from napari_unet.core.train import fit
+
+    image = np.where(_cells_in_membranes(size=96) == 0, 0.2, 0.8).astype(np.float32)
+    strokes = np.zeros((96, 96), np.uint8)
+    strokes[10:20, 10:80], strokes[50:60, 10:80] = 2, 1
+    answers = iter([(), (0,)])  # pieces at step 2, lines at step 4
+    monkeypatch.setattr(lines, "lines_in_prediction", lambda maps, n, *a: next(answers))
+    calls = []
+    real = losses.edge_potts_loss
+    monkeypatch.setattr(losses, "edge_potts_loss", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cfg = TrainConfig(steps=12, batch_size=2, patch_size=32, device="cpu", edge_warmup=2)
+    model = fit(image, strokes, cfg, model_config=tiny_model_config).model
+    assert len(calls) == 1  # step 3 (the ramp starts at zero at step 2), none from step 4 on
+    assert model.history.thin_classes == [1] and model.info.line_classes == [1]
+
+
+def test_the_loop_looks_for_lines_at_the_warm_ups_end_and_each_doubling_until_found():
+    from napari_unet.core.loop import judging_step
+
+    looks = [s for s in range(1, 2000) if judging_step(s, 100, ())]
+    assert looks == [100, 200, 400, 800, 1600]
+    assert not judging_step(400, 100, (0,)) and not judging_step(100, 0, ())
+
+
+def test_lines_found_only_at_the_end_are_still_closed(tiny_model_config, monkeypatch):
+    """A run too short for a second look still looks once more when it ends: prediction closes
+    what it finds (the edge term was on throughout, so it is not recorded as off)."""
+    import napari_unet.core.lines as lines
+    from napari_unet.core.config import TrainConfig
+    from napari_unet.core.train import fit
+
+    image = np.where(_cells_in_membranes(size=96) == 0, 0.2, 0.8).astype(np.float32)
+    strokes = np.zeros((96, 96), np.uint8)
+    strokes[10:20, 10:80], strokes[50:60, 10:80] = 2, 1
+    answers = iter([(), (0,)])  # at step 2, then at the end (step 3)
+    monkeypatch.setattr(lines, "lines_in_prediction", lambda maps, n, *a: next(answers))
+    cfg = TrainConfig(steps=3, batch_size=2, patch_size=32, device="cpu", edge_warmup=2)
+    model = fit(image, strokes, cfg, model_config=tiny_model_config).model
+    assert model.info.line_classes == [1] and model.history.thin_classes == []
+    assert set(model.info.line_odds) == {1} and model.info.line_odds[1] > 0
+
+
+def test_a_line_class_share_is_measured_from_probabilities_trained_at_another_share():
+    """Probabilities of a calibrated classifier trained with membranes as half the pixels, on an
+    image where they are a fifth: reweighing until the share settles finds the fifth."""
+    from napari_unet.core.lines import image_share
+
+    rng = np.random.default_rng(0)
+    is_line = rng.random(200_000) < 0.2
+    x = rng.normal(np.where(is_line, 1.0, -1.0), 1.0)
+    p = 1 / (1 + np.exp(-2 * x))  # the posterior at equal shares
+    assert p.mean() > 0.3  # taken as they are, a third of the pixels
+    assert image_share(p, 0.5) == pytest.approx(0.2, abs=0.01)
+    p_third = 1 / (1 + 2 * np.exp(-2 * x))  # trained with lines a third of the pixels
+    assert image_share(p_third, 1 / 3) == pytest.approx(0.2, abs=0.01)

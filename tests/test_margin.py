@@ -114,3 +114,27 @@ def test_a_package_readme_says_where_napari_unets_objects_start(trained, sample)
     model.history.sparse = True
     text = readme(model, settings, x, None)
     assert "exp(-0.5)" in text and "Threshold the object probability at 0.62" in text
+    model.mode, model.info.line_classes, model.info.line_odds = "semantic", [1], {1: 0.2}
+    text = readme(model, settings, x, None)
+    assert "by 0.2 (its share of the training images)" in text and "for two classes: 0.83" in text
+
+
+def test_lines_are_weighed_by_the_share_the_model_measured(trained, image_is_probability):
+    """A model that measured its membranes at a sixth of its training images draws a pixel
+    membrane from P = 1 / (1 + odds); odds weaker than the margin's leave the margin; and
+    ``line_share=False`` gives the margin alone."""
+    image = ramp()
+    config = PredictConfig(close_lines=False, **CPU)
+    model = line_model(trained, sparse=True)
+
+    def edge(m, cfg=config):
+        is_line = predict_labels(m, image, cfg).labels[0] == 1
+        return image[0][is_line].min()
+
+    model.info.line_odds = {1: 0.2}
+    assert edge(model) == pytest.approx(1 / 1.2, abs=0.011)
+    assert class_odds(model, 0.5) == (0.2, 1.0)
+    assert edge(model, dataclasses.replace(config, line_share=False)) == pytest.approx(0.622, abs=0.011)
+    assert class_odds(model, 0.0) is None  # margin 0: the plain argmax, whatever was measured
+    model.info.line_odds = {1: 0.9}
+    assert edge(model) == pytest.approx(0.622, abs=0.011)
