@@ -318,7 +318,8 @@ class PredictConfig:
         only="instance")
     close_lines: bool = option(True, flag="--open-lines", help="semantic mode: leave the line classes (membranes) as "
                                "predicted; by default their gaps are closed where two regions meet")
-    line_seed: float = 0.2  # lines close where two regions less likely than this to be line meet (tuned on ISBI 10-19)
+    line_seed: float = 0.2  # with line_depth 0: lines close where two regions less likely than this to be line meet
+    line_depth: float = 0.1  # lines close between basins of the line probability this deep (napari_unet.core.lines)
     colour_to_grey: str | None = option(None, **COLOUR_OPTION)  # None: as the model records (luminance)
     device: str = option("auto", **DEVICE_OPTION)
     precision: str = option("auto", **PRECISION_OPTION)
@@ -336,6 +337,8 @@ class PredictConfig:
             raise UserInputError(f"split must be one of {', '.join(SPLITS)}; got {self.split!r}.")
         if not 0 < self.line_seed < 0.5:
             raise UserInputError(f"line_seed must be between 0 and 0.5, got {self.line_seed}.")
+        if not 0 <= self.line_depth < 1:
+            raise UserInputError(f"line_depth must be between 0 (seeds below line_seed) and 1, got {self.line_depth}.")
         if not self.diameter >= 0:
             raise UserInputError(f"the object diameter must be 0 (measure it) or a size in pixels, got {self.diameter}.")
         _check_device(self.device, self.precision)

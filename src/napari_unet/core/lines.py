@@ -21,6 +21,7 @@ import numpy as np
 
 HALF_WIDTH = 4.5  # px: a class predicted at most about 9 px wide along its middle is a line
 SPECK = 50  # px: predicted specks and pinholes below this size are ignored when measuring widths
+SMOOTH = 2.0  # px: the line probability's basins that seed the closing are those of it smoothed this much
 
 
 def line_classes(model) -> tuple[int, ...]:
@@ -30,15 +31,25 @@ def line_classes(model) -> tuple[int, ...]:
     return tuple(v for v in model.class_values if v in declared)
 
 
-def close_lines(labels: np.ndarray, line_probability: np.ndarray, value: int, seed_below: float) -> int:
-    """Set to ``value`` the pixels of ``labels`` (2D, changed in place) where two regions of low
-    ``line_probability`` meet (watershed lines of the probability, seeded by the connected regions
-    below ``seed_below``). Returns how many pixels changed."""
+def close_lines(labels: np.ndarray, line_probability: np.ndarray, value: int, seed_below: float,
+                depth: float = 0.0) -> int:
+    """Set to ``value`` the pixels of ``labels`` (2D, changed in place) where two basins of
+    ``line_probability`` meet (watershed lines of the probability). With ``depth``, each basin
+    of the probability (smoothed over :data:`SMOOTH` px) at least ``depth`` deep seeds one region:
+    a faint membrane still parts two cells where it rises that much above both; else the
+    connected regions below ``seed_below`` seed them, and a membrane parts cells only where it
+    stays above that level all along. Returns how many pixels changed."""
     from skimage.measure import label
     from skimage.segmentation import watershed
 
     p = np.asarray(line_probability, np.float32)
-    seeds = label(p < seed_below, connectivity=1)
+    if depth > 0:
+        from scipy import ndimage as ndi
+        from skimage.morphology import h_minima
+
+        seeds = label(h_minima(ndi.gaussian_filter(p, SMOOTH), depth))
+    else:
+        seeds = label(p < seed_below, connectivity=1)
     if seeds.max() < 2:  # one region or none: nothing to separate
         return 0
     ridge = watershed(p, seeds, watershed_line=True) == 0
