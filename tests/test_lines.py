@@ -114,3 +114,35 @@ def test_a_bad_line_seed_is_refused():
 
     with pytest.raises(UserInputError, match="line_seed"):
         PredictConfig(line_seed=0.7)
+
+
+def two_wide_cells(gap_p: float):
+    """Like :func:`two_cells`, but the membrane is 6 px wide, as a network draws EM membranes
+    (and the right cell a little surer of itself than the left: no two basins are equally deep)."""
+    p = np.full((64, 64), 0.05, np.float32)
+    p[:, 32:] = 0.04
+    p[:, 29:35] = 0.9
+    p[24:40, 29:35] = gap_p
+    p[:4, :] = p[-4:, :] = p[:, :4] = p[:, -4:] = 0.9
+    return p, np.where(p >= 0.5, 1, 2).astype(np.uint8)
+
+
+def test_a_faint_membrane_parts_two_cells_where_it_rises_above_both():
+    """The default seeds are the basins of the line probability: a stretch of membrane the
+    network gives only 0.18 still parts the cells, as it rises more than ``line_depth`` above
+    both; seeded by the regions below 0.2 (``line_depth=0``), the cells joined through it."""
+    depth = PredictConfig().line_depth
+    p, labels = two_wide_cells(gap_p=0.18)
+    old = labels.copy()
+    assert close_lines(old, p, 1, SEED) == 0 and cells(old) == 1
+    assert close_lines(labels, p, 1, SEED, depth) > 0 and cells(labels) == 2
+    assert (labels[p >= 0.5] == 1).all()
+    p, labels = two_wide_cells(gap_p=0.08)  # barely above the cells: no membrane there
+    assert close_lines(labels, p, 1, SEED, depth) == 0 and cells(labels) == 1
+
+
+def test_a_bad_line_depth_is_refused():
+    from napari_unet.core.config import UserInputError
+
+    with pytest.raises(UserInputError, match="line_depth"):
+        PredictConfig(line_depth=-0.1)
