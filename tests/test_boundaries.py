@@ -294,3 +294,21 @@ def test_a_line_class_share_is_measured_from_probabilities_trained_at_another_sh
     assert image_share(p, 0.5) == pytest.approx(0.2, abs=0.01)
     p_third = 1 / (1 + 2 * np.exp(-2 * x))  # trained with lines a third of the pixels
     assert image_share(p_third, 1 / 3) == pytest.approx(0.2, abs=0.01)
+
+
+def test_instance_models_are_not_weighed_by_a_measured_share(tiny_model_config, sample, monkeypatch):
+    """Only a semantic model trained from scratch on strokes looks for lines and measures their
+    share: instance training (nuclei, cells) never predicts on the probe images."""
+    import napari_unet.core.lines as lines
+    from napari_unet.core.config import TrainConfig
+    from napari_unet.core.samples import simulate_instance_strokes
+    from napari_unet.core.train import fit
+
+    def never(*a, **k):
+        raise AssertionError("instance training looked for lines")
+
+    monkeypatch.setattr(lines, "probe_probabilities", never)
+    strokes = simulate_instance_strokes(sample.instances, seed=0)
+    cfg = TrainConfig(steps=6, batch_size=2, patch_size=32, device="cpu", edge_warmup=2, mode="instance")
+    model = fit(sample.image, strokes, cfg, model_config=tiny_model_config).model
+    assert model.info.line_odds == {} and model.info.line_classes == []
