@@ -146,3 +146,17 @@ def test_a_bad_line_depth_is_refused():
 
     with pytest.raises(UserInputError, match="line_depth"):
         PredictConfig(line_depth=-0.1)
+
+
+def test_basins_close_the_lines_of_models_trained_from_scratch_on_strokes(trained):
+    """A model that measured its line share (trained from scratch on strokes) closes between
+    basins; a base model as shipped, or fine-tuned from one, keeps the seeds below ``line_seed``."""
+    from napari_unet.core.lines import closing_config
+
+    model = copy.deepcopy(trained)
+    model.info.line_classes, model.info.line_odds = [1], {1: 0.3}
+    config = PredictConfig()
+    assert closing_config(model, config).line_depth == config.line_depth > 0
+    model.info.line_odds = {}
+    assert closing_config(model, config).line_depth == 0
+    assert closing_config(model, dataclasses.replace(config, line_depth=0)).line_depth == 0

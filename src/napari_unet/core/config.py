@@ -319,7 +319,7 @@ class PredictConfig:
     close_lines: bool = option(True, flag="--open-lines", help="semantic mode: leave the line classes (membranes) as "
                                "predicted; by default their gaps are closed where two regions meet")
     line_seed: float = 0.2  # with line_depth 0: lines close where two regions less likely than this to be line meet
-    line_depth: float = 0.1  # lines close between basins of the line probability this deep (napari_unet.core.lines)
+    line_depth: float = 0.1  # models trained from scratch on strokes: lines close between basins this deep (core.lines)
     colour_to_grey: str | None = option(None, **COLOUR_OPTION)  # None: as the model records (luminance)
     device: str = option("auto", **DEVICE_OPTION)
     precision: str = option("auto", **PRECISION_OPTION)

@@ -2,17 +2,19 @@
 
 Strokes along the middle of a membrane teach a network where membranes are, but where one is
 faint the predicted line breaks, and the cells on either side merge: a one-pixel gap costs a
-whole cell. So a semantic model records its line classes (``info.line_classes``): those
-painted as one- or two-pixel lines, and those the network predicts as a network of thin lines
-after its warm-up, whatever the brush (:func:`lines_in_prediction`); prediction closes them.
-The regions where the line class is unlikely (probability below ``PredictConfig.line_seed``,
-0.2) seed a watershed on the line class's probability, and wherever two of those regions meet,
-the pixel becomes line. Pixels predicted as line stay line: this only adds line pixels, along
-ridges of the probability.
+whole cell. So a semantic model records its line classes (``info.line_classes``): those painted as
+one- or two-pixel lines, and those the network predicts as a network of thin lines, whatever the
+brush (:func:`lines_in_prediction`; looked for at the end of the warm-up and at every doubling of
+it until seen, and once more when training ends); prediction closes them (:func:`close_lines`):
+each basin of the line class's probability at least ``PredictConfig.line_depth`` (0.1) deep seeds
+a watershed on that probability, and wherever two basins meet, the pixel becomes line. Pixels
+predicted as line stay line: this only adds line pixels, along ridges of the probability. At the
+end of training from scratch the model also measures each line class's share of its training
+images (:func:`finish_lines`), which prediction weighs the class by (:mod:`napari_unet.predict.margin`).
 
-On ISBI 2012 slices 20-29 (strokes on slices 00-09, 3 seeds) this lowered the adapted Rand
-error from 0.315 to 0.252 after 300 s from scratch and from 0.141 to 0.113 after a 60 s
-fine-tune of the membrane base model's twin, the pixel error within 0.001 (docs/benchmarks.md).
+On ISBI 2012 slices 20-29, from strokes of a round brush clipped to the region (docs/benchmarks.md,
+"Membranes whatever the brush"), the three together took the adapted Rand error of 300 s from scratch
+from the previous default's RESULT.
 """
 
 from __future__ import annotations
@@ -29,6 +31,20 @@ def line_classes(model) -> tuple[int, ...]:
     as thin lines, or that declare them (a membrane base model)."""
     declared = set(model.info.line_classes) if model.mode == "semantic" else set()
     return tuple(v for v in model.class_values if v in declared)
+
+
+def closing_config(model, config):
+    """``config`` as it closes ``model``'s lines: between basins ``config.line_depth`` deep for a
+    model that measured its line share (trained from scratch on strokes, :func:`finish_lines`),
+    else (``line_depth`` 0) from the regions below ``config.line_seed``. A network trained on
+    dense labels, or fine-tuned from one, draws sure membranes, and basins split cells where its
+    probability dips inside them: on ISBI 20-29 the `em-membranes` twin's Rand error went from
+    0.171 to 0.179 zero-shot and from 0.172 to 0.182 fine-tuned 60 s (docs/benchmarks.md)."""
+    import dataclasses
+
+    if model.mode != "semantic" or model.info.line_odds or not config.line_depth:
+        return config
+    return dataclasses.replace(config, line_depth=0.0)
 
 
 def close_lines(labels: np.ndarray, line_probability: np.ndarray, value: int, seed_below: float,

@@ -21,7 +21,7 @@ import numpy as np
 
 from napari_unet.core.config import PredictConfig, UserInputError
 from napari_unet.core.data import is_single_plane, model_input
-from napari_unet.core.lines import line_classes
+from napari_unet.core.lines import closing_config, line_classes
 from napari_unet.predict.finish import object_sizes
 from napari_unet.predict.pipeline import label_dtype
 from napari_unet.predict.rescale import applies, factor_for, shrunk_size
@@ -57,7 +57,7 @@ def predict_dask(model, image, config: PredictConfig | None = None, *, probabili
 
     from napari_unet.core.data import percentiles
 
-    config = config or PredictConfig()
+    config = closing_config(model, config or PredictConfig())  # napari_unet.core.lines
     raw, img = model_input(model, image, config.colour_to_grey)
     if not isinstance(img, da.Array):
         img = da.from_array(img, chunks=(1, img.shape[1], 1024, 1024))

@@ -17,7 +17,7 @@ import numpy as np
 from napari_unet.core.config import PredictConfig, UserInputError
 from napari_unet.core.data import is_single_plane, model_input, percentiles, to_zcyx
 from napari_unet.predict.finish import SliceFinish, best_values, instance_classes
-from napari_unet.core.lines import line_classes
+from napari_unet.core.lines import closing_config, line_classes
 from napari_unet.predict.margin import class_odds
 from napari_unet.predict.rescale import applies, rescaled
 from napari_unet.predict.results import PredictProgress, PredictResult
@@ -78,7 +78,7 @@ def predict(
     """
     from napari_unet.core.device import resolve_device
 
-    config = config or PredictConfig()
+    config = closing_config(model, config or PredictConfig())  # napari_unet.core.lines
     raw, img = model_input(model, image, config.colour_to_grey)
     lo, hi = percentiles(img, model.norm) if intensity_range is None else intensity_range
     z, _, h, w = img.shape
