@@ -312,3 +312,25 @@ def test_instance_models_are_not_weighed_by_a_measured_share(tiny_model_config, 
     cfg = TrainConfig(steps=6, batch_size=2, patch_size=32, device="cpu", edge_warmup=2, mode="instance")
     model = fit(sample.image, strokes, cfg, model_config=tiny_model_config).model
     assert model.info.line_odds == {} and model.info.line_classes == []
+
+
+def test_a_fine_tuned_named_model_measures_no_share(tiny_model_config, monkeypatch):
+    """A model fine-tuned from a named (base) model keeps the margin and the seeds below
+    ``line_seed``: its membranes come from dense labels, which already have their share."""
+    import napari_unet.core.loop as loop
+    from napari_unet.core.config import TrainConfig
+    from napari_unet.core.train import fit
+
+    image = np.where(_cells_in_membranes(size=96) == 0, 0.2, 0.8).astype(np.float32)
+    strokes = np.zeros((96, 96), np.uint8)
+    strokes[10:20, 10:80], strokes[50:60, 10:80] = 2, 1
+    cfg = TrainConfig(steps=3, batch_size=2, patch_size=32, device="cpu", edge_warmup=2)
+    base = fit(image, strokes, cfg, model_config=tiny_model_config).model
+    base.info.name, base.info.line_classes, base.info.line_odds = "membranes-base", [1], {}
+
+    def never(*a, **k):
+        raise AssertionError("a fine-tune measured a share")
+
+    monkeypatch.setattr(loop, "finish_lines", never)
+    model = fit(image, strokes, cfg, model=base).model
+    assert model.info.fine_tuned_from == "membranes-base" and model.info.line_odds == {}

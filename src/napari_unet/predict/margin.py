@@ -19,7 +19,7 @@ A line class weighs less still where the model measured its share of the trainin
 the end of training (``info.line_odds``, :func:`napari_unet.core.lines.finish_lines`): the odds
 of that share against the share training gave it. Membranes cover about a fifth of an EM slice,
 so the network's 50/50 line, drawn for a share of one half, gives them thick membranes and
-joins blobs inside cells to them (docs/benchmarks.md, "Membranes at their share").
+joins blobs inside cells to them (docs/benchmarks.md, "Membranes whatever the brush").
 """
 
 from __future__ import annotations
