@@ -140,8 +140,7 @@ def judge_lines(model, net, probe, device, known: tuple[int, ...] = ()) -> tuple
     would erase their faint stretches, stays off, and prediction closes them (recorded in
     ``model.info.line_classes``). The network runs in inference mode, so BatchNorm's statistics
     and the random state stay as they are."""
-    maps = [p.argmax(0) for p in probe_probabilities(net, probe, device)]
-    return _recorded(model, tuple(sorted(set(known) | set(lines_in_prediction(maps, model.config.n_classes)))))
+    return _judged(model, probe_probabilities(net, probe, device), known)
 
 
 def finish_lines(model, net, probe, device, trained_share) -> tuple[int, ...]:
@@ -154,7 +153,7 @@ def finish_lines(model, net, probe, device, trained_share) -> tuple[int, ...]:
     probs = probe_probabilities(net, probe, device)
     lines = tuple(model.class_values.index(v) for v in line_classes(model))
     if not lines:
-        lines = _recorded(model, lines_in_prediction([p.argmax(0) for p in probs], model.config.n_classes))
+        lines = _judged(model, probs)
     odds = {}
     for k in lines:
         t = float(trained_share[k])
@@ -179,10 +178,10 @@ def image_share(p: np.ndarray, trained: float, tol: float = 1e-5) -> float:
     for _ in range(200):
         a = p * (share / trained)
         new = float(np.mean(a / (a + (1 - p) * ((1 - share) / (1 - trained)))))
-        if abs(new - share) < tol:
-            return min(max(new, 1e-3), 1 - 1e-3)
-        share = new
-    return min(max(share, 1e-3), 1 - 1e-3)
+        settled, share = abs(new - share) < tol, new
+        if settled:
+            break
+    return min(max(share, 1e-3), 1 - 1e-3)  # odds of 0 or infinity would erase the class or fill the image
 
 
 def probe_probabilities(net, probe, device) -> list[np.ndarray]:
@@ -201,12 +200,15 @@ def probe_probabilities(net, probe, device) -> list[np.ndarray]:
     return out
 
 
-def _recorded(model, lines: tuple[int, ...]) -> tuple[int, ...]:
-    """``lines`` (indices), added to the values ``model.info.line_classes`` records."""
+def _judged(model, probs, known: tuple[int, ...] = ()) -> tuple[int, ...]:
+    """The classes (indices) predicted as lines in ``probs`` (``(K, Y, X)`` each) with those
+    ``known``, added to the values ``model.info.line_classes`` records."""
+    found = lines_in_prediction([p.argmax(0) for p in probs], model.config.n_classes)
+    lines = tuple(sorted(set(known) | set(found)))
     if lines:
         values = {int(model.class_values[k]) for k in lines}
         model.info.line_classes = sorted(values.union(model.info.line_classes))
-    return tuple(lines)
+    return lines
 
 
 def _without_small(mask: np.ndarray, size: int) -> np.ndarray:

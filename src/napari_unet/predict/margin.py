@@ -27,9 +27,6 @@ from __future__ import annotations
 import math
 
 
-MIN_ODDS = math.exp(-5.0)  # the largest margin a user can set
-
-
 def margin_values(model) -> tuple[int, ...]:
     """Class values that need the margin: the object class of an instance model, or the line
     classes of a semantic one, when the model was last trained on sparse strokes."""
@@ -57,4 +54,4 @@ def class_odds(model, margin: float, line_share: bool = True) -> tuple[float, ..
         return None
     floor = math.exp(-margin)
     learned = model.info.line_odds if model.mode == "semantic" and line_share else {}
-    return tuple(min(floor, max(learned.get(v, floor), MIN_ODDS)) if v in values else 1.0 for v in model.class_values)
+    return tuple(min(floor, learned.get(v, floor)) if v in values else 1.0 for v in model.class_values)
