@@ -2,7 +2,7 @@
 
     python -m benchmarks.boundaries --task blobs|isbi|dsb --split dev|eval [--seeds 0 1 2]
         [--budget SECONDS | --steps N] [--variant NAME[:key=value,...]] ... [--strokes middle|edges|brushR[-spill]|objstrokeR]
-        [--tta] [--threads N] [--parallel N] [--out results.jsonl]
+        [--tta] [--save DIR] [--threads N] [--parallel N] [--out results.jsonl]
     python -m benchmarks.boundaries --summary results.jsonl     # mean ± sd table
 
 Each variant is trained once per seed, in its own process, through the engine (``train`` /
@@ -173,6 +173,10 @@ def run_one(args: dict) -> dict:
         labels = dense if name == "dense" else strokes
         cfg = TrainConfig(steps=args["steps"], time_budget=args["budget"], seed=args["seed"], mode=mode, **over)
         result = fit(images, labels, cfg)
+        if args.get("save"):  # the trained model, for looking at a run afterwards
+            from napari_unet.models.checkpoint import save_model
+
+            save_model(result.model, Path(args["save"]) / f"{args['task']}_{args['strokes']}_{name}_s{args['seed']}.pt")
         rec.update(train_s=round(result.elapsed, 1), steps=result.steps,
                    ms_per_step=round(1000 * result.elapsed / max(result.steps, 1), 1),
                    line_classes=list(result.model.info.line_classes), edge_off_for=list(result.model.history.thin_classes),
@@ -232,6 +236,7 @@ def main(argv=None) -> int:
     ap.add_argument("--predict", action="append", default=[],
                     help="also score each network predicted with these settings, LABEL:key=value,... "
                          "(PredictConfig), e.g. open:close_lines=false")
+    ap.add_argument("--save", type=Path, default=None, help="save each trained model in this folder")
     add_threads(ap)
     ap.add_argument("--parallel", type=int, default=1, help="runs at once (each with --threads)")
     add_out(ap)
@@ -241,7 +246,8 @@ def main(argv=None) -> int:
     variants = a.variant or ["old", "new"]
     # interleaved: every variant of one seed before the next seed, so drift hits all alike
     jobs = [dict(task=a.task, split=a.split, seed=s, variant=v, steps=a.steps, budget=a.budget,
-                 strokes=a.strokes, tta=a.tta, predict=a.predict, threads=a.threads) for s in a.seeds for v in variants]
+                 strokes=a.strokes, tta=a.tta, predict=a.predict, threads=a.threads,
+                 save=str(a.save) if a.save else None) for s in a.seeds for v in variants]
     run_jobs(run_one, jobs, a.parallel, a.out)
     return 0
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from napari_unet.core.config import PredictConfig
-from napari_unet.core.lines import close_lines, line_classes
+from napari_unet.core.lines import close_lines, closing_config, line_classes
 from napari_unet.predict.pipeline import predict_labels
 
 CPU = dict(device="cpu", precision="fp32")
@@ -81,7 +81,8 @@ def test_prediction_closes_line_classes_into_memory_an_output_array_and_a_region
     closed = predict_labels(model, image, PredictConfig(**CPU))
     assert cells(closed.labels) == 2
     by_hand = plain.labels.copy()
-    close_lines(by_hand, plain.probabilities[0, 0], 1, SEED)
+    cfg = closing_config(model, PredictConfig())
+    close_lines(by_hand, plain.probabilities[0, 0], 1, cfg.line_seed, cfg.line_depth, cfg.line_reach)
     assert (closed.labels == by_hand).all()
     out = np.zeros(image.shape, np.uint8)
     assert predict_labels(model, image, PredictConfig(**CPU), out=out).labels is out

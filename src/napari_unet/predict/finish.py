@@ -127,7 +127,7 @@ def finish_slice(plane: np.ndarray, line_p, close, config: PredictConfig, instan
     if instance:
         return objects_from_classes(plane, config.split, sizes)
     for value, p_line in zip(close, line_p if line_p is not None else ()):
-        close_lines(plane, p_line, value, config.line_seed, config.line_depth)
+        close_lines(plane, p_line, value, config.line_seed, config.line_depth, config.line_reach)
     return plane
 
 
