@@ -317,7 +317,8 @@ class PredictConfig:
             "predicts the image as it is", panel="prediction", range=(0, 4096), suffix=" px", special="auto",
         only="instance")
     close_lines: bool = option(True, flag="--open-lines", help="semantic mode: leave the line classes (membranes) as "
-                               "predicted; by default their gaps are closed where two regions meet")
+                               "predicted; by default their gaps are closed where two regions meet, and pieces "
+                               "that part no two regions go")
     line_seed: float = 0.2  # with line_depth 0: lines close where two regions less likely than this to be line meet
     line_depth: float = 0.1  # models trained from scratch on strokes: lines close between basins this deep (core.lines)
     line_reach: float = 0.75  # line pixels farther along the line than this many half-widths from where regions meet go
