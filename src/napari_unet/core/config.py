@@ -321,7 +321,7 @@ class PredictConfig:
                                "that part no two regions go")
     line_seed: float = 0.2  # with line_depth 0: lines close where two regions less likely than this to be line meet
     line_depth: float = 0.1  # models trained from scratch on strokes: lines close between basins this deep (core.lines)
-    line_reach: float = 0.75  # line pixels farther along the line than this many half-widths from where regions meet go
+    line_reach: float = 2.0  # px: line pixels farther than this along the line from where two regions meet go
     colour_to_grey: str | None = option(None, **COLOUR_OPTION)  # None: as the model records (luminance)
     device: str = option("auto", **DEVICE_OPTION)
     precision: str = option("auto", **PRECISION_OPTION)
@@ -341,9 +341,8 @@ class PredictConfig:
             raise UserInputError(f"line_seed must be between 0 and 0.5, got {self.line_seed}.")
         if not 0 <= self.line_depth < 1:
             raise UserInputError(f"line_depth must be between 0 (seeds below line_seed) and 1, got {self.line_depth}.")
-        if not 0 <= self.line_reach <= 10:
-            raise UserInputError(f"line_reach must be between 0 (keep every line pixel) and 10 half-widths, "
-                                 f"got {self.line_reach}.")
+        if not 0 <= self.line_reach <= 100:
+            raise UserInputError(f"line_reach must be between 0 (keep every line pixel) and 100 px, got {self.line_reach}.")
         if not self.diameter >= 0:
             raise UserInputError(f"the object diameter must be 0 (measure it) or a size in pixels, got {self.diameter}.")
         _check_device(self.device, self.precision)

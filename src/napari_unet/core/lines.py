@@ -8,9 +8,9 @@ brush (:func:`lines_in_prediction`; looked for at the end of the warm-up and at 
 it until seen, and once more when training ends); prediction closes them (:func:`close_lines`):
 each basin of the line class's probability at least ``PredictConfig.line_depth`` (0.1) deep seeds
 a watershed on that probability, and wherever two basins meet, the pixel becomes line. Line
-pixels that part nothing go (``PredictConfig.line_reach``): those farther along the line from
-where two regions meet than 0.75 times the line's half-width, such as dark organelles inside a
-cell drawn as membrane; they take the label around them. At the
+pixels that part nothing go (``PredictConfig.line_reach``): those more than 2 px along the line
+from where two regions meet, such as dark organelles inside a cell drawn as membrane; they take
+the label around them. At the
 end of training from scratch the model also measures each line class's share of its training
 images (:func:`finish_lines`), which prediction weighs the class by (:mod:`napari_unet.predict.margin`).
 
@@ -58,9 +58,9 @@ def close_lines(labels: np.ndarray, line_probability: np.ndarray, value: int, se
     of the probability (smoothed over :data:`SMOOTH` px) at least ``depth`` deep seeds one region:
     a faint membrane still parts two cells where it rises that much above both; else the
     connected regions below ``seed_below`` seed them, and a membrane parts cells only where it
-    stays above that level all along. With ``reach``, line pixels farther along the line from where
-    two regions meet than ``reach`` times the line's half-width part nothing, and take the label of
-    the nearest other pixel (:func:`stray_lines`). Returns how many pixels changed."""
+    stays above that level all along. With ``reach``, line pixels more than that many pixels along
+    the line from where two regions meet part nothing, and take the label of the nearest other
+    pixel (:func:`stray_lines`). Returns how many pixels changed."""
     from skimage.measure import label
     from skimage.segmentation import watershed
 
@@ -88,18 +88,17 @@ def close_lines(labels: np.ndarray, line_probability: np.ndarray, value: int, se
 
 
 def stray_lines(line: np.ndarray, meet: np.ndarray, reach: float) -> np.ndarray:
-    """The pixels of the ``line`` mask farther along the line from a pixel where two regions meet
-    (``meet``) than ``reach`` times the line's half-width there (the median over those pixels of
-    the distance to the line's edge): blobs that part nothing, such as dark organelles inside a
-    cell drawn as membrane, and bulges and stubs that stick out of the membranes."""
+    """The pixels of the ``line`` mask more than ``reach`` px along the line from a pixel where two
+    regions meet (``meet``): blobs that part nothing, such as dark organelles inside a cell drawn
+    as membrane, and bulges and stubs that stick out of the membranes. A distance in pixels, not
+    one measured on the image, so that a region predicted from its window (the live preview)
+    gets the labels of the whole image."""
     from scipy import ndimage as ndi
 
     parting = meet & line
     if not parting.any():
         return np.zeros_like(line)
-    half = float(np.median(ndi.distance_transform_edt(line)[parting]))
-    steps = max(int(round(reach * half)), 1)
-    near = ndi.binary_dilation(parting, np.ones((3, 3), bool), iterations=steps, mask=line)
+    near = ndi.binary_dilation(parting, np.ones((3, 3), bool), iterations=max(int(round(reach)), 1), mask=line)
     return line & ~near
 
 
