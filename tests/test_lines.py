@@ -147,6 +147,29 @@ def test_a_bad_line_depth_is_refused():
 
     with pytest.raises(UserInputError, match="line_depth"):
         PredictConfig(line_depth=-0.1)
+    with pytest.raises(UserInputError, match="line_reach"):
+        PredictConfig(line_reach=-1)
+
+
+def test_line_pixels_that_part_nothing_go_to_the_cell_around_them():
+    """A dark organelle drawn as membrane inside a cell, and a bulge sticking out of a membrane,
+    part no two cells: they take the cell's label. The membrane between the cells stays, and so
+    does its closed faint stretch. ``line_reach=0`` keeps every line pixel."""
+    config = PredictConfig()
+    p, labels = two_wide_cells(gap_p=0.18)
+    p[10:18, 10:18] = 0.9  # the organelle, inside the left cell
+    p[44:48, 35:43] = 0.9  # the bulge: 8 px out of the membrane's right side
+    labels = np.where(p >= 0.5, 1, 2).astype(np.uint8)
+    kept = labels.copy()
+    close_lines(kept, p, 1, SEED, config.line_depth, 0)
+    assert (kept[10:18, 10:18] == 1).all() and (kept[44:48, 35:43] == 1).all()
+    close_lines(labels, p, 1, SEED, config.line_depth, config.line_reach)
+    assert (labels[10:18, 10:18] == 2).all()  # the organelle is cell
+    assert (labels[44:48, 39:43] == 2).all()  # the bulge's far end too
+    assert (labels[4:-4, 31] == 1).all()  # the membrane between the cells stays, faint stretch included
+    assert (labels[4:24, 30:33] == 1).all()
+    assert cells(labels) == 2
+    assert ((labels != kept) <= (kept == 1)).all()  # only line pixels changed
 
 
 def test_basins_close_the_lines_of_models_trained_from_scratch_on_strokes(trained):
