@@ -157,6 +157,8 @@ def test_line_pixels_that_part_nothing_go_to_the_cell_around_them():
     does its closed faint stretch. ``line_reach=0`` keeps every line pixel."""
     config = PredictConfig()
     p, labels = two_wide_cells(gap_p=0.18)
+    p[:, :4], p[:, -4:] = 0.05, 0.04  # no outer membranes: the cells reach the image's edges
+    p[[*range(4), *range(60, 64)], :29], p[[*range(4), *range(60, 64)], 35:] = 0.05, 0.04
     p[10:18, 10:18] = 0.9  # the organelle, inside the left cell
     p[44:48, 35:43] = 0.9  # the bulge: 8 px out of the membrane's right side
     labels = np.where(p >= 0.5, 1, 2).astype(np.uint8)
@@ -166,10 +168,15 @@ def test_line_pixels_that_part_nothing_go_to_the_cell_around_them():
     close_lines(labels, p, 1, SEED, config.line_depth, config.line_reach)
     assert (labels[10:18, 10:18] == 2).all()  # the organelle is cell
     assert (labels[44:48, 39:43] == 2).all()  # the bulge's far end too
-    assert (labels[4:-4, 31] == 1).all()  # the membrane between the cells stays, faint stretch included
+    assert (labels[:, 31] == 1).all()  # the membrane between the cells stays, faint stretch included
     assert (labels[4:24, 30:33] == 1).all()
     assert cells(labels) == 2
     assert ((labels != kept) <= (kept == 1)).all()  # only line pixels changed
+    blobs = np.where(p >= 0.5, 1, 2).astype(np.uint8)
+    blobs[20:44, 8:24] = 1  # a large blob of the class: more of it parts nothing than parts cells
+    before = blobs.copy()
+    close_lines(blobs, p, 1, SEED, config.line_depth, config.line_reach)
+    assert (blobs[20:44, 8:24] == 1).all() and ((blobs != before) <= (blobs == 1)).all()  # left as it is
 
 
 def test_basins_close_the_lines_of_models_trained_from_scratch_on_strokes(trained):

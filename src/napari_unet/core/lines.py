@@ -28,6 +28,7 @@ import numpy as np
 HALF_WIDTH = 4.5  # px: a class predicted at most about 9 px wide along its middle is a line
 SPECK = 50  # px: predicted specks and pinholes below this size are ignored when measuring widths
 SMOOTH = 2.0  # px: the line probability's basins that seed the closing are those of it smoothed this much
+STRAY_SHARE = 0.5  # a line class of which more than this share parts nothing is left as it is (blobs, not lines)
 
 
 def line_classes(model) -> tuple[int, ...]:
@@ -90,7 +91,9 @@ def close_lines(labels: np.ndarray, line_probability: np.ndarray, value: int, se
 def stray_lines(line: np.ndarray, meet: np.ndarray, reach: float) -> np.ndarray:
     """The pixels of the ``line`` mask more than ``reach`` px along the line from a pixel where two
     regions meet (``meet``): blobs that part nothing, such as dark organelles inside a cell drawn
-    as membrane, and bulges and stubs that stick out of the membranes. A distance in pixels, not
+    as membrane, and bulges and stubs that stick out of the membranes. None when more than
+    :data:`STRAY_SHARE` of the line pixels would go: the class forms blobs in this image, not
+    lines (a class judged a line class early in training can fill out later). A distance in pixels, not
     one measured on the image, so that a region predicted from its window (the live preview)
     gets the labels of the whole image."""
     from scipy import ndimage as ndi
@@ -99,7 +102,10 @@ def stray_lines(line: np.ndarray, meet: np.ndarray, reach: float) -> np.ndarray:
     if not parting.any():
         return np.zeros_like(line)
     near = ndi.binary_dilation(parting, np.ones((3, 3), bool), iterations=max(int(round(reach)), 1), mask=line)
-    return line & ~near
+    stray = line & ~near
+    if stray.sum() > STRAY_SHARE * line.sum():  # mostly far from any meeting: blobs, not lines, in this image
+        return np.zeros_like(line)
+    return stray
 
 
 def nearest_other(labels: np.ndarray, mask: np.ndarray) -> np.ndarray:
